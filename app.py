@@ -1,0 +1,17 @@
+"""cnnviz entry point: page configuration and navigation, nothing else."""
+
+import streamlit as st
+
+from cnnviz.ui.navigation import SECTIONS
+
+st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
+pages = {
+    section: [
+        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                default=spec.path == "pages/home.py")
+        for spec in specs
+    ]
+    for section, specs in SECTIONS.items()
+    if specs
+}
+st.navigation(pages).run()

@@ -1,0 +1,1 @@
+"""Plotly figures and image overlays: pure functions, data in, figure out (no Streamlit)."""

@@ -1,0 +1,37 @@
+"""One look for every figure: large type for a projector, colour-blind-safe scales, a real minus.
+
+Scales: cividis and viridis are perceptually uniform and readable with colour-vision
+deficiency (Nuñez et al., 2018, "Optimizing colormaps with consideration for color vision
+deficiency"); for signed values, the blue-orange diverging scale avoids the red-green axis.
+"""
+
+MINUS = "\u2212"  # U+2212: a real minus sign, wider and more legible than a hyphen
+FONT_SIZE = 18  # figure text, readable from the back of a classroom
+CELL_FONT_SIZE = 22  # numbers written inside grid cells
+FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"
+
+SEQUENTIAL = "Cividis"  # magnitudes: activations, heatmaps
+DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#e66101"]]  # signed values: blue-white-orange
+HIGHLIGHT = "#e66101"  # the current window / cell
+ACCENT = "#5e3c99"  # a second highlight distinguishable from HIGHLIGHT
+PADDING_FILL = "#d9d9d9"  # padding cells, visibly different from real input
+
+
+def fmt_number(x: float, digits: int = 2) -> str:
+    """Format a number for display: a real minus sign, no trailing zeros, no '-0'."""
+    text = f"{float(x):.{digits}f}".rstrip("0").rstrip(".") if digits > 0 else f"{float(x):.0f}"
+    if text in ("-0", ""):
+        text = "0"
+    return text.replace("-", MINUS)
+
+
+def layout(**overrides) -> dict:
+    """Common plotly layout keywords; callers pass their own on top."""
+    base = dict(
+        font=dict(size=FONT_SIZE, family=FONT_FAMILY),
+        margin=dict(l=10, r=10, t=50, b=10),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    base.update(overrides)
+    return base

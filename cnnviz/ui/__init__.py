@@ -1,0 +1,1 @@
+"""The only part of cnnviz that imports Streamlit: cached resources, shared widgets, URL state."""

@@ -1,0 +1,105 @@
+"""Fixtures shared by the tests: a real `streamlit run app.py` server and a headless Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTEFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium")
+# Without these, Chromium keeps trying to reach Google's services and, on a machine with no
+# network, stalls on refused connections.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    ARTEFACTS.mkdir(exist_ok=True)
+    return ARTEFACTS
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(artefacts):
+    """Start the app exactly as the README does, on a free localhost port; yield its URL and
+    the path of its log, which must hold no traceback when the session ends."""
+    port = _free_port()
+    log_path = artefacts / "streamlit-server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("streamlit did not start:\n" + log_path.read_text())
+        time.sleep(0.5)
+    yield url, log_path
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    assert "Traceback" not in log_path.read_text(), f"the server logged a traceback: {log_path}"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CNNVIZ_CHROMIUM)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it, so its absence there is a real failure
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
+    """Wait until the page's title is drawn and Streamlit has finished running the script
+    (its 'running' status widget gone for half a second)."""
+    tab.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
+    idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    for _ in range(2):
+        tab.wait_for_function(idle, timeout=timeout_ms)
+        tab.wait_for_timeout(500)
+    tab.wait_for_function(idle, timeout=timeout_ms)
+
+
+def assert_no_exception(tab) -> None:
+    boxes = tab.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, boxes.first.inner_text()

@@ -1,0 +1,26 @@
+"""Running one page headlessly with Streamlit's AppTest, as the page tests all do."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# AppTest's default of 3 s is shorter than importing torch and loading a model on a 2-core CPU.
+TIMEOUT = 180
+
+
+def open_page(path: str = "app.py", query: dict | None = None) -> AppTest:
+    """Run the page file at ``path`` (relative to the repository root; the whole app by
+    default) once, optionally with URL query parameters, and fail on any exception it shows."""
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    """Fail with the page's own error text when it raised."""
+    assert not at.exception, [e.value for e in at.exception]

@@ -1,0 +1,44 @@
+"""The real thing: `streamlit run app.py` in headless Chromium, every page, no exception box."""
+
+import pytest
+
+from cnnviz import images
+from cnnviz.ui.navigation import all_pages
+from tests.conftest import assert_no_exception, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("spec", all_pages(), ids=lambda p: p.url_path)
+def test_page_opens_without_exception(spec, streamlit_server, page, artefacts):
+    url, _ = streamlit_server
+    page.goto(f"{url}/{spec.url_path}")
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.is_visible()
+    page.screenshot(path=artefacts / f"page-{spec.url_path}.png", full_page=True)
+
+
+def test_home_page_shows_where_models_run_and_links_every_page(streamlit_server, page):
+    url, _ = streamlit_server
+    page.goto(url)
+    wait_for_app(page)
+    assert page.get_by_text("Models run on").first.is_visible()
+    main = page.locator('[data-testid="stMain"]')
+    for spec in all_pages()[1:]:
+        assert main.get_by_text(spec.title, exact=True).count() >= 1, spec.title
+
+
+def test_upload_a_photo_and_classify_it(streamlit_server, page, artefacts):
+    url, _ = streamlit_server
+    page.goto(f"{url}/classify")
+    wait_for_app(page)
+    page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True).click()
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        str(images.sample_images()["Espresso cup"]))
+    page.get_by_text("Top 5 of 1,000 classes").wait_for(timeout=120_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.get_by_text("espresso").first.is_visible()
+    page.screenshot(path=artefacts / "classify-upload.png", full_page=True)

@@ -1,0 +1,73 @@
+"""Every page runs headlessly (AppTest); the shared pickers work as a user drives them."""
+
+import pytest
+from cnnviz import images
+from cnnviz.ui.navigation import all_pages
+from tests.pagetest import assert_clean, open_page
+from tests.test_models import closed_port_url
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """Pretrained torchvision downloads fail at once, as on a machine without a network."""
+    monkeypatch.setenv("CNNVIZ_WEIGHTS_MIRROR", closed_port_url())
+
+
+def test_app_opens_on_the_home_page_with_the_device_line():
+    at = open_page()
+    assert at.title[0].value.startswith("cnnviz")
+    assert any("Models run on" in info.value for info in at.info)
+
+
+@pytest.mark.parametrize("page", all_pages(), ids=lambda p: p.url_path)
+def test_every_page_runs_through_the_navigation(page):
+    at = open_page()
+    at.switch_page(page.path).run()
+    assert_clean(at)
+    assert at.title, f"{page.path} shows no title"
+
+
+def test_classify_an_uploaded_photo():
+    at = open_page("pages/classify.py")
+    at.segmented_control(key="image_source").set_value("Upload").run()
+    assert "No photo yet" in at.info[0].value
+    photo = images.sample_images()["Espresso cup"].read_bytes()
+    at.file_uploader[0].upload("my coffee.jpg", photo, "image/jpeg").run()
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Top 5")
+
+
+def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
+    at = open_page("pages/classify.py")
+    at.segmented_control(key="image_source").set_value("Upload").run()
+    at.file_uploader[0].upload("cat.jpg", b"%PDF-1.4 not a cat", "image/jpeg").run()
+    assert_clean(at)
+    assert "cat.jpg" in at.error[0].value and "PDF" in at.error[0].value
+    at.segmented_control(key="image_source").set_value("Sample").run()  # the page still works
+    assert_clean(at)
+    assert not at.error and at.subheader[0].value.startswith("Top 5")
+
+
+def test_unavailable_weights_fall_back_to_the_offline_model():
+    at = open_page("pages/classify.py", query={"model": "resnet50"})
+    assert "could not be downloaded" in at.warning[0].value
+    assert "Showing efficientnet_lite0 instead" in at.warning[0].value
+    assert "efficientnet_lite0" in at.subheader[0].value
+
+
+def test_untrained_models_say_so():
+    at = open_page("pages/classify.py", query={"model": "resnet18", "model_untrained": "true"})
+    assert "resnet18 (untrained)" in at.subheader[0].value
+    assert "random weights" in at.warning[0].value
+
+
+def test_choices_survive_a_visit_to_another_page():
+    at = open_page()
+    at.switch_page("pages/classify.py").run()
+    at.selectbox(key="image_sample").set_value("Espresso cup").run()
+    at.selectbox(key="model").set_value("mobilenet_v2").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/classify.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="image_sample").value == "Espresso cup"
+    assert at.selectbox(key="model").value == "mobilenet_v2"
