@@ -12,7 +12,7 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,6 +61,9 @@ class ModelBundle:
     device: torch.device
     pretrained: bool
     weights: str  # where the weights came from, for people
+    # Held while hooks are on the shared model, so concurrent sessions never see each
+    # other's activations (see cnnviz.activations).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def label(self) -> str:
