@@ -101,5 +101,7 @@ def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
 
 
 def assert_no_exception(tab) -> None:
+    """No exception box, and no 'Page not found' dialog (a wrong link silently shows home)."""
     boxes = tab.locator('[data-testid="stException"]')
     assert boxes.count() == 0, boxes.first.inner_text()
+    assert tab.get_by_text("Page not found").count() == 0, f"{tab.url} does not exist"

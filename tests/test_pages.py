@@ -19,7 +19,7 @@ def test_app_opens_on_the_home_page_with_the_device_line():
     assert any("Models run on" in info.value for info in at.info)
 
 
-@pytest.mark.parametrize("page", all_pages(), ids=lambda p: p.url_path)
+@pytest.mark.parametrize("page", all_pages(), ids=lambda p: p.url_path or "home")
 def test_every_page_runs_through_the_navigation(page):
     at = open_page()
     at.switch_page(page.path).run()

@@ -8,24 +8,33 @@ class PageSpec:
     path: str  # file, relative to the repository root
     title: str
     icon: str  # a Streamlit material icon
-    url_path: str  # what follows the server address in a shareable link
+    url_path: str  # what follows the server address in a link ("" for the home page)
     summary: str  # one line for the home page
 
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [
-        PageSpec("pages/home.py", "Home", ":material/home:", "home",
+        PageSpec("pages/home.py", "Home", ":material/home:", "",
                  "What cnnviz is and where its models run."),
     ],
     "Convolution": [
         PageSpec("pages/convolution_by_hand.py", "Convolution by hand", ":material/grid_on:",
                  "convolution", "Watch the sliding dot product fill the output, cell by cell."),
+        PageSpec("pages/padding_and_stride.py", "Padding & stride", ":material/padding:",
+                 "padding-stride", "Where the kernel lands and how big the output is."),
     ],
     "Networks": [
         PageSpec("pages/classify.py", "Classify a photo", ":material/image_search:", "classify",
                  "A pretrained network's top-5 answers for a sample, uploaded or camera photo."),
+        PageSpec("pages/architectures.py", "Architectures", ":material/account_tree:",
+                 "architectures", "LeNet-5 to ConvNeXt, measured: size, compute, depth, latency."),
+        PageSpec("pages/receptive_field.py", "Receptive field & layer stacks",
+                 ":material/stacks:", "receptive-field",
+                 "Trace shapes, parameters and receptive fields through a network."),
     ],
     "Practice": [
+        PageSpec("pages/practice.py", "Practice", ":material/quiz:", "practice",
+                 "Exam questions with fresh numbers, checked and worked out."),
     ],
 }
 
