@@ -1,0 +1,333 @@
+"""The padding & stride, receptive field and practice pages: headless (AppTest) and in a real
+browser; every page's state survives a trip through its URL."""
+
+import json
+import re
+
+import pytest
+
+from cnnviz import arithmetic, practice
+from cnnviz.layer_presets import PRESETS
+from tests.conftest import assert_no_exception, wait_for_app
+from tests.pagetest import assert_clean, open_page
+
+PADDING_PAGE = "pages/padding_and_stride.py"
+STACK_PAGE = "pages/receptive_field.py"
+PRACTICE_PAGE = "pages/practice.py"
+
+
+def reopen(path: str, at):
+    """The page opened afresh from the link the first one left in the address bar."""
+    return open_page(path, dict(at.query_params))
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def trace_table(at):
+    """The read-only result table (the editable layer table comes first)."""
+    return next(d.value for d in at.dataframe if d not in at.data_editor)
+
+
+def result_of(latex) -> int:
+    """The number a worked formula ends with."""
+    return int(re.search(r"= (\d+)\s*\$*\s*$", latex.value).group(1))
+
+
+# ---------------------------------------------------------------- padding & stride
+
+
+def test_padding_page_works_the_formula_with_the_users_numbers():
+    at = open_page(PADDING_PAGE, {"n": "7", "f": "3", "p": "1", "s": "4"})
+    assert arithmetic.size_work(7, 3, 1, 4).latex() in at.latex[0].value
+    assert "7 - 3 + 2 \\times 1" in at.latex[0].value and result_of(at.latex[0]) == 2
+    warnings = " ".join(texts(at.warning))
+    assert "not divisible by $S = 4$" in warnings and "remainder of 2" in warnings
+    assert "never covered by any window (0-based): 2, 6" in warnings
+    table = at.table[0].value
+    assert list(table["padding"]) == ["valid", "same", "full"]
+    assert list(table["output size"]) == ["2×2", "2×2", "3×3"]
+
+
+def test_padding_page_says_when_the_kernel_does_not_fit():
+    at = open_page(PADDING_PAGE, {"n": "2", "f": "7", "p": "0", "s": "1"})
+    assert "does not fit in the padded input of 2 + 0 + 0 = 2 pixels" in at.error[0].value
+    at.selectbox(key="p").set_value("full").run()
+    assert_clean(at)
+    assert not at.error and result_of(at.latex[0]) == 2 + 7 - 1
+
+
+def test_padding_page_position_slider_reaches_every_cell():
+    at = open_page(PADDING_PAGE, {"n": "5", "f": "3", "p": "1", "s": "2"})
+    slider = at.slider(key="pos")
+    assert (slider.min, slider.max) == (0, 8)
+    slider.set_value(8).run()
+    assert "Output cell (2, 2) is computed from input rows 3 to 5 and columns 3 to 5" in (
+        at.caption[0].value)
+    at.slider(key="s").set_value(3).run()  # 2×2 output: the position is clamped, not an error
+    assert_clean(at)
+    assert at.slider(key="pos").value == 3
+
+
+def test_transposed_tab_inverts_the_sizes():
+    at = open_page(PADDING_PAGE, {"n": "3", "f": "3", "p": "1", "s": "2",
+                                  "direction": "Transposed convolution"})
+    at.slider(key="op").set_value(1).run()
+    assert result_of(at.latex[0]) == 6
+    assert "takes 6×6 back to 3×3" in " ".join(texts(at.markdown))
+    at.selectbox(key="p").set_value("same").run()
+    assert "padding=1, output_padding=1" in at.info[0].value
+    at.slider(key="f").set_value(4).run()
+    at.slider(key="s").set_value(1).run()
+    assert "no padding gives 'same'" in at.error[0].value
+
+
+def test_padding_page_state_round_trips_through_the_url():
+    query = {"n": "9", "f": "4", "p": "same", "s": "3", "d": "2", "direction": "Convolution",
+             "pos": "5", "op": "1", "tpos": "7"}
+    at = open_page(PADDING_PAGE, query)
+    assert [at.slider(key=k).value for k in ("n", "f", "s", "d", "pos")] == [9, 4, 3, 2, 5]
+    assert at.selectbox(key="p").value == "same"
+    assert {k: at.query_params[k] for k in query} == query
+    at.slider(key="n").set_value(12).run()
+    at.selectbox(key="p").set_value("2").run()
+    at.session_state["direction"] = "Transposed convolution"
+    at.run()
+    again = reopen(PADDING_PAGE, at)
+    assert again.session_state["direction"] == "Transposed convolution"
+    assert (again.slider(key="n").value, again.selectbox(key="p").value) == (12, "2")
+    assert again.latex[0].value == at.latex[0].value
+
+
+def test_padding_page_ignores_a_broken_link():
+    at = open_page(PADDING_PAGE, {"n": "999", "p": "lots", "direction": "sideways",
+                                  "pos": "-4", "op": "9", "tpos": "x"})
+    assert at.slider(key="n").value == 5 and at.selectbox(key="p").value == "1"
+    assert at.slider(key="pos").value == 0
+    at.session_state["direction"] = "Transposed convolution"
+    at.run()
+    assert_clean(at)
+    assert at.slider(key="op").value == 1
+
+
+# ---------------------------------------------------------------- receptive field & stacks
+
+
+def test_stack_page_finds_the_broken_cnn_bug_and_the_fix_clears_it():
+    layers = [layer.to_dict() for layer in PRESETS["BrokenCNN"].layers]
+    at = open_page(STACK_PAGE, {"preset": "BrokenCNN", "layers": json.dumps(layers)})
+    assert "Linear expects 800 inputs but receives 512 = 32×4×4" in at.error[0].value
+    table = trace_table(at)
+    assert table["output"].iloc[-2] == "✗ Linear expects 800 inputs but receives 512 = 32×4×4"
+    assert table["layer"].iloc[-1] == "Total (up to the error)"
+    editor = f"stack_editor_{at.session_state['stack_version']}"
+    at.session_state[editor] = {"edited_rows": {7: {"in": 512}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    assert texts(at.metric)[0] == f"{16 * 26 + 32 * 401 + 512 * 10 + 10:,}"
+    assert json.loads(at.query_params["layers"])[-1] == {"kind": "linear", "out": 10, "n_in": 512}
+
+
+def test_stack_page_presets_give_the_published_totals():
+    at = open_page(STACK_PAGE)
+    assert texts(at.metric)[0] == "157,578"
+    at.selectbox(key="preset").set_value("VGG-16").run()
+    assert texts(at.metric)[0] == "138,357,544" and texts(at.metric)[2] == "1000"
+    assert "nn.Linear(25088, 4096)" in at.code[0].value
+
+
+def test_stack_page_receptive_field_of_a_chosen_output():
+    at = open_page(STACK_PAGE, {"rf_layer": "6", "rf_row": "3", "rf_col": "5"})
+    text = " ".join(texts(at.markdown))
+    assert "depends on input rows 9–18 and columns 17–26 (100 pixels)" in text
+    assert "$r = 10$" in text and "$j = 4$" in text
+    at.slider(key="rf_row").set_value(0).run()
+    assert "input rows 0–6" in " ".join(texts(at.markdown))  # clipped: part falls on padding
+
+
+def test_stack_page_bad_cells_and_links_get_a_message():
+    at = open_page(STACK_PAGE, {"layers": "[{\"kind\": \"transformer\"}]", "c": "0",
+                                "h": "99999", "channels": "-1", "rf_layer": "77"})
+    assert "could not be read" in at.warning[0].value
+    assert texts(at.metric)[0] == "157,578"
+    editor = f"stack_editor_{at.session_state['stack_version']}"
+    at.session_state[editor] = {"edited_rows": {0: {"padding": "half"}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert "row 1: padding must be a number or one of valid, same, full" in at.error[0].value
+
+
+def test_stack_page_state_round_trips_through_the_url():
+    layers = [{"kind": "conv", "out": 8, "f": 3, "s": 2, "p": "same"}, {"kind": "relu"},
+              {"kind": "maxpool", "f": 3, "s": 2, "p": 1}]
+    query = {"preset": "ResNet-50 stem", "c": "3", "h": "40", "w": "30",
+             "layers": json.dumps(layers, separators=(",", ":")), "rf_layer": "3",
+             "rf_row": "2", "rf_col": "1", "channels": "16"}
+    at = open_page(STACK_PAGE, query)
+    assert {k: at.query_params[k] for k in query} == query
+    assert texts(at.metric)[2] == "8×10×8"
+    assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (2, 1)
+    at.number_input(key="channels").set_value(100).run()
+    at.number_input(key="w").set_value(64).run()
+    again = reopen(STACK_PAGE, at)
+    assert texts(again.metric) == texts(at.metric)
+    assert again.number_input(key="channels").value == 100
+    assert trace_table(again).equals(trace_table(at))
+
+
+# ---------------------------------------------------------------- practice
+
+
+def quiz_texts(at) -> list[str]:
+    return [m.value for m in at.markdown if "?" in m.value]
+
+
+def test_practice_page_asks_the_seeds_questions_and_checks_answers():
+    at = open_page(PRACTICE_PAGE, {"quiz": "4242", "count": "3", "format": "numeric"})
+    questions = practice.quiz(4242, 3, fmt="numeric")
+    assert quiz_texts(at) == [q.text for q in questions]
+    first, second = questions[0], questions[1]
+    key = lambda number, q: f"answer-4242-{number}-{q.topic}-False"  # noqa: E731
+    at.text_input(key=key(1, first)).input(first.answer_text)
+    at.text_input(key=key(2, second)).input("1")
+    at.button(key=key(1, first) + "-button").click().run()
+    at.button(key=key(2, second) + "-button").click().run()
+    assert at.success[0].value == f"Right: {first.answer_text}."
+    assert at.error[0].value.startswith("Not quite: you answered 1")
+    assert first.explanation in texts(at.markdown)
+    assert at.metric[0].value == "1 / 2 checked"
+
+
+def test_practice_page_multiple_choice():
+    at = open_page(PRACTICE_PAGE, {"quiz": "7", "count": "1", "format": "multiple choice"})
+    q = practice.quiz(7, 1, fmt="multiple choice")[0]
+    radio = at.radio[0]
+    assert list(radio.options) == list(q.choices)
+    wrong = next(choice for choice in q.choices if choice != q.answer_text)
+    radio.set_value(wrong).run()
+    at.button(key=f"answer-7-1-{q.topic}-True-button").click().run()
+    assert "the answer is " + q.answer_text in at.error[0].value
+
+
+def test_practice_page_state_round_trips_through_the_url():
+    query = {"quiz": "31337", "topics": json.dumps(["pooling", "receptive_field"],
+                                                   separators=(",", ":")),
+             "count": "4", "format": "numeric"}
+    at = open_page(PRACTICE_PAGE, query)
+    assert {k: at.query_params[k] for k in query} == query
+    assert {q.topic for q in practice.quiz(31337, 4, ["pooling", "receptive_field"])} <= {
+        "pooling", "receptive_field"}
+    at.button[0].click().run()  # "New questions"
+    assert at.query_params["quiz"] != "31337"
+    again = reopen(PRACTICE_PAGE, at)
+    assert quiz_texts(again) == quiz_texts(at)
+    assert again.multiselect(key="topics").value == ["pooling", "receptive_field"]
+
+
+def test_practice_page_without_topics_asks_about_all():
+    at = open_page(PRACTICE_PAGE, {"quiz": "0", "topics": "[\"essays\"]", "count": "99"})
+    assert 1 <= at.number_input(key="quiz").value < 100_000 and len(quiz_texts(at)) == 7
+    at.multiselect(key="topics").set_value([]).run()
+    assert_clean(at)
+    assert len(quiz_texts(at)) == 7
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture(scope="module")
+def server(streamlit_server, browser):
+    """The app's server after one visit to its home page.
+
+    Streamlit runs the very first script run of a server process as an old-style
+    multipage app (there is a pages/ directory), where a link like /padding-stride is not a
+    file name, so that one run shows "Page not found" before st.navigation takes over.
+    Visiting the home page first keeps these tests independent of their order; the quirk
+    itself is for the app's entry point to solve.
+    """
+    url, _ = streamlit_server
+    tab = browser.new_page()
+    tab.goto(url)
+    wait_for_app(tab)
+    tab.close()
+    return url
+
+
+def slider(tab, label: str):
+    return tab.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
+
+
+def choose(tab, label: str, option: str) -> None:
+    tab.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+    tab.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(tab)
+
+
+@pytest.mark.browser
+def test_browser_padding_page_slider_tab_and_play(server, page, artefacts):
+    url = server
+    page.goto(f"{url}/padding-stride?n=7&f=3&p=1&s=3")
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.get_by_text("is not divisible by").count() == 0
+    slider(page, "Stride S").press("ArrowRight")
+    wait_for_app(page)
+    page.get_by_text("not divisible by").first.wait_for(timeout=30_000)
+    assert "s=4" in page.url
+    # ▶ Play moves the kernel in the browser, without a rerun
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    read = "() => document.querySelector('.js-plotly-plot')._fullData[3].x[0]"
+    before = page.evaluate(read)
+    chart.get_by_text("Play").click()
+    page.wait_for_function(f"() => ({read[6:]}) !== {before}", timeout=10_000)
+    page.screenshot(path=artefacts / "padding-stride.png", full_page=True)
+    page.get_by_role("tab", name="Transposed convolution").click()
+    wait_for_app(page)
+    assert "direction=Transposed" in page.url
+    assert page.get_by_text("spreads over").first.is_visible()
+    assert_no_exception(page)
+
+
+@pytest.mark.browser
+def test_browser_stack_page_finds_the_bug_then_changes_preset(server, page, artefacts):
+    url = server
+    page.goto(f"{url}/receptive-field?preset=BrokenCNN&c=1&h=28&w=28&layers="
+              + json.dumps([x.to_dict() for x in PRESETS["BrokenCNN"].layers]))
+    wait_for_app(page)
+    assert_no_exception(page)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="Linear expects 800")
+    assert "receives 512 = 32×4×4" in alert.inner_text()
+    page.screenshot(path=artefacts / "receptive-field-broken.png", full_page=True)
+    choose(page, "Preset", "VGG-16")
+    page.get_by_text("138,357,544").first.wait_for(timeout=30_000)
+    assert "preset=VGG-16" in page.url
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="Linear expects").count() == 0
+    assert_no_exception(page)
+
+
+@pytest.mark.browser
+def test_browser_practice_link_gives_the_same_quiz(server, browser, page):
+    url = server
+    link = f"{url}/practice?quiz=2468&count=2&format=numeric"
+    first = practice.quiz(2468, 2, fmt="numeric")[0]
+    page.goto(link)
+    wait_for_app(page)
+    assert page.get_by_text(first.text).first.is_visible()
+    field = page.get_by_label(re.compile("Your answer")).first
+    field.fill(first.answer_text)
+    field.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Check").first.click()
+    wait_for_app(page)
+    page.get_by_text(f"Right: {first.answer_text}.").wait_for(timeout=30_000)
+    # a classmate opening the same link sees the same first question
+    other = browser.new_context().new_page()
+    other.goto(link)
+    wait_for_app(other)
+    assert other.get_by_text(first.text).first.is_visible()
+    assert_no_exception(other)
+    other.context.close()
