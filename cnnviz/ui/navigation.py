@@ -18,7 +18,7 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  "What cnnviz is and where its models run."),
     ],
     "Convolution": [
-        PageSpec("pages/convolution_by_hand.py", "Convolution by hand", ":material/grid_on:",
+        PageSpec("pages/convolution.py", "Convolution by hand", ":material/grid_on:",
                  "convolution", "Watch the sliding dot product fill the output, cell by cell."),
         PageSpec("pages/padding_and_stride.py", "Padding & stride", ":material/padding:",
                  "padding-stride", "Where the kernel lands and how big the output is."),
@@ -26,6 +26,10 @@ SECTIONS: dict[str, list[PageSpec]] = {
     "Networks": [
         PageSpec("pages/classify.py", "Classify a photo", ":material/image_search:", "classify",
                  "A pretrained network's top-5 answers for a sample, uploaded or camera photo."),
+        PageSpec("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature-maps",
+                 "Every layer's channels on your photo: edges, textures, parts, objects."),
+        PageSpec("pages/grad_cam.py", "Grad-CAM", ":material/center_focus_strong:", "grad-cam",
+                 "Upload a photo and see where the network finds its answer, or a wrong one."),
         PageSpec("pages/architectures.py", "Architectures", ":material/account_tree:",
                  "architectures", "LeNet-5 to ConvNeXt, measured: size, compute, depth, latency."),
         PageSpec("pages/receptive_field.py", "Receptive field & layer stacks",

@@ -1,0 +1,292 @@
+"""Architectures: LeNet-5 to ConvNeXt, measured from the models themselves, beside the
+published numbers and the chapter's table."""
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from cnnviz import architectures
+from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
+from cnnviz.forward_profile import ACTIVATION_RULE, DEPTH_RULE, MACS_RULE
+from cnnviz.published import VERDICTS
+from cnnviz.ui import url_state
+
+MB = 2 ** 20
+SORTS = {  # label → (record key, largest first by default)
+    "Year": ("year", False), "Parameters": ("params", True), "GMACs": ("macs", True),
+    "Depth": ("depth", True), "Top-1 accuracy": ("top1", True),
+    "Activation memory": ("activation_bytes", True),
+}
+DEVICES = ["CPU"] + (["GPU"] if torch.cuda.is_available() else [])
+
+st.title("Architectures: LeNet-5 to ConvNeXt")
+st.markdown(
+    "Every size and cost below is measured from the model itself, built here with random "
+    "weights; accuracies are the published ones, with their sources. The chapter's table sits "
+    "beside them, and where it disagrees with a primary source the page says so and why."
+)
+
+
+@st.cache_data(show_spinner=False)
+def chapter_models() -> list[dict]:
+    return architectures.compare()
+
+
+@st.cache_data(show_spinner="Building the model and measuring one forward pass…",
+               max_entries=16)
+def measured(name: str) -> dict:
+    return architectures.measure(name)
+
+
+url_state.bind("add", [])
+url_state.bind("sort", "Year", allowed=tuple(SORTS))
+url_state.bind("descending", False)
+url_state.bind("max_params", 0.0)
+url_state.bind("max_gmacs", 0.0)
+url_state.bind("max_ms", 0.0)
+url_state.bind("device", DEVICES[0], allowed=DEVICES)
+
+records = chapter_models()
+chosen = {r["name"] for r in records}
+others = [n for n in architectures.available() if n not in chosen]
+st.session_state["add"] = [n for n in st.session_state["add"] if n in others]
+st.multiselect("Add torchvision models to the comparison", others, key="add",
+               help="Any torchvision classifier: it is built and measured now (large ones take "
+                    "a while on a CPU).")
+for name in st.session_state["add"]:
+    try:
+        records.append(measured(name))
+    except (ValueError, RuntimeError) as err:
+        st.error(f"{name} could not be measured: {err}")
+latency = st.session_state.setdefault("latency", {})  # device → {model: ms}
+
+
+def mb(n_bytes: int) -> float:
+    return n_bytes / MB
+
+
+def error_5(record: dict) -> float | None:
+    return None if record["top5"] is None else 100 - record["top5"]
+
+
+def chapter_check(record: dict) -> str:
+    flags = [f for f in record["flags"] if f["flagged"]]
+    if not record["flags"]:
+        return ""
+    return f"⚠ {len(flags)} flagged" if flags else "✓ agrees"
+
+
+# ---- the comparison table --------------------------------------------------------------------
+st.header("The comparison")
+left, right = st.columns([2, 1])
+left.selectbox("Sort by", list(SORTS), key="sort")
+right.toggle("Largest first", key="descending")
+key, _ = SORTS[st.session_state["sort"]]
+ordered = sorted(records, key=lambda r: (r[key] is None, r[key] or 0),
+                 reverse=st.session_state["descending"])
+if st.session_state["descending"]:  # keep models without the value last either way
+    ordered = [r for r in ordered if r[key] is not None] + [r for r in ordered if r[key] is None]
+
+table = pd.DataFrame([{
+    "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
+    "Params (M)": r["params"] / 1e6, "GMACs": r["macs"] / 1e9, "GFLOPs": r["flops"] / 1e9,
+    "Activations (MB)": mb(r["activation_bytes"]), "File (MB)": mb(r["file_bytes"]),
+    "Top-1 %": r["top1"], "Top-5 error %": error_5(r),
+    "Competition top-5 error %": r["competition"]["top5_error"] if r["competition"] else None,
+    "Chapter's top-5 error": r["chapter"].get("Top-5 Error", ""),
+    "Chapter check": chapter_check(r),
+} for r in ordered])
+st.dataframe(table, hide_index=True, key="comparison", column_config={
+    "Params (M)": st.column_config.NumberColumn(format="%.2f"),
+    "GMACs": st.column_config.NumberColumn(format="%.3f", help=MACS_RULE),
+    "GFLOPs": st.column_config.NumberColumn(format="%.3f", help=MACS_RULE),
+    "Depth": st.column_config.NumberColumn(help=DEPTH_RULE),
+    "Activations (MB)": st.column_config.NumberColumn(format="%.1f", help=ACTIVATION_RULE),
+    "File (MB)": st.column_config.NumberColumn(format="%.1f",
+                                               help="float32 weights, MiB (2²⁰ bytes)"),
+    "Top-1 %": st.column_config.NumberColumn(
+        format="%.1f", help="Single model, single centre crop, ImageNet-1K validation set "
+                            "(torchvision's DEFAULT weights)"),
+    "Top-5 error %": st.column_config.NumberColumn(
+        format="%.1f", help="100 − top-5 accuracy: single model, single crop, validation set "
+                            "(torchvision)"),
+    "Competition top-5 error %": st.column_config.NumberColumn(
+        format="%.2f", help="The ILSVRC entry: an ensemble of models, scored on the test set"),
+})
+st.caption(f"{MACS_RULE} {DEPTH_RULE}")
+
+flags = [(r, f) for r in records for f in r["flags"]]
+with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in flags)} of "
+                 f"{len(flags)} cells flagged", expanded=True):
+    st.dataframe(pd.DataFrame([{
+        "Model": r["label"], "Column": f["column"], "Chapter says": f["chapter"],
+        "Source says": f["found"], "Verdict": ("⚠ " if f["flagged"] else "✓ ") + f["verdict"],
+        "Why": f["why"], "Source": f["source"],
+    } for r, f in flags]), hide_index=True, key="flags")
+    st.caption(" · ".join(f"**{v}**: {text}" for v, text in VERDICTS.items()))
+
+# ---- accuracy against compute --------------------------------------------------------------------
+st.header("Accuracy against compute")
+on_imagenet = [r for r in records if r["top1"] is not None]
+st.plotly_chart(accuracy_vs_macs(on_imagenet), width="stretch", key="bubbles")
+left_out = [r["label"] for r in records if r["top1"] is None]
+if left_out:
+    st.caption(f"Not shown, no ImageNet accuracy: {', '.join(left_out)}.")
+
+# ---- which backbone for my device? ------------------------------------------------------------
+st.header("Which backbone for my device?")
+st.markdown("Set a budget (0 = no limit) and see which networks fit, most accurate first: the "
+            "chapter's mobile-deployment question, answered with measured numbers.")
+c1, c2, c3 = st.columns(3)
+c1.number_input("Most parameters (millions)", min_value=0.0, step=1.0, key="max_params")
+c2.number_input("Most GMACs per image", min_value=0.0, step=0.1, key="max_gmacs")
+device = st.session_state["device"]
+measured_ms = latency.get(device, {})
+c3.number_input(f"Most latency on this {device} (ms)", min_value=0.0, step=5.0, key="max_ms",
+                disabled=not measured_ms, help="Measure latency below first.")
+
+
+def fits(record: dict) -> bool:
+    limits = ((st.session_state["max_params"] * 1e6, record["params"]),
+              (st.session_state["max_gmacs"] * 1e9, record["macs"]))
+    if any(limit and value > limit for limit, value in limits):
+        return False
+    ms = measured_ms.get(record["name"])
+    return not (st.session_state["max_ms"] and measured_ms and (ms is None
+                                                                or ms > st.session_state["max_ms"]))
+
+
+fitting = sorted((r for r in records if fits(r)), key=lambda r: -(r["top1"] or 0))
+if fitting:
+    st.success(f"{len(fitting)} of {len(records)} networks fit: "
+               + ", ".join(r["label"] for r in fitting) + ".")
+    st.dataframe(pd.DataFrame([{
+        "Model": r["label"], "Params (M)": r["params"] / 1e6, "GMACs": r["macs"] / 1e9,
+        "Latency (ms)": measured_ms.get(r["name"]), "Top-1 %": r["top1"],
+    } for r in fitting]), hide_index=True, key="fitting", column_config={
+        "Params (M)": st.column_config.NumberColumn(format="%.2f"),
+        "GMACs": st.column_config.NumberColumn(format="%.3f"),
+        "Latency (ms)": st.column_config.NumberColumn(format="%.1f"),
+    })
+else:
+    st.warning("No network fits this budget: raise a limit.")
+
+# ---- latency, on demand --------------------------------------------------------------------
+st.header("Latency on this machine")
+st.markdown("Measured only when you ask: the median of several forward passes of one image, "
+            "after a warm-up pass. It depends on this machine and on what else it is doing.")
+l1, l2 = st.columns(2)
+l1.segmented_control("Device", DEVICES, key="device", required=True)
+l2.slider("Timed passes per model", 1, 10, 3, key="repeats")
+st.toggle("Only the networks that fit the budget above", value=True, key="only_fitting")
+to_time = [r["name"] for r in (fitting if st.session_state["only_fitting"] else records)]
+if st.button(f"Measure latency of {len(to_time)} networks", type="primary",
+             disabled=not to_time, key="measure"):
+    bar = st.progress(0.0, text="Starting…")
+
+    def report(done: int, total: int, name: str) -> None:
+        bar.progress(done / total, text=f"{name}: pass {done} of {total}")
+
+    try:
+        torch_device = "cuda" if device == "GPU" else "cpu"
+        times = architectures.latencies(to_time, torch_device, st.session_state["repeats"],
+                                        progress=report)
+    except (ValueError, RuntimeError) as err:
+        bar.empty()
+        st.error(f"Latency could not be measured: {err}")
+    else:
+        latency.setdefault(device, {}).update(times)
+        st.rerun()  # so that the budget above can use the new latencies
+timed = [r for r in records if r["name"] in measured_ms and r["top1"] is not None]
+if timed:
+    st.plotly_chart(accuracy_vs_latency(timed, measured_ms, device), width="stretch",
+                    key="latency_chart")
+elif measured_ms:
+    st.info("The models timed have no ImageNet accuracy to plot.")
+
+# ---- one model in detail --------------------------------------------------------------------
+st.header("One model in detail")
+names = [r["name"] for r in records]
+url_state.bind("model", "resnet50", allowed=names)
+if st.session_state["model"] not in names:  # an added model that was removed again
+    st.session_state["model"] = "resnet50"
+st.selectbox("Model", names, key="model",
+             format_func=lambda n: next(r["label"] for r in records if r["name"] == n))
+record = next(r for r in records if r["name"] == st.session_state["model"])
+
+st.subheader(f"{record['label']} ({record['year']})")
+m = st.columns(3) + st.columns(3)
+m[0].metric("Parameters", f"{record['params']:,}")
+m[1].metric("GMACs (GFLOPs ÷ 2)", f"{record['macs'] / 1e9:.3f}", help=MACS_RULE)
+m[2].metric("Depth", record["depth"], help=DEPTH_RULE)
+m[3].metric("Activations", f"{mb(record['activation_bytes']):.1f} MB", help=ACTIVATION_RULE)
+m[4].metric("File (float32)", f"{mb(record['file_bytes']):.1f} MB")
+m[5].metric("Top-1", "—" if record["top1"] is None else f"{record['top1']:.1f} %")
+c, h, w = record["input_shape"]
+lines = [f"**Key innovation:** {record['innovation'] or '—'}",
+         f"**Paper:** {record['paper'] or '—'}",
+         f"**Input:** {c}×{h}×{w}"]
+if record["variant"]:
+    lines.append(f"**This implementation:** {record['variant']}")
+if record["paper_result"]:
+    lines.append(f"**The paper's own result:** {record['paper_result']}")
+if record["competition"]:
+    lines.append(f"**Competition entry:** {record['competition']['top5_error']} % top-5 error, "
+                 f"{record['competition']['what']}")
+lines.append(f"**Accuracy source:** {record['accuracy_dataset']}; {record['accuracy_source']}"
+             + (f" ({record['weights']})" if record["weights"] else ""))
+if record["other_weights"]:
+    lines.append("**Other torchvision weights:** " + "; ".join(
+        f"{w['weights']}: top-1 {w['top1']:.1f} %, top-5 {w['top5']:.1f} %"
+        for w in record["other_weights"]))
+st.markdown("\n\n".join(lines))
+for flag in (f for f in record["flags"] if f["flagged"]):
+    st.warning(f"**The chapter's {flag['column']}: {flag['chapter']}** — {flag['why']} "
+               f"(source: {flag['source']})")
+
+block = record["block"]
+if block:
+    st.markdown(f"#### Key building block: {block['title']}")
+    # a block with parallel branches needs the full width; a chain fits beside its arithmetic
+    wide = max(node["col"] for node in block["nodes"]) > 1
+    left, right = (st.container(), st.container()) if wide else st.columns(2, gap="medium")
+    with left:
+        st.plotly_chart(block_diagram(block), width="stretch", key="block",
+                        config={"displayModeBar": False})
+    with right:
+        st.caption(f"`{block['module']}` — {block['caption']}")
+        st.dataframe(pd.DataFrame([
+            *({"Layer": t["what"], "Weights": t["formula"], "=": t["value"]}
+              for t in block["arithmetic"]),
+            {"Layer": "total", "Weights": "", "=": block["total"]},
+        ]), hide_index=True, key="arithmetic",
+            column_config={"=": st.column_config.NumberColumn(format="localized")})
+        for pair in block["compare"]:
+            ours, other = pair["ours"], pair["alternative"]
+            st.markdown(f"- {ours['what']}: {ours['formula']} = **{ours['value']:,}** vs "
+                        f"{other['what']}: {other['formula']} = **{other['value']:,}** → "
+                        f"{pair['saving']}")
+else:
+    st.info("No building-block diagram for this family yet; its layer table is below.")
+
+st.markdown("#### Layer table")
+deepest = max(layer["level"] for layer in record["layers"])
+url_state.bind("level", min(2, deepest))
+st.session_state["level"] = min(max(st.session_state["level"], 1), deepest)
+if deepest > 1:
+    st.slider("Nesting levels shown", 1, deepest, key="level")
+rows = [layer for layer in record["layers"] if layer["level"] <= st.session_state["level"]]
+st.dataframe(pd.DataFrame([{
+    "Layer": "  " * (layer["level"] - 1) + layer["name"], "Type": layer["kind"],
+    "Output shape": "—" if layer["output_shape"] is None
+    else "×".join(map(str, layer["output_shape"])),
+    "Parameters": layer["params"], "MACs": layer["macs"],
+} for layer in rows]), hide_index=True, key="layers", column_config={
+    "Parameters": st.column_config.NumberColumn(format="localized"),
+    "MACs": st.column_config.NumberColumn(format="localized"),
+})
+st.caption("Output shapes are per image (channels × height × width); parameters and MACs of a "
+           "layer include its children's.")
+
+url_state.publish("add", "sort", "descending", "max_params", "max_gmacs", "max_ms", "device",
+                  "model", "level")

@@ -1,0 +1,134 @@
+"""The Architectures page, driven as a person would: headlessly (AppTest) and in Chromium."""
+
+import re
+
+import pytest
+
+from cnnviz import architectures
+from tests.conftest import assert_no_exception, wait_for_app
+from tests.pagetest import assert_clean, open_page
+
+PAGE = "pages/architectures.py"
+RECORDS = {r["name"]: r for r in architectures.compare()}
+LABELS = {r["label"]: r for r in RECORDS.values()}
+
+
+def table_with(at, column: str):
+    """The first table on the page that has ``column`` (AppTest does not expose the keys of
+    read-only dataframes)."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def test_the_page_opens_on_the_comparison_with_the_chapters_flags():
+    at = open_page(PAGE)
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == [r["label"] for r in sorted(RECORDS.values(),
+                                                               key=lambda r: r["year"])]
+    resnet = table[table["Model"] == "ResNet-50"].iloc[0]
+    assert resnet["Params (M)"] == pytest.approx(25.557032)
+    assert resnet["Chapter's top-5 error"] == "3.57%" and resnet["Chapter check"].startswith("⚠")
+    assert resnet["Competition top-5 error %"] == 3.57
+    flags = at.dataframe[1].value
+    assert len(flags) == sum(len(r["flags"]) for r in RECORDS.values())
+    assert flags["Source"].str.len().min() > 0
+    # the detail opens on ResNet-50, whose chapter top-5 is flagged
+    assert at.subheader[0].value == "ResNet-50 (2015)"
+    assert any("3.57" in w.value for w in at.warning)
+
+
+def test_sort_filter_and_open_one_models_detail():
+    at = open_page(PAGE)
+    at.selectbox(key="sort").set_value("Parameters").run()
+    at.toggle(key="descending").set_value(True).run()
+    order = list(at.dataframe[0].value["Model"])
+    assert order[:2] == ["VGG-16", "AlexNet"] and order[-1] == "LeNet-5"
+
+    at.number_input(key="max_params").set_value(6.0).run()
+    at.number_input(key="max_gmacs").set_value(0.4).run()
+    assert_clean(at)
+    fitting = list(table_with(at, "Latency (ms)")["Model"])
+    expected = {r["label"] for r in RECORDS.values()
+                if r["params"] <= 6e6 and r["macs"] <= 0.4e9}
+    assert set(fitting) == expected and "ResNet-50" not in fitting
+    accuracies = [LABELS[m]["top1"] or 0 for m in fitting]
+    assert accuracies == sorted(accuracies, reverse=True)  # most accurate first
+
+    at.selectbox(key="model").set_value("googlenet").run()
+    assert_clean(at)
+    assert at.subheader[0].value == "GoogLeNet (2014)"
+    assert any("Params: 6.8M" in w.value for w in at.warning)
+    assert at.get("plotly_chart")  # the bubble chart and the Inception diagram
+    arithmetic = table_with(at, "=")
+    assert arithmetic.iloc[-1]["="] == RECORDS["googlenet"]["block"]["total"]
+    at.slider(key="level").set_value(1).run()
+    assert set(table_with(at, "Output shape")["Layer"]) == {
+        row["name"] for row in RECORDS["googlenet"]["layers"] if row["level"] == 1}
+
+
+def test_latency_is_measured_only_on_demand_for_the_models_that_fit():
+    at = open_page(PAGE)
+    assert not at.session_state["latency"]  # nothing measured at page load
+    at.number_input(key="max_params").set_value(4.0).run()  # LeNet-5 and MobileNetV2
+    at.slider(key="repeats").set_value(1).run()
+    at.button(key="measure").click().run()
+    assert_clean(at)
+    measured = at.session_state["latency"]["CPU"]
+    assert set(measured) == {"lenet5", "mobilenet_v2"} and min(measured.values()) > 0
+    at.number_input(key="max_ms").set_value(measured["lenet5"] * 1.01).run()
+    assert list(table_with(at, "Latency (ms)")["Model"]) == ["LeNet-5"]
+
+
+def test_the_view_is_shared_through_the_url_and_bad_links_fall_back():
+    at = open_page(PAGE, {"model": "vgg16", "sort": "GMACs", "max_gmacs": "1.5"})
+    assert at.selectbox(key="model").value == "vgg16"
+    assert at.selectbox(key="sort").value == "GMACs"
+    assert at.subheader[0].value == "VGG-16 (2014)"
+    at = open_page(PAGE, {"model": "resnet51", "sort": "nonsense", "max_params": "lots"})
+    assert at.selectbox(key="model").value == "resnet50"
+    assert at.selectbox(key="sort").value == "Year"
+
+
+def test_another_torchvision_model_can_be_added():
+    at = open_page(PAGE)
+    at.multiselect(key="add").set_value(["squeezenet1_1"]).run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == len(RECORDS) + 1 and "squeezenet1_1" in set(table["Model"])
+    at.selectbox(key="model").set_value("squeezenet1_1").run()
+    assert_clean(at)
+    assert any("No building-block diagram" in i.value for i in at.info)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in a select box, typing to filter as a person would (a bare click can
+    land while the previous widget's rerun redraws the page)."""
+    page.locator('[data-testid="stMain"]').get_by_label(label, exact=True).click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+@pytest.mark.browser
+def test_in_the_browser_sort_filter_and_open_a_detail(streamlit_server, page, artefacts):
+    url, _ = streamlit_server
+    page.goto(f"{url}/architectures")
+    wait_for_app(page)
+    assert_no_exception(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert main.get_by_text("The chapter's table, checked").is_visible()
+
+    choose(page, "Sort by", "Parameters")  # sort: the URL follows the choice
+    page.wait_for_url(re.compile(r"sort=Parameters"))
+
+    budget = main.get_by_label("Most parameters (millions)")  # filter
+    budget.fill("6")
+    budget.press("Enter")
+    wait_for_app(page)
+    fits = main.locator('[data-testid="stAlertContentSuccess"]').inner_text()
+    assert "MobileNetV2" in fits and "VGG-16" not in fits
+
+    choose(page, "Model", "GoogLeNet")  # one model's detail
+    assert main.get_by_role("heading", name="GoogLeNet (2014)").is_visible()
+    assert main.get_by_text("Key building block: Inception module (3a)").is_visible()
+    assert_no_exception(page)
+    page.screenshot(path=artefacts / "architectures-detail.png", full_page=True)
