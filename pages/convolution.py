@@ -1,0 +1,432 @@
+"""Convolution by hand: the sliding dot product, one output cell at a time."""
+
+import functools
+import inspect
+import time
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import arithmetic, examples, filtering, reference_loops
+from cnnviz.figures.grids import Panel, grids_figure, photo_with_box
+from cnnviz.figures.step_gif import trace_gif
+from cnnviz.figures.style import fmt_number
+from cnnviz.grid_text import format_grid, parse_grid
+from cnnviz.kernels import KERNELS
+from cnnviz.trace import (
+    POOLING_KINDS,
+    channel_names,
+    conv_trace,
+    pool_trace,
+    written_sum,
+)
+from cnnviz.ui import url_state
+from cnnviz.ui.pickers import image_picker
+
+MODES = ("convolution", "pooling")
+SOURCES = ("worked example", "exercise", "pooling example", "random grid", "photo patch")
+CUSTOM = "custom (as typed)"
+PADDINGS = ("0", "1", "2", "3", "valid", "same", "full")
+SPEEDS = {"slow": 2.0, "medium": 1.0, "fast": 0.5}  # seconds per step
+PHOTO_SIDE = 48  # the photo is shrunk to this before cropping, so a patch shows a real detail
+CHART = {"displayModeBar": False}
+# What choosing one of the chapter's examples sets, so it is reproduced exactly.
+CHAPTER_SETUPS = {
+    "worked example": dict(mode="convolution", kernel_preset="vertical edge (chapter)",
+                           stride=1, padding="0", dilation=1, bias=0.0),
+    "exercise": dict(mode="convolution", kernel_preset="diagonal (chapter exercise)",
+                     stride=1, padding="0", dilation=1, bias=0.0),
+    "pooling example": dict(mode="pooling", pool_size=2, stride=2, padding="0"),
+}
+URL_KEYS = ("mode", "source", "rgb", "size", "seed", "top", "left", "grid", "kernel_preset",
+            "kernel", "stride", "padding", "dilation", "bias", "flip", "pool_kind",
+            "pool_size", "predict", "speed", "step")
+
+st.title("Convolution by hand")
+st.markdown(
+    "A convolution slides a small kernel over the input and, at every position, multiplies "
+    "the numbers that overlap and adds them up. Step through it one output cell at a time, "
+    "or press play and watch the output fill in."
+)
+
+
+def choose_source() -> None:
+    """The chapter's examples come with their own kernel, stride and padding."""
+    for key, value in CHAPTER_SETUPS.get(st.session_state.source, {}).items():
+        st.session_state[key] = value
+    st.session_state.step = 1
+
+
+def mark_custom_kernel() -> None:
+    st.session_state.kernel_preset = CUSTOM
+
+
+def restart() -> None:
+    st.session_state.step = 1
+
+
+# Drawn in this order on screen; filled in the order the values are needed.
+controls, stage, details, whole_image = (st.container() for _ in range(4))
+
+# ---------------------------------------------------------------- controls
+url_state.bind("mode", MODES[0], allowed=MODES)
+url_state.bind("source", SOURCES[0], allowed=SOURCES)
+url_state.bind("rgb", False)
+url_state.bind("size", 5, allowed=range(3, 13))
+url_state.bind("seed", 0)
+url_state.bind("kernel_preset", "vertical edge (chapter)", allowed=(*KERNELS, CUSTOM))
+url_state.bind("stride", 1, allowed=range(1, 5))
+url_state.bind("padding", "0", allowed=PADDINGS)
+url_state.bind("dilation", 1, allowed=range(1, 4))
+url_state.bind("bias", 0.0)
+url_state.bind("flip", False)
+url_state.bind("pool_kind", POOLING_KINDS[0], allowed=POOLING_KINDS)
+url_state.bind("pool_size", 2, allowed=range(2, 5))
+url_state.bind("predict", False)
+url_state.bind("speed", "medium", allowed=tuple(SPEEDS))
+url_state.bind("step", 1)
+
+with controls:
+    top = st.columns([1.6, 1.6, 1, 1, 1])
+    top[0].segmented_control("Operation", MODES, key="mode", required=True, on_change=restart)
+    top[1].selectbox("Input", SOURCES, key="source", on_change=choose_source)
+    pooling = st.session_state.mode == "pooling"
+    if st.session_state.source in ("random grid", "photo patch"):
+        top[2].number_input("Size", 3, 12, key="size", help="Rows and columns of the input.")
+        if not pooling:
+            top[3].toggle("RGB (3 channels)", key="rgb")
+    if st.session_state.source == "random grid":
+        top[4].number_input("Random seed", 0, 10_000, key="seed")
+
+    row = st.columns(5)
+    if pooling:
+        row[0].segmented_control("Pooling", POOLING_KINDS, key="pool_kind", required=True)
+        row[1].number_input("Window size", 2, 4, key="pool_size")
+    else:
+        row[0].selectbox("Kernel", (*KERNELS, CUSTOM), key="kernel_preset")
+        row[1].number_input("Bias b", step=0.5, key="bias")
+    row[2].number_input("Stride S", 1, 4, key="stride")
+    row[3].selectbox("Padding P", PADDINGS, key="padding",
+                     help="Pixels of zeros on each side, or a named mode: valid = none; same = "
+                          "output ⌈n / S⌉ (TensorFlow's rule, the odd pixel at the bottom / "
+                          "right); full = F − 1 on each side.")
+    if not pooling:
+        row[4].number_input("Dilation d", 1, 3, key="dilation",
+                            help="Spread the kernel's taps d pixels apart.")
+
+    toggles = st.columns([1, 1, 1])
+    if not pooling:
+        toggles[0].toggle("True convolution", key="flip",
+                          help="What deep learning calls convolution is cross-correlation: the "
+                               "kernel is used as it is. Mathematics' convolution first turns "
+                               "it by 180°.")
+    toggles[1].toggle("Predict, then reveal", key="predict",
+                      help="Type each output value before the app shows it.")
+    toggles[2].segmented_control("Animation speed", tuple(SPEEDS), key="speed", required=True,
+                                 label_visibility="collapsed")
+    if st.session_state.flip and not pooling:
+        st.caption("True convolution turns the kernel by 180° before sliding it. For a learned "
+                   "kernel this changes nothing: the network would simply learn the flipped "
+                   "weights, so libraries skip the flip.")
+
+# ---------------------------------------------------------------- the input grid
+rgb = st.session_state.rgb and not pooling
+channels = 3 if rgb else 1
+with details, st.expander("Photo", expanded=st.session_state.source == "photo patch"):
+    photo = image_picker()
+    small = None if photo is None else examples.shrink(photo, PHOTO_SIDE)
+    size = st.session_state.size
+    if small is not None and st.session_state.source == "photo patch":
+        size = min(size, small.width, small.height)
+        url_state.bind("top", small.height // 2 - size // 2)
+        url_state.bind("left", small.width // 2 - size // 2)
+        st.session_state.top = min(st.session_state.top, small.height - size)
+        st.session_state.left = min(st.session_state.left, small.width - size)
+        crop = st.columns([1, 1, 2])
+        crop[0].slider("Patch row", 0, small.height - size, key="top")
+        crop[1].slider("Patch column", 0, small.width - size, key="left")
+        crop[2].plotly_chart(
+            photo_with_box(np.asarray(small), st.session_state.top, st.session_state.left, size,
+                           f"The photo at {small.width} × {small.height} pixels"),
+            config=CHART, key="photo_crop")
+
+
+def source_grid() -> np.ndarray | None:
+    """The input the chosen source gives; None when it needs a photo that is not there."""
+    source = st.session_state.source
+    if source == "worked example":
+        return examples.WORKED_INPUT
+    if source == "exercise":
+        return examples.EXERCISE_INPUT
+    if source == "pooling example":
+        return examples.POOLING_INPUT
+    if source == "random grid":
+        return examples.random_grid(channels, st.session_state.size, st.session_state.seed)
+    if small is None:
+        return None
+    return examples.photo_patch(small, st.session_state.top, st.session_state.left, size, rgb)
+
+
+def kernel_preset() -> np.ndarray | None:
+    """The chosen preset, one copy per channel; None for a typed kernel (keep it as it is)."""
+    preset = st.session_state.kernel_preset
+    if preset == CUSTOM:
+        if "kernel" in st.session_state:
+            return None
+        preset = "vertical edge (chapter)"  # a link that says "custom" but gives no kernel
+    return np.stack([KERNELS[preset]] * channels)
+
+
+def follow(key: str, signature, make) -> None:
+    """Keep the typed grid ``key`` in step with its preset: regenerate it when the preset's
+    settings change, but keep a grid that came from the link or was edited by hand (and
+    restore it from the link when its text box was not on screen for a run)."""
+    seen = f"_{key}_from"
+    changed = st.session_state.get(seen) != signature
+    if not changed and key in st.session_state:
+        return
+    value = make()
+    if value is not None and changed and seen in st.session_state:
+        st.session_state[key] = format_grid(value)
+        st.session_state.step = 1
+    elif value is not None:
+        url_state.bind(key, format_grid(value))
+    st.session_state[seen] = signature
+
+
+photo_id = None if small is None else small.tobytes()  # tiny: the photo shrunk to 48 pixels
+follow("grid", (st.session_state.source, channels, st.session_state.size, st.session_state.seed,
+                st.session_state.get("top"), st.session_state.get("left"), photo_id),
+       source_grid)
+follow("kernel", (st.session_state.kernel_preset, channels), kernel_preset)
+if "grid" not in st.session_state:
+    stage.warning("Choose a photo below to crop a patch from, or pick another input.")
+    st.stop()
+
+with details, st.expander("Edit the numbers", expanded=False):
+    st.caption("One row per line, numbers separated by spaces; a blank line starts the next "
+               "channel. Fractions such as 1/9 are fine.")
+    edit = st.columns(2)
+    edit[0].text_area("Input", key="grid", height=200, on_change=restart)
+    if not pooling:
+        edit[1].text_area("Kernel", key="kernel", height=200, on_change=mark_custom_kernel)
+    with st.popover("The chapter's loop, for reference"):
+        st.caption("Chapter 13's NumPy version: one Python loop step per output pixel. The app "
+                   "computes the same numbers with a vectorised engine (cnnviz.ops).")
+        st.code(inspect.getsource(reference_loops.conv2d), language="python")
+
+padding = st.session_state.padding
+padding = int(padding) if padding.isdigit() else padding
+try:
+    x = parse_grid(st.session_state.grid)
+    if pooling:
+        if len(x) > 1:
+            stage.info("Pooling works on each channel separately; this shows the first channel.")
+        trace = pool_trace(x[0], st.session_state.pool_size, st.session_state.pool_kind,
+                           st.session_state.stride, padding)
+    else:
+        kernel = parse_grid(st.session_state.kernel)
+        if st.session_state.flip:
+            kernel = kernel[:, ::-1, ::-1]
+        if len(kernel) != len(x):
+            raise ValueError(f"the input has {len(x)} channel(s) but the kernel has "
+                             f"{len(kernel)}: a filter needs one slice per input channel. "
+                             f"Pick a kernel preset to get a matching one.")
+        trace = conv_trace(x, kernel, st.session_state.bias, st.session_state.stride, padding,
+                           st.session_state.dilation)
+except ValueError as err:
+    stage.error(f"This setting cannot be drawn: {str(err).rstrip('.')}.")
+    url_state.publish(*URL_KEYS)
+    st.stop()
+
+g = trace.geometry
+with details, st.expander(f"Output size: {g.out[0]} × {g.out[1]}", expanded=False):
+    for axis, name in enumerate(("rows", "columns")):
+        work = arithmetic.size_work(x.shape[1 + axis], g.kernel[axis], padding, g.stride[axis],
+                                    g.dilation[axis])
+        st.markdown(f"**{name}**")
+        st.latex(work.latex())
+
+# ---------------------------------------------------------------- predict, then reveal
+config_id = (st.session_state.grid, st.session_state.get("kernel"), st.session_state.mode,
+             st.session_state.pool_kind, st.session_state.pool_size, st.session_state.stride,
+             padding, st.session_state.dilation, st.session_state.bias, st.session_state.flip)
+if st.session_state.get("_revealed", (None,))[0] != config_id:
+    st.session_state._revealed = (config_id, set())
+revealed = st.session_state._revealed[1]
+if st.session_state.predict:
+    with stage.form("predict_size"):
+        st.markdown("**Before you start: how big is the output?**")
+        size_cols = st.columns(2)
+        rows = size_cols[0].number_input("Output rows", 0, 100, 0, key="guess_rows")
+        cols = size_cols[1].number_input("Output columns", 0, 100, 0, key="guess_cols")
+        if st.form_submit_button("Check the size"):
+            if (rows, cols) == g.out:
+                st.success(f"Right: {g.out[0]} × {g.out[1]}.")
+            else:
+                st.error(f"Not quite: the output is {g.out[0]} × {g.out[1]} — open "
+                         f"“Output size” below the animation for the working.")
+
+
+def set_step(value: int) -> None:
+    st.session_state.step = max(1, min(len(trace), value))
+
+
+def toggle_play() -> None:
+    if not st.session_state.get("playing") and st.session_state.step >= len(trace):
+        st.session_state.step = 1
+    st.session_state.playing = not st.session_state.get("playing", False)
+    st.session_state._advanced_at = time.monotonic()
+
+
+def jump_to_clicked_cell(output_trace: int) -> None:
+    """A click on the output's markers (the board's last trace) selects that cell's step."""
+    points = [p for p in st.session_state.board.selection.points
+              if p.get("curve_number") == output_trace]
+    if points:
+        set_step(int(points[0]["point_index"]) + 1)
+        st.session_state.playing = False
+
+
+def check_guess(index: int, truth: float) -> None:
+    guess = st.session_state.get(f"guess_{index}")
+    st.session_state._verdict = (index, guess is not None and abs(guess - truth) < 0.005)
+    revealed.add(index)
+
+
+def show_step(index: int, hide: bool) -> None:
+    """The input with the window, the kernel, the products and the output so far, in one
+    figure (one row per channel, every cell the same size), then the written-out sum."""
+    step = trace.step(index)
+    window = np.zeros(trace.is_padding.shape, dtype=bool)
+    window[np.ix_(step.rows, step.cols)] = True
+    chosen = None
+    if step.chosen is not None:
+        chosen = np.zeros_like(window)
+        chosen[step.rows[step.chosen[0]], step.cols[step.chosen[1]]] = True
+    out = trace.output
+    order = np.arange(out.size).reshape(out.shape)
+    current = order == index
+    done = np.vectorize(fmt_number, otypes=[object])(out)
+    output = Panel(
+        out, f"Output {out.shape[0]} × {out.shape[1]}", highlight=current,
+        hidden=(order > index) | (current & hide), clickable=True,
+        text=np.where(current, "?", np.where(order < index, done, "")) if hide else None,
+        zrange=(float(out.min()), float(out.max())) if out.max() > out.min() else None)
+    names = channel_names(len(trace.padded))
+    rows = []
+    for c, name in enumerate(names):
+        label = f" {name}" if len(names) > 1 else ""
+        row = [Panel(trace.padded[c], f"Input{label}", padding=trace.is_padding,
+                     highlight=window, accent=None if hide else chosen)]
+        if trace.kernel is not None:
+            flipped = " (flipped)" if st.session_state.flip else ""
+            row += [Panel(trace.kernel[c], f"Kernel{label}{flipped}"),
+                    Panel(step.products[c], f"Products{label}",
+                          hidden=np.full(step.products[c].shape, hide))]
+        rows.append(row + [output] if c == 0 else row)
+    cells = max(sum(np.shape(p.values)[1] + 1.5 for p in row) for row in rows)
+    # Cells as large as fit in about 1000 pixels: readable from the back of a classroom.
+    fig = grids_figure(rows, cell_px=int(np.clip(1000 / cells, 26, 80)))
+    st.plotly_chart(fig, config=CHART, key="board", selection_mode="points", width="stretch",
+                    on_select=functools.partial(jump_to_clicked_cell, len(fig.data) - 1))
+    notes = ["Click an output cell to jump to it."]
+    if g.pad != ((0, 0), (0, 0)):
+        notes.insert(0, "Grey cells are padding" + (" (−∞ for max pooling, never chosen)."
+                                                   if trace.op == "max pooling" else "."))
+    st.caption(" ".join(notes))
+    if not hide:
+        lines = "<br>".join(written_sum(trace, step))
+        st.markdown(f'<div class="written-sum" style="font-size:1.6rem;line-height:1.6">'
+                    f'cell ({step.cell[0]}, {step.cell[1]}): {lines}</div>',
+                    unsafe_allow_html=True)
+
+
+def stepper() -> None:
+    """The step controls and the current step; reruns on its own while playing."""
+    n = len(trace)
+    set_step(st.session_state.step)
+    playing = st.session_state.get("playing", False) and not st.session_state.predict
+    # Advance by the clock, not by counting reruns: a rerun that another one interrupted,
+    # or the full rerun that starts the timer, must not skip or repeat a step.
+    due = st.session_state.get("_advanced_at", 0.0) + 0.9 * SPEEDS[st.session_state.speed]
+    if playing and time.monotonic() >= due:
+        if st.session_state.step < n:
+            st.session_state.step += 1
+            st.session_state._advanced_at = time.monotonic()
+        else:
+            st.session_state.playing = False
+            st.rerun(scope="app")
+    buttons = st.columns(4)
+    buttons[0].button("Reset", icon=":material/first_page:", on_click=set_step, args=(1,),
+                      width="stretch")
+    buttons[1].button("Back", icon=":material/chevron_left:", on_click=set_step,
+                      args=(st.session_state.step - 1,), width="stretch",
+                      disabled=st.session_state.step <= 1)
+    buttons[2].button("Forward", icon=":material/chevron_right:", on_click=set_step,
+                      args=(st.session_state.step + 1,), width="stretch",
+                      disabled=st.session_state.step >= n)
+    if buttons[3].button("Pause" if playing else "Play", width="stretch",
+                         icon=":material/pause:" if playing else ":material/play_arrow:",
+                         disabled=st.session_state.predict, on_click=toggle_play,
+                         key="play"):  # a key: the label changes, the widget must not
+        st.rerun(scope="app")  # the fragment's timer starts or stops with a full rerun
+    if n > 1:
+        st.slider(f"Step (of {n})", 1, n, key="step")
+    index = st.session_state.step - 1
+    hide = st.session_state.predict and index not in revealed
+    if st.session_state.predict:
+        verdict = st.session_state.get("_verdict")
+        if hide:
+            with st.form(f"predict_{index}"):
+                st.number_input(f"Your value for output cell {divmod(index, g.out[1])}",
+                                value=None, step=1.0, key=f"guess_{index}")
+                st.form_submit_button("Check", on_click=check_guess,
+                                      args=(index, trace.step(index).result))
+        elif verdict and verdict[0] == index:
+            if verdict[1]:
+                st.success("Right! Here is the working.")
+            else:
+                st.error(f"Not quite: the value is {fmt_number(trace.step(index).result)}. "
+                         f"Here is the working.")
+    show_step(index, hide)
+    url_state.publish("step")
+
+
+playing_now = st.session_state.get("playing", False) and not st.session_state.predict
+with stage:
+    st.fragment(stepper, run_every=SPEEDS[st.session_state.speed] if playing_now else None)()
+
+name = "pooling" if pooling else "convolution"
+details.download_button("Download this animation as a GIF (for slides)",
+                        data=lambda: trace_gif(trace), file_name=f"{name}.gif",
+                        mime="image/gif", on_click="ignore", icon=":material/animated_images:",
+                        help="The first channel's input and kernel, one frame per step.")
+
+# ---------------------------------------------------------------- the whole photo
+whole_image.subheader("Apply to the whole image")
+if photo is None:
+    whole_image.info("Choose a photo in the “Photo” section above to see this on a whole image.")
+else:
+    picture = examples.shrink(photo, 480)
+    try:
+        if pooling:
+            result = filtering.pool_image(picture, st.session_state.pool_kind,
+                                          st.session_state.pool_size, st.session_state.stride,
+                                          padding)
+        else:
+            whole_kernel = trace.kernel if rgb else trace.kernel[0]
+            result = filtering.filter_image(picture, whole_kernel, rgb, st.session_state.stride,
+                                            padding, st.session_state.dilation)
+    except ValueError as err:
+        whole_image.error(f"This setting cannot be applied to the photo: {str(err).rstrip('.')}.")
+    else:
+        shown = whole_image.columns(2)
+        shown[0].image(picture, caption=f"Original, {picture.width} × {picture.height}",
+                       width="stretch")
+        how = "in colour, each channel with its kernel slice" if rgb else "in greyscale"
+        shown[1].image(filtering.to_picture(result), width="stretch",
+                       caption=f"Result {how}, {result.shape[2]} × {result.shape[1]}"
+                               + (" (signed values shown as |y|)" if result.min() < 0 else ""))
+
+url_state.publish(*URL_KEYS)

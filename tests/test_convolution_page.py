@@ -1,0 +1,211 @@
+"""The convolution page headlessly (AppTest) and in a real browser: the chapter's worked example
+animated step by step, the other modes, links that restore the page, bad input."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from cnnviz import examples, trace
+from cnnviz.figures.step_gif import trace_gif
+from cnnviz.kernels import KERNELS
+from tests.conftest import assert_no_exception, wait_for_app
+from tests.pagetest import assert_clean, open_page
+
+PAGE = "pages/convolution.py"
+MINUS = "\u2212"
+
+
+def written_sum(at) -> str:
+    return next(m.value for m in at.markdown if "written-sum" in m.value)
+
+
+def value_in(text: str) -> float:
+    """The number after the last '=' of a written sum."""
+    return float(text.rsplit("=", 1)[1].split("<")[0].strip().replace(MINUS, "-"))
+
+
+def click(at, label: str):
+    next(b for b in at.button if b.label == label).click().run()
+    assert_clean(at)
+    return at
+
+
+def test_worked_example_full_animation():
+    at = open_page(PAGE)
+    x = torch.tensor(examples.WORKED_INPUT)[None, None]
+    w = torch.tensor(KERNELS["vertical edge (chapter)"])[None, None]
+    expected = F.conv2d(x, w).numpy()[0, 0].ravel()  # 2 × 2: four steps
+    assert at.slider[0].label == "Step (of 4)"
+    seen = []
+    for step in range(1, 5):
+        assert at.session_state.step == step
+        assert at.query_params["step"] == str(step)
+        seen.append(value_in(written_sum(at)))
+        if step < 4:
+            click(at, "Forward")
+    assert seen == list(expected)
+    assert written_sum(at).count("·") == 9  # the whole 3×3 sum is written out
+    assert next(b for b in at.button if b.label == "Forward").disabled
+    click(at, "Back")
+    assert at.session_state.step == 3
+    click(at, "Reset")
+    assert at.session_state.step == 1
+    at.slider[0].set_value(4).run()
+    assert value_in(written_sum(at)) == expected[3]
+
+
+def test_link_restores_settings_and_step():
+    at = open_page(PAGE, {"padding": "same", "stride": "2", "step": "3", "bias": "0.5",
+                          "kernel_preset": "Sobel x"})
+    # A 4×4 input, "same" with stride 2: output ⌈4/2⌉ = 2 per side, so four steps.
+    assert at.slider[0].label == "Step (of 4)"
+    assert at.session_state.step == 3
+    x = torch.tensor(examples.WORKED_INPUT)[None, None]
+    w = torch.tensor(KERNELS["Sobel x"])[None, None]
+    # TensorFlow's "same" here: total padding (2 − 1)·2 + 3 − 4 = 1, the odd pixel after.
+    expected = F.conv2d(F.pad(x, (0, 1, 0, 1)), w, torch.tensor([0.5], dtype=torch.float64),
+                        stride=2).numpy()[0, 0]
+    assert value_in(written_sum(at)) == pytest.approx(expected[1, 0])
+    assert written_sum(at).count("·") == 9 and "+ 0.5 =" in written_sum(at)
+
+
+def test_exercise_and_flip():
+    at = open_page(PAGE)
+    at.selectbox(key="source").set_value("exercise").run()
+    assert_clean(at)
+    assert at.selectbox(key="kernel_preset").value == "diagonal (chapter exercise)"
+    assert at.slider[0].label == "Step (of 9)"
+    assert value_in(written_sum(at)) == 2
+    click(at, "Forward")
+    assert value_in(written_sum(at)) == 0
+    # True convolution of the worked example flips the kernel: every sign changes.
+    at.selectbox(key="source").set_value("worked example").run()
+    at.toggle(key="flip").set_value(True).run()
+    assert_clean(at)
+    assert value_in(written_sum(at)) == 2
+
+
+def test_predict_then_reveal():
+    at = open_page(PAGE, {"predict": "true"})
+    assert not any("written-sum" in m.value for m in at.markdown)  # hidden until guessed
+    at.number_input(key="guess_0").set_value(-2)
+    next(b for b in at.button if b.label == "Check").click().run()
+    assert_clean(at)
+    assert "Right" in at.success[0].value
+    assert value_in(written_sum(at)) == -2
+    click(at, "Forward")
+    at.number_input(key="guess_1").set_value(5)
+    next(b for b in at.button if b.label == "Check").click().run()
+    assert f"the value is {MINUS}2" in at.error[0].value
+    at.number_input(key="guess_rows").set_value(2)
+    at.number_input(key="guess_cols").set_value(2)
+    next(b for b in at.button if b.label == "Check the size").click().run()
+    assert any("Right: 2 × 2" in s.value for s in at.success)
+
+
+def test_multichannel_shows_three_sums_and_total():
+    at = open_page(PAGE, {"source": "random grid", "rgb": "true", "size": "4", "seed": "7"})
+    lines = written_sum(at).split("<br>")
+    assert [line.split(":")[0].split(">")[-1].strip() for line in lines][1:] == ["G", "B",
+                                                                                   "total"]
+    x = torch.tensor(examples.random_grid(3, 4, 7))[None]
+    w = torch.tensor(np.stack([KERNELS["vertical edge (chapter)"]] * 3))[None]
+    assert value_in(lines[-1]) == pytest.approx(F.conv2d(x, w).numpy()[0, 0, 0, 0])
+
+
+def test_pooling_mode_steps_through_the_chapters_example():
+    at = open_page(PAGE)
+    at.selectbox(key="source").set_value("pooling example").run()
+    assert_clean(at)
+    assert at.session_state.mode == "pooling"
+    results = []
+    for step in range(4):
+        results.append(value_in(written_sum(at)))
+        assert written_sum(at).split(">", 1)[1].split(":", 1)[1].strip().startswith("max(")
+        if step < 3:
+            click(at, "Forward")
+    x = torch.tensor(examples.POOLING_INPUT)[None, None]
+    assert results == list(F.max_pool2d(x, 2).numpy().ravel())
+
+
+def test_switching_modes_keeps_every_setting():
+    at = open_page(PAGE, {"kernel_preset": "custom (as typed)", "kernel": "0 1\n1 0",
+                          "bias": "1.5"})
+    at.segmented_control(key="mode").set_value("pooling").run()
+    click(at, "Forward")
+    click(at, "Forward")  # a second run without the kernel's text box on screen
+    at.segmented_control(key="mode").set_value("convolution").run()
+    assert_clean(at)
+    assert at.text_area(key="kernel").value == "0 1\n1 0"
+    assert at.number_input(key="bias").value == 1.5
+    # The anti-diagonal of the first window, [[1 2] [0 1]], plus the bias: 2 + 0 + 1.5.
+    assert value_in(written_sum(at)) == 3.5
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"grid": "1 2\n3 4"}, "kernel 3 does not fit in 2 + 2·0 = 2 input pixels"),
+    ({"grid": "1 2 3\n4 5"}, "row 2 has 2 numbers"),
+    ({"source": "random grid", "rgb": "true", "kernel_preset": "custom (as typed)",
+      "kernel": "1 0\n0 1"}, "the input has 3 channel(s) but the kernel has 1"),
+])
+def test_bad_settings_show_a_message(query, message):
+    at = open_page(PAGE, query)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_photo_patch_comes_from_the_picked_photo():
+    at = open_page(PAGE, {"source": "photo patch", "size": "4"})
+    grid = at.text_area(key="grid").value
+    values = np.array([[float(v) for v in row.split()] for row in grid.splitlines()])
+    assert values.shape == (4, 4) and values.min() >= 0 and values.max() <= 255
+    assert not at.error
+
+
+def test_gif_has_one_frame_per_step():
+    t = trace.conv_trace(examples.WORKED_INPUT, KERNELS["vertical edge (chapter)"], padding=1)
+    gif = Image.open(io.BytesIO(trace_gif(t)))
+    assert gif.format == "GIF" and gif.n_frames == len(t) == 16
+
+
+@pytest.mark.browser
+def test_browser_steps_and_click_to_jump(streamlit_server, page, artefacts):
+    url, _ = streamlit_server
+    page.goto(f"{url}/convolution")
+    wait_for_app(page)
+    assert_no_exception(page)
+    written = page.locator(".written-sum")
+    assert re.search(r"= \u22122$", written.inner_text())
+    page.get_by_role("button", name="Forward").click()
+    wait_for_app(page)
+    assert "cell (0, 1)" in written.inner_text()
+    assert "step=2" in page.url
+    # Click the bottom-right output cell: the animation jumps to the last step. The output's
+    # invisible markers are the board's last trace, one point per cell in reading order.
+    cell = page.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace').last \
+        .locator(".point").nth(3)
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_app(page)
+    page.wait_for_function(
+        "() => document.querySelector('.written-sum')?.innerText.includes('cell (1, 1)')",
+        timeout=30_000)
+    assert re.search(r"= \u22124$", written.inner_text())
+    page.screenshot(path=str(artefacts / "convolution-by-hand.png"), full_page=True)
+    # Play from the last step starts over and runs to the end on its own, then stops.
+    page.get_by_text("fast", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "() => document.querySelector('.written-sum')?.innerText.includes('cell (0, 1)')",
+        timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.written-sum')?.innerText.includes('cell (1, 1)')",
+        timeout=60_000)
+    page.get_by_role("button", name="Play").wait_for(timeout=60_000)
+    assert_no_exception(page)
