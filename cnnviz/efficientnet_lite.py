@@ -8,12 +8,12 @@ pads one pixel more at the bottom/right than at the top/left; PyTorch's symmetri
 shifts every stride-2 window by one pixel and costs the pretrained weights accuracy.
 """
 
-import math
-
 import torch
 import torch.fx
 import torch.nn.functional as F
 from torch import nn
+
+from cnnviz.arithmetic import padding_amounts
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) for the seven stages,
 # from the EfficientNet-B0 table (Tan & Le, 2019, Table 1); Lite0 scales neither width nor depth.
@@ -32,17 +32,11 @@ HEAD_CHANNELS = 1280
 BN = dict(eps=1e-3, momentum=0.01)
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow SAME padding along one axis: output = ceil(size / stride); the odd pixel of
-    the total goes after (bottom / right)."""
-    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 @torch.fx.wrap  # keep the shape arithmetic out of FX graphs so feature extractors can trace
 def _pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    top, bottom = _same_padding(x.shape[-2], kernel, stride)
-    left, right = _same_padding(x.shape[-1], kernel, stride)
+    """TensorFlow SAME padding: output = ceil(size / stride), the odd pixel after."""
+    top, bottom = padding_amounts(x.shape[-2], kernel, "same", stride)
+    left, right = padding_amounts(x.shape[-1], kernel, "same", stride)
     return F.pad(x, (left, right, top, bottom))
 
 

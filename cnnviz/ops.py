@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-PADDING_MODES = ("valid", "same", "full")
+from cnnviz import arithmetic
+
+PADDING_MODES = arithmetic.PADDING_MODES
 
 
 @dataclass(frozen=True)
@@ -63,21 +65,8 @@ def _positive_pair(value, name: str) -> tuple[int, int]:
 
 
 def _pads(padding, size: int, span: int, stride: int, axis: int) -> tuple[int, int]:
-    if isinstance(padding, str):
-        if padding == "valid":
-            return 0, 0
-        if padding == "full":
-            return span - 1, span - 1
-        if padding == "same":
-            out = -(-size // stride)  # ⌈n / s⌉
-            total = max((out - 1) * stride + span - size, 0)
-            return total // 2, total - total // 2
-        raise ValueError(f"padding must be an int, an (h, w) pair or one of {PADDING_MODES}, "
-                         f"got {padding!r}")
-    p = _pair(padding, "padding")[axis]
-    if p < 0:
-        raise ValueError(f"padding must not be negative, got {p}")
-    return p, p
+    per_axis = padding if isinstance(padding, str) else _pair(padding, "padding")[axis]
+    return arithmetic.padding_amounts(size, span, per_axis, stride)
 
 
 def geometry(in_hw, kernel_hw, stride=1, padding=0, dilation=1) -> Geometry:

@@ -130,7 +130,7 @@ def test_chapter_loops_agree_with_torch():
     (lambda: ops.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), padding="half"),
      ["'half'", "valid", "same", "full"]),
     (lambda: ops.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), padding=-1),
-     ["padding must not be negative, got -1"]),
+     ["padding must be at least 0, got -1"]),
     (lambda: ops.conv2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 5, 5)),
                                  np.zeros((1, 1, 3, 3))),
      ["(1, 1, 2, 2)", "(1, 1, 3, 3)"]),
