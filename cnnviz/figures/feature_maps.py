@@ -1,0 +1,269 @@
+"""Figures of feature maps: a clickable grid of a layer's channels, one channel large, the same
+channel laid over the photo, its histogram, the first layer's filters as colour patches, and a
+strip of one map per resolution.
+
+Maps are coloured in NumPy and sent as one PNG per figure, not as plotly heatmaps: a grid of
+64 maps of 112 × 112 would otherwise be 800,000 numbers of JSON, and a redraw must stay well
+under a second. Small maps are enlarged by repeating pixels, so a 7 × 7 map shows 49 honest
+squares instead of a blur. Layers with negative values (before an activation) use the
+diverging scale centred on zero; non-negative ones (after a ReLU) the sequential scale.
+"""
+
+import base64
+import io
+import math
+from functools import lru_cache
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+from cnnviz.figures.style import (
+    ACCENT, DIVERGING, FONT_SIZE, HIGHLIGHT, SEQUENTIAL, fmt_number, layout,
+)
+
+GRID_WIDTH_PX = 520  # the channel grid's width, whatever the number of columns
+GAP_PX = 6  # between tiles
+LABEL_PX = 24  # the band under each tile that holds its channel number
+SHADES = 255  # colours of a scale; palette entry 255 is the background
+BACKGROUND = (255, 255, 255)
+AXIS = dict(visible=False, fixedrange=True)
+GRID_LINES = "#e0e0e0"
+HOVER_MARKER = "rgba(0,0,0,0.01)"  # invisible, but plotly still reports clicks on it
+
+
+@lru_cache(maxsize=4)
+def _palette(signed: bool) -> np.ndarray:
+    """(256, 3) uint8: the diverging (signed data) or sequential scale, then the background."""
+    scale = DIVERGING if signed else get_colorscale(SEQUENTIAL)
+    colours = sample_colorscale(scale, np.linspace(0, 1, SHADES).tolist())
+    return np.array([unlabel_rgb(c) for c in colours] + [BACKGROUND], dtype=np.uint8)
+
+
+def colour_limits(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) of the colour scale: symmetric about 0 for signed values, else min to max;
+    never empty."""
+    values = np.asarray(values, dtype=np.float32)  # float16 reductions are slow in NumPy
+    low, high = float(values.min()), float(values.max())
+    if not np.isfinite(low + high):
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if low < 0:
+        low, high = -max(-low, high), max(-low, high)
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def shade(values: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    """Each value's palette index (0 to 254) between ``limits``; NaN gets the lowest."""
+    low, high = limits
+    index = (np.asarray(values, dtype=np.float32) - low) * ((SHADES - 1) / (high - low)) + 0.5
+    return np.minimum(np.fmax(index, 0), SHADES - 1).astype(np.uint8)  # fmax: NaN -> 0
+
+
+def colourise(values: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """A 2-D array as (H, W, 3) uint8 colours between ``limits`` (its own by default), on
+    the diverging scale when the lower limit is negative."""
+    limits = limits or colour_limits(values)
+    return _palette(limits[0] < 0)[shade(values, limits)]
+
+
+def _fit(pixels: np.ndarray, px: int) -> np.ndarray:
+    """A map (palette indices or RGB) close to ``px`` wide: smaller ones repeat each pixel a
+    whole number of times (at most ``px`` wide), larger ones are area-averaged down to
+    exactly ``px`` (indices are linear in the value, so averaging them averages values)."""
+    h, w = pixels.shape[:2]
+    if w > px:
+        return np.asarray(Image.fromarray(pixels).resize((px, max(1, round(h * px / w))),
+                                                         Image.BOX))
+    factor = px // w
+    return pixels.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else pixels
+
+
+def _png(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
+    """An RGB array, or palette indices with their palette (a third of the bytes to
+    compress), as a data URI that plotly draws as an image."""
+    img = Image.fromarray(pixels)
+    if palette is not None:
+        img.putpalette(palette.ravel().tolist())  # an "L" image becomes "P"
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _figure(traces: list, title: str, width: int | None, height: int, **extra) -> go.Figure:
+    """The figure in one constructor call, its traces given as dicts: plotly validates every
+    property it is given, and this way it does so once (a trace object would be validated
+    again inside the figure), which halves the time a redraw spends in plotly.
+
+    Without plotly's default template: its defaults are two thirds of the time Streamlit
+    takes to send such a figure and 6 kB of its JSON; the few that show (grid lines, a bold
+    title as Streamlit's theme draws it) are set here instead.
+    """
+    top = 50 if title else 10
+    return go.Figure(data=traces, layout=layout(
+        title=f"<b>{title}</b>" if title else "", width=width, height=height + top + 10,
+        margin=dict(l=10, r=10, t=top, b=10), template="none", **extra))
+
+
+def _image_figure(pixels: np.ndarray, title: str, traces=(), *, width_px: int | None = None,
+                  palette: np.ndarray | None = None, **extra) -> go.Figure:
+    """A picture with pixel coordinates (x right, y down), drawn ``width_px`` wide (its own
+    width by default), with ``traces`` on top."""
+    h, w = pixels.shape[:2]
+    width_px = width_px or w
+    return _figure([dict(type="image", source=_png(pixels, palette), hoverinfo="skip"), *traces],
+                   title, width_px + 20, round(h * width_px / w),
+                   xaxis=dict(AXIS, range=[-0.5, w - 0.5]),
+                   yaxis=dict(AXIS, range=[h - 0.5, -0.5], scaleanchor="x"), **extra)
+
+
+def channel_grid(fmap: np.ndarray, channels, *, shared_scale: bool = True,
+                 selected: int | None = None, columns: int | None = None,
+                 width_px: int = GRID_WIDTH_PX, title: str = "") -> go.Figure:
+    """Small maps of ``channels`` of a (C, H, W) layer, in the given order, each labelled
+    with its channel number; the ``selected`` channel is outlined. A click on a map selects
+    it as a plotly point whose ``customdata`` is the channel number.
+
+    A shared scale (limits of the whole layer) shows which channels are strong; a per-channel
+    scale shows the pattern inside weak channels too.
+    """
+    channels = [int(c) for c in channels]
+    if not channels:
+        raise ValueError("channel_grid needs at least one channel to show.")
+    layer_limits = colour_limits(fmap)
+    signed = layer_limits[0] < 0
+    columns = columns or math.ceil(math.sqrt(len(channels)))
+    rows = math.ceil(len(channels) / columns)
+    tile_px = (width_px + GAP_PX) // columns - GAP_PX
+    tiles = [_fit(shade(fmap[c], layer_limits if shared_scale else colour_limits(fmap[c])),
+                  tile_px) for c in channels]
+    th, tw = tiles[0].shape[:2]
+    pitch_x, pitch_y = tw + GAP_PX, th + LABEL_PX + GAP_PX
+    mosaic = np.full((rows * pitch_y, columns * pitch_x - GAP_PX), SHADES, np.uint8)
+    centres_x, centres_y = [], []
+    for i, tile in enumerate(tiles):
+        top, left = (i // columns) * pitch_y, (i % columns) * pitch_x
+        mosaic[top:top + th, left:left + tw] = tile
+        centres_x.append(left + tw / 2)
+        centres_y.append(top + th / 2)
+    targets = dict(  # one invisible square per map, its channel number below it
+        type="scatter", x=centres_x, y=centres_y, customdata=channels, mode="markers+text",
+        text=[str(c) for c in channels], textposition="bottom center",
+        textfont=dict(size=FONT_SIZE - 4), showlegend=False,
+        marker=dict(symbol="square", size=tw, color=HOVER_MARKER),
+        hovertemplate="channel %{customdata}<extra>click to enlarge</extra>")
+    outline = []
+    if selected in channels:
+        i = channels.index(selected)
+        top, left = (i // columns) * pitch_y, (i % columns) * pitch_x
+        outline.append(dict(type="rect", x0=left - 2.5, x1=left + tw + 1.5, y0=top - 2.5,
+                            y1=top + th + 1.5, line=dict(color=HIGHLIGHT, width=4)))
+    return _image_figure(mosaic, title, [targets], palette=_palette(signed),
+                         shapes=outline, clickmode="event+select", dragmode=False)
+
+
+def channel_view(channel: np.ndarray, title: str = "", *,
+                 signed: bool | None = None) -> go.Figure:
+    """One (H, W) map as a heatmap with its value under the pointer and a colour bar.
+
+    ``signed`` picks the diverging scale; pass the layer's, so a channel that happens to have
+    no negative values keeps the colours it has in the grid.
+    """
+    low, high = colour_limits(channel)
+    signed = low < 0 if signed is None else signed
+    if signed:
+        low, high = -max(-low, high), max(-low, high)
+    h, w = channel.shape
+    heatmap = dict(
+        type="heatmap", z=np.asarray(channel, dtype=np.float32), zmin=low, zmax=high,
+        colorscale=DIVERGING if signed else SEQUENTIAL,
+        hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+        colorbar=dict(thickness=16, tickfont=dict(size=FONT_SIZE - 4)))
+    return _figure([heatmap], title, None, 380,
+                   xaxis=dict(AXIS, range=[-0.5, w - 0.5], constrain="domain"),
+                   yaxis=dict(AXIS, range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain"))
+
+
+def overlay(photo: np.ndarray, channel: np.ndarray, title: str = "", opacity: float = 0.75,
+            width_px: int = 360) -> go.Figure:
+    """The map stretched over the (H, W, 3) uint8 photo the network saw, as a heatmap over a
+    photo is drawn: the sequential scale from the map's minimum to its maximum, more opaque
+    where the map is higher, so the photo shows through where the channel is silent."""
+    h, w = photo.shape[:2]
+    values = np.asarray(Image.fromarray(np.asarray(channel, dtype=np.float32)).resize(
+        (w, h), Image.BILINEAR))
+    low, high = float(values.min()), float(values.max())
+    if not high > low:  # a constant map (or NaN): nothing stands out, show the photo
+        high = low + 1.0
+    index = shade(values, (low, high))
+    alpha = (opacity / (SHADES - 1)) * index[..., None].astype(np.float32)
+    colours = _palette(False)[index].astype(np.float32)
+    blended = (1 - alpha) * photo.astype(np.float32) + alpha * colours
+    return _image_figure(np.clip(blended, 0, 255).astype(np.uint8), title, width_px=width_px)
+
+
+def value_histogram(channel: np.ndarray, title: str = "", bins: int = 40) -> go.Figure:
+    """How the map's values are distributed, with the mean and zero marked."""
+    values = np.asarray(channel, dtype=np.float32).ravel()
+    counts, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    mean = float(values.mean())
+    bars = dict(type="bar", x=centres, y=counts, width=np.diff(edges), marker_color=ACCENT,
+                  hovertemplate="%{x:.3f}: %{y} positions<extra></extra>")
+    marker = dict(type="line", x0=mean, x1=mean, y0=0, y1=1, yref="paper",
+                  line=dict(color=HIGHLIGHT, width=3))
+    label = dict(x=mean, y=1, yref="paper", yanchor="bottom", showarrow=False,
+                 text=f"mean {fmt_number(mean)}", font=dict(size=FONT_SIZE - 4))
+    return _figure([bars], title, None, 240, bargap=0, shapes=[marker], annotations=[label],
+                   xaxis=dict(title="activation", zeroline=False),
+                   yaxis=dict(title="positions", gridcolor=GRID_LINES, zeroline=False))
+
+
+def filter_patches(weights: np.ndarray, title: str = "", columns: int = 8) -> go.Figure:
+    """First-layer filters (F, 3, k, k) as colour patches: each weight scaled by the largest
+    magnitude of all filters, mapped so zero is mid-grey, +max full colour, −max its
+    complement. A filter that looks for an orange edge shows an orange edge."""
+    scaled = weights / (np.abs(weights).max() or 1.0)
+    patches = [_fit((np.transpose(f, (1, 2, 0)) * 127.5 + 127.5).round().astype(np.uint8), 56)
+               for f in scaled]
+    size = patches[0].shape[0]
+    rows = math.ceil(len(patches) / columns)
+    pitch = size + GAP_PX
+    mosaic = np.full((rows * pitch - GAP_PX, columns * pitch - GAP_PX, 3), BACKGROUND, np.uint8)
+    for i, patch in enumerate(patches):
+        top, left = (i // columns) * pitch, (i % columns) * pitch
+        mosaic[top:top + size, left:left + size] = patch
+    return _image_figure(mosaic, title)
+
+
+def stage_strip(maps: list[tuple[str, tuple[int, int, int], np.ndarray]], *,
+                current: int | None = None, size_px: int = 92) -> go.Figure:
+    """One map per stage, left to right, each drawn at the same width so the falling
+    resolution shows as ever coarser squares; under each its channel count, its resolution
+    and a short name. The ``current`` one (an index into ``maps``) is outlined.
+
+    maps: (name, (C, H, W) of the layer, one (H, W) map of it).
+    """
+    tiles = [np.asarray(Image.fromarray(colourise(m))
+                        .resize((size_px, round(size_px * m.shape[0] / m.shape[1])),
+                                Image.NEAREST)) for _, _, m in maps]
+    height = max(tile.shape[0] for tile in tiles)
+    pitch = size_px + 3 * GAP_PX
+    mosaic = np.full((height + 3 * LABEL_PX, len(tiles) * pitch - 3 * GAP_PX, 3), BACKGROUND,
+                     np.uint8)
+    for i, tile in enumerate(tiles):
+        mosaic[:tile.shape[0], i * pitch:i * pitch + size_px] = tile
+    centres = [i * pitch + size_px / 2 for i in range(len(tiles))]
+    lines = ([f"{c} channels" for _, (c, _, _), _ in maps],
+             [f"{h} × {w}" for _, (_, h, w), _ in maps],
+             [name for name, _, _ in maps])
+    labels = dict(
+        type="scatter", x=centres * 3,
+        y=[height + LABEL_PX * (i + 0.5) for i in range(3) for _ in maps],
+        text=[text for line in lines for text in line], mode="text", hoverinfo="skip",
+        showlegend=False, textfont=dict(size=FONT_SIZE - 5))
+    outline = [] if current is None else [dict(
+        type="rect", x0=current * pitch - 3.5, x1=current * pitch + size_px + 2.5, y0=-3.5,
+        y1=tiles[current].shape[0] + 2.5, line=dict(color=HIGHLIGHT, width=4))]
+    return _image_figure(mosaic, "", [labels], shapes=outline)

@@ -1,0 +1,198 @@
+"""Feature maps: what each layer of a network computes from a photo, channel by channel."""
+
+import streamlit as st
+
+from cnnviz import activations
+from cnnviz.figures import feature_maps as fm
+from cnnviz.figures.style import fmt_number
+from cnnviz.ui import url_state
+from cnnviz.ui.pickers import SHARED, image_picker, model_picker
+
+CHART = {"displayModeBar": False}
+ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
+PAGE_SIZES = (16, 36, 64)
+SECOND_SAMPLE = "Espresso cup"  # the second photo's default, so a comparison starts with two
+
+st.title("Feature maps")
+st.markdown(
+    "Each layer of a CNN turns its input into a stack of maps, one per channel: where in the "
+    "photo that channel's pattern occurs. Early layers respond to edges and colours, middle "
+    "layers to textures and parts, deep layers to whole objects. Walk down the network and "
+    "see it on your own photo.")
+
+
+def shape_text(shape) -> str:
+    return " × ".join(map(str, shape))
+
+
+def pick_layer(bundle) -> str:
+    """A searchable list of every layer with a spatial output and a depth slider over the
+    same list, kept in step; the layer is in the URL (by its readable name)."""
+    names = activations.layer_names(bundle)
+    titles = activations.layer_titles(bundle)
+    stages = activations.stage_outputs(bundle)
+    # Start in the middle stage, unless the URL names a layer of this model; after a switch
+    # to a model without the current layer, start there again.
+    if st.session_state.get("layer") not in names and (
+            "layer" in st.session_state or st.query_params.get("layer") not in titles.values()):
+        st.session_state.layer = stages[len(stages) // 2].name
+    layer = st.selectbox("Layer (type to search)", names, key="layer",
+                         format_func=titles.__getitem__, **SHARED)
+    st.session_state.depth = names.index(layer) + 1
+
+    def follow_slider():
+        st.session_state.layer = names[st.session_state.depth - 1]
+
+    st.slider(f"Depth: layer {names.index(layer) + 1} of {len(names)}, from the input to the "
+              f"last convolution", 1, len(names), key="depth", on_change=follow_slider)
+    return layer
+
+
+def pick_channel(layer: str, ranked, count: int) -> int:
+    """The channel to enlarge: from the URL, a click on the grid, or the number box; the
+    strongest channel of a layer when the student moves to it (a channel number means
+    nothing in another layer)."""
+    url_state.bind("channel", int(ranked[0]))
+    moved = st.session_state.get("_channel_layer", layer) != layer
+    if moved or not 0 <= st.session_state.channel < count:
+        st.session_state.channel = int(ranked[0])
+    st.session_state._channel_layer = layer
+    st.number_input(f"Channel (0 to {count - 1}; or click a map)", 0, count - 1, step=1,
+                    key="channel")
+    url_state.publish("channel")
+    return st.session_state.channel
+
+
+def select_clicked_channel(chart_key: str) -> None:
+    points = st.session_state[chart_key].selection.points
+    if points:
+        channel = points[0].get("customdata")
+        st.session_state.channel = int(channel[0] if isinstance(channel, list) else channel)
+
+
+def show_grid(fmap, shown, channel, shared, *, chart_key, title):
+    st.plotly_chart(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel,
+                                    title=title),
+                    config=CHART, key=chart_key, on_select=lambda: select_clicked_channel(
+                        chart_key), selection_mode="points", width="content")
+
+
+def show_channel(bundle, img, fmap, channel) -> None:
+    """The chosen channel large, over the photo, and as a histogram with its statistics."""
+    values = fmap[channel]
+    stats = activations.channel_stats(values)
+    st.plotly_chart(fm.channel_view(values, f"Channel {channel}",
+                                    signed=bool(fmap.min() < 0)),
+                    config=CHART, width="stretch")
+    st.plotly_chart(fm.overlay(activations.network_input(bundle, img), values,
+                               f"Channel {channel} over the photo the network saw"),
+                    config=CHART, width="content")
+    st.plotly_chart(fm.value_histogram(values, "Values of this channel"), config=CHART,
+                    width="stretch")
+    row, col = stats["argmax"]
+    st.markdown(
+        f"min **{fmt_number(stats['min'], 3)}** · max **{fmt_number(stats['max'], 3)}** "
+        f"(row {row}, column {col}) · mean **{fmt_number(stats['mean'], 3)}** · standard "
+        f"deviation **{fmt_number(stats['std'], 3)}** · exactly zero: "
+        f"**{stats['zeros']:.0%}** of {values.size:,} positions")
+
+
+def show_strip(bundle, img, layer_shape) -> None:
+    """One map per resolution, the current layer's resolution outlined."""
+    stages = activations.stage_outputs(bundle)
+    titles = activations.layer_titles(bundle)
+    captured = activations.capture(bundle, img, [layer.name for layer in stages])
+    maps = {name: activations.to_float32(fmap) for name, fmap in captured.items()}
+    strip = [(titles[layer.name].split(" · ")[0], layer.shape,
+              maps[layer.name][int(activations.rank_channels(maps[layer.name])[0])])
+             for layer in stages]
+    sizes = [layer.shape[1:] for layer in stages]
+    current = sizes.index(layer_shape[1:]) if layer_shape[1:] in sizes else None
+    st.plotly_chart(fm.stage_strip(strip, current=current), config=CHART, width="content")
+    st.caption("The strongest channel of the last layer at each resolution; the current "
+               "layer's resolution is outlined. Each stage halves the resolution and adds "
+               "channels: the maps get coarser, and the network looks for more kinds of thing.")
+
+
+def show_filters(bundle) -> None:
+    name, weights = activations.first_filters(bundle)
+    f, c, kh, kw = weights.shape
+    st.plotly_chart(fm.filter_patches(weights), config=CHART, width="content")
+    st.caption(f"The {f} filters of `{name}`, each {c} × {kh} × {kw}: weights scaled by the "
+               f"largest magnitude, zero is mid-grey, positive weights add their colour, "
+               f"negative ones its complement. A filter responds most where the photo looks "
+               f"like its patch."
+               + ("" if bundle.pretrained else " This network is untrained: its filters are "
+                  "random noise, and so are its feature maps."))
+
+
+def second_photo():
+    """The photo to compare with, from its own picker; a different sample by default."""
+    if "image2_sample" not in st.session_state and "image2_sample" not in st.query_params:
+        st.session_state.image2_sample = SECOND_SAMPLE
+    st.markdown("**Second photo**")
+    return image_picker(key="image2")
+
+
+controls, overview = st.columns([1, 2], gap="large")
+with controls:
+    img = image_picker()
+    bundle = model_picker()
+    compare = st.toggle("Compare with a second photo", key="compare", **SHARED)
+    img2 = second_photo() if compare else None
+
+if img is not None:
+    layer = pick_layer(bundle)
+    fmap = activations.to_float32(activations.capture(bundle, img, layer)[layer])
+    count = fmap.shape[0]
+    kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
+    st.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} maps of "
+               f"{fmap.shape[1]} × {fmap.shape[2]}")
+    with overview:
+        st.subheader("From input to output")
+        show_strip(bundle, img, fmap.shape)
+    order_col, size_col, page_col, scale_col = st.columns([3, 2, 2, 2])
+    order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
+                                        default="mean", required=True, key="order", **SHARED)
+    per_page = size_col.selectbox("Maps per page", PAGE_SIZES, key="per_page", **SHARED)
+    pages = -(-count // per_page)
+    if st.session_state.get("grid_page", 1) > pages:
+        st.session_state.grid_page = 1
+    page = page_col.number_input(f"Page (of {pages})", 1, pages, key="grid_page")
+    shared = scale_col.toggle("Shared colour scale", value=True,
+                              key="shared_scale", **SHARED,
+                              help="On: strong channels stand out. Off: each map uses its own "
+                                   "range, which shows the pattern in weak channels too.")
+    ranked = activations.rank_channels(fmap, order)
+    shown = ranked[(page - 1) * per_page:page * per_page]
+    grid_col, channel_col = st.columns([3, 2], gap="large")
+    with channel_col:
+        channel = pick_channel(layer, ranked, count)
+        show_channel(bundle, img, fmap, channel)
+    with grid_col:
+        show_grid(fmap, shown, channel, shared, chart_key="grid",
+                  title=f"Channels {(page - 1) * per_page + 1}–{min(page * per_page, count)} "
+                        f"of {count}, {ORDERS[order]}")
+
+    if img2 is not None:
+        st.subheader("The same channels on the second photo")
+        fmap2 = activations.to_float32(activations.capture(bundle, img2, layer)[layer])
+        grid2_col, channel2_col = st.columns([3, 2], gap="large")
+        with grid2_col:
+            show_grid(fmap2, shown, channel, shared, chart_key="grid_second",
+                      title="Second photo, channels ranked by the first")
+        with channel2_col:
+            st.plotly_chart(fm.overlay(activations.network_input(bundle, img2), fmap2[channel],
+                                       f"Channel {channel} over the second photo"),
+                            config=CHART, width="content")
+            means = [float(maps[channel].mean()) for maps in (fmap, fmap2)]
+            st.markdown(f"Mean of channel {channel}: **{fmt_number(means[0], 3)}** on the "
+                        f"first photo, **{fmt_number(means[1], 3)}** on the second.")
+
+    st.subheader("The first layer's filters")
+    show_filters(bundle)
+    with st.expander("Activation cache (shared by every session)"):
+        stats = activations.CACHE.stats()
+        st.caption(f"{stats['entries']} maps, {stats['bytes'] / 2**20:.1f} of "
+                   f"{stats['budget_bytes'] / 2**20:.0f} MiB · {stats['hits']} hits, "
+                   f"{stats['misses']} misses, {stats['evictions']} evictions")
