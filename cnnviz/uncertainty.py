@@ -1,0 +1,89 @@
+"""How sure is the network? Monte Carlo dropout (Gal & Ghahramani, 2016): keep dropout on at
+test time and read the spread of the class probabilities over many stochastic passes.
+
+The shared model is never switched to training mode: another session could be classifying
+with it at that very moment (``ModelBundle.classify`` takes no lock). The passes run on a
+private twin instead, a copy of the module tree that shares every weight tensor with the
+shared model (so it costs no memory for weights) and has its dropout modules in training
+mode. The passes are batched, and cheaply: the twin runs the image once up to its first
+dropout module, which repeats its input once per pass, so only the layers after it (the
+classifier head, in every model of the zoo) see the whole batch.
+"""
+
+import copy
+import itertools
+import threading
+import weakref
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch import nn
+
+from cnnviz.models import ModelBundle
+
+
+@dataclass(frozen=True)
+class ClassSpread:
+    index: int
+    name: str
+    mean: float  # mean softmax probability over the passes
+    std: float  # its standard deviation over the passes
+
+
+class NoDropoutError(ValueError):
+    """The model has no dropout module, so every pass would give the same answer."""
+
+
+class _StochasticTwin:
+    def __init__(self, bundle: ModelBundle):
+        shared = {id(t): t for t in itertools.chain(bundle.model.parameters(),
+                                                    bundle.model.buffers())}
+        with bundle.lock:  # so no tap hook of a concurrent capture is copied along
+            self.model = copy.deepcopy(bundle.model, memo=shared).eval()
+        dropouts = [m for m in self.model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+        if not dropouts:
+            raise NoDropoutError(f"{bundle.name} has no dropout layer, so MC dropout has "
+                                 f"nothing to sample: every pass gives the same answer.")
+        for module in dropouts:
+            module.train()
+        self.rates = tuple(module.p for module in dropouts)
+        self.passes = 1
+        self.lock = threading.Lock()  # guards ``passes`` for the duration of one call
+        dropouts[0].register_forward_pre_hook(
+            lambda module, args: (args[0].repeat_interleave(self.passes, dim=0),))
+
+
+_twins: "weakref.WeakKeyDictionary[ModelBundle, _StochasticTwin]" = weakref.WeakKeyDictionary()
+_twins_lock = threading.Lock()
+
+
+def _twin(bundle: ModelBundle) -> _StochasticTwin:
+    with _twins_lock:
+        if bundle not in _twins:
+            _twins[bundle] = _StochasticTwin(bundle)
+        return _twins[bundle]
+
+
+def dropout_rates(bundle: ModelBundle) -> tuple[float, ...]:
+    """The drop probability of each dropout module; ``NoDropoutError`` when there is none."""
+    return _twin(bundle).rates
+
+
+@torch.inference_mode()
+def mc_dropout(bundle: ModelBundle, img: Image.Image, passes: int = 30,
+               k: int = 5) -> list[ClassSpread]:
+    """The ``k`` classes with the highest mean probability over ``passes`` dropout passes,
+    with the standard deviation of each, most likely first."""
+    if passes < 2:
+        raise ValueError(f"MC dropout needs at least 2 passes to measure a spread, not {passes}.")
+    twin = _twin(bundle)
+    with twin.lock:
+        twin.passes = passes
+        probs = twin.model(bundle.batch(img)).softmax(dim=1)
+    if probs.shape[0] != passes:
+        raise RuntimeError(f"Expected {passes} passes, got {probs.shape[0]}: {bundle.name}'s "
+                           f"first dropout layer runs more than once per forward pass.")
+    means, stds = probs.mean(dim=0), probs.std(dim=0)
+    top = means.topk(min(k, means.numel())).indices.tolist()
+    return [ClassSpread(i, bundle.categories[i], float(means[i]), float(stds[i])) for i in top]

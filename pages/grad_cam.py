@@ -1,0 +1,227 @@
+"""Grad-CAM explorer: where in a photo a network finds the evidence for a class."""
+
+import streamlit as st
+
+from cnnviz import activations, cam, sanity, uncertainty
+from cnnviz.figures import overlays
+from cnnviz.figures.cam import sanity_curve, uncertainty_bars
+from cnnviz.figures.predictions import top_k_bars
+from cnnviz.figures.style import fmt_number
+from cnnviz.ui.pickers import SHARED, image_picker, model_picker
+
+CHART = {"displayModeBar": False}
+SANITY_THRESHOLD = 0.2
+
+st.title("Grad-CAM: what is the network looking at?")
+st.markdown(
+    "Grad-CAM answers \"why did it say *cat*?\": it weights each channel of a layer by how "
+    "much the class score rises with it, and shows where in the photo those channels fire. "
+    "Compare the map of the answer with the map of a wrong class, look through the depth of "
+    "the network, put two networks side by side, and check that the map really comes from "
+    "what the network learnt.")
+
+
+# Cached across reruns and sessions. The bundle and the photo are not hashed (leading
+# underscore); the keys after them identify the model's weights and the photo's pixels.
+@st.cache_data(max_entries=256, show_spinner=False)
+def class_map(_bundle, _img, model_key, image_key, layer, method, target) -> cam.CamResult:
+    return cam.grad_cam(_bundle, _img, target=target, layer=layer, method=method)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def top_classes(_bundle, _img, model_key, image_key):
+    return _bundle.classify(_img, k=5)
+
+
+@st.cache_data(max_entries=16, show_spinner="Randomising the weights, layer by layer…")
+def randomisation(_bundle, _img, model_key, image_key, layer, method, target, checkpoints):
+    return sanity.cascading_randomisation(_bundle, _img, target, layer, method,
+                                          checkpoints=checkpoints)
+
+
+@st.cache_data(max_entries=16, show_spinner="Sampling dropout passes…")
+def dropout_spread(_bundle, _img, model_key, image_key, passes):
+    return uncertainty.mc_dropout(_bundle, _img, passes=passes, k=5)
+
+
+def model_id(bundle) -> tuple:
+    """Two untrained instances of one architecture differ, hence the module's id."""
+    return bundle.name, bundle.weights, id(bundle.model)
+
+
+def pick_layer(bundle) -> str:
+    """Every layer with a spatial output, by readable name, starting at the last
+    convolutional stage; the URL may also name a module (``_blocks.4``), and a layer it names
+    that has no map gets a message saying why."""
+    names, titles = activations.layer_names(bundle), activations.layer_titles(bundle)
+    default = cam.default_layer(bundle)
+    if st.session_state.get("cam_layer") not in names:
+        first_visit = "cam_layer" not in st.session_state
+        wanted = st.query_params.get("cam_layer") if first_visit else None
+        if wanted in names:
+            st.session_state.cam_layer = wanted
+        elif wanted not in titles.values():  # a title is seeded by the widget itself
+            if wanted:
+                try:
+                    cam.check_layer(bundle, wanted)
+                except activations.LayerError as err:
+                    st.warning(f"{err} Showing “{titles[default]}” instead.")
+            st.session_state.cam_layer = default
+    return st.selectbox("Layer (type to search)", names, key="cam_layer",
+                        format_func=titles.__getitem__, **SHARED,
+                        help=f"Default: the last convolutional stage, “{titles[default]}”. "
+                             f"Deeper layers see whole objects, earlier ones edges.")
+
+
+def show_map(view, result, colour_map, opacity, *, caption, download_key) -> None:
+    """The overlay, a note when the map is empty, and its PNG download."""
+    picture = overlays.overlay(view, result.heatmap, colour_map, opacity)
+    st.image(picture, caption=caption, width="stretch")
+    if not result.heatmap.any():
+        st.info("This map is empty: no position has positive evidence for this class at "
+                "this layer (every weighted sum is ≤ 0). Try another layer or method.")
+    st.download_button("Download PNG", overlays.png_bytes(picture), key=download_key,
+                       file_name=f"{result.method}-{result.category}-{result.layer}.png"
+                       .replace(" ", "_"), mime="image/png", on_click="ignore",
+                       icon=":material/download:")
+
+
+def class_title(categories, index: int) -> str:
+    return f"{categories[index]} ({index})"
+
+
+controls, main = st.columns([1.25, 2], gap="large")
+with controls:
+    img = image_picker()
+    bundle = model_picker()
+    method = st.segmented_control("Method", list(cam.METHODS), default="gradcam",
+                                  required=True, format_func=cam.METHODS.__getitem__,
+                                  key="cam_method", **SHARED)
+    layer = pick_layer(bundle)
+    colour_map = st.selectbox("Colour map", list(overlays.COLOUR_MAPS), key="cam_colours",
+                              **SHARED, help="Viridis and cividis read well for everyone, "
+                              "including with colour-vision deficiency; jet is the rainbow of "
+                              "many papers, for comparison.")
+    opacity = st.slider("Opacity of the map", 0.0, 1.0, 0.5, 0.05, key="cam_opacity",
+                        **SHARED)
+
+if img is None:
+    st.stop()
+
+titles = activations.layer_titles(bundle)
+image_key = activations.image_key(img)
+key = model_id(bundle)
+view = activations.network_input(bundle, img)
+top = top_classes(bundle, img, key, image_key)
+predicted = top[0][0]
+
+with main:
+    if not bundle.pretrained:
+        st.warning("**The map of an untrained network means nothing.** Its weights are "
+                   "random, so neither its answer nor the place it \"looks at\" says anything "
+                   "about the photo. Untick *Untrained* to see a trained network.")
+    st.subheader(f"Top 5 · {bundle.label}")
+    st.plotly_chart(top_k_bars(top), width="stretch", config=CHART)
+    categories = bundle.categories
+    chosen = st.selectbox(
+        f"Compare with another class (type to search all {len(categories):,})",
+        range(len(categories)), index=top[1][0], key="cam_class",
+        format_func=lambda i: class_title(categories, i), **SHARED)
+    answer = class_map(bundle, img, key, image_key, layer, method, predicted)
+    other = class_map(bundle, img, key, image_key, layer, method, chosen)
+    left, right = st.columns(2)
+    with left:
+        show_map(view, answer, colour_map, opacity, download_key="download_predicted",
+                 caption=f"Predicted: {answer.category} · p = {answer.probability:.1%}")
+    with right:
+        show_map(view, other, colour_map, opacity, download_key="download_chosen",
+                 caption=f"Chosen: {other.category} · p = {other.probability:.1%}")
+    if chosen == predicted:
+        st.caption("Both maps show the predicted class: pick a wrong class to compare.")
+    else:
+        st.caption("How to read them: each map is scaled to its own maximum, so compare "
+                   "*where* they are bright, not how bright. Where the two overlap, the same "
+                   "evidence supports both classes; where the wrong class lights up elsewhere, "
+                   "the network has found something in the photo that looks like it.")
+    st.caption(f"{cam.METHODS[method]} at “{titles[layer]}” (`{layer}`, "
+               f"{' × '.join(map(str, answer.feature_map.shape))} positions), upsampled "
+               f"bilinearly to the {view.shape[1]} × {view.shape[0]} pixels the network saw.")
+
+st.subheader("Through the depth")
+names = activations.layer_names(bundle)
+strip = sorted({stage.name for stage in activations.stage_outputs(bundle)} | {layer},
+               key=names.index)
+for column, name in zip(st.columns(len(strip)), strip):
+    result = class_map(bundle, img, key, image_key, name, method, predicted)
+    h, w = result.feature_map.shape
+    column.image(overlays.overlay(view, result.heatmap, colour_map, opacity), width="stretch",
+                 caption=f"{titles[name]} · {h} × {w}")
+st.caption(f"The map of “{answer.category}” at the last layer of each resolution, and at the "
+           f"chosen layer, from the input side to the output side. Early layers are sharp but "
+           f"see only edges and colours; the last stage is coarse (one cell per 32 pixels) but "
+           f"knows about objects, which is why Grad-CAM is usually read there.")
+
+st.subheader("One photo, two networks")
+if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
+    st.session_state.setdefault("model2", "resnet18")
+    first, second = st.columns(2)
+    with second:
+        bundle2 = model_picker(key="model2")
+    if bundle2.categories != categories:
+        st.warning(f"{bundle2.label} has other classes than {bundle.label}: their maps cannot "
+                   f"be compared class for class.")
+    else:
+        layer2 = cam.default_layer(bundle2)
+        answer2 = class_map(bundle2, img, model_id(bundle2), image_key, layer2, method,
+                            predicted)
+        view2 = activations.network_input(bundle2, img)
+        with first:
+            st.image(overlays.overlay(view, answer.heatmap, colour_map, opacity),
+                     width="stretch", caption=f"{bundle.label} · p = {answer.probability:.1%}")
+        with second:
+            st.image(overlays.overlay(view2, answer2.heatmap, colour_map, opacity),
+                     width="stretch", caption=f"{bundle2.label} · p = {answer2.probability:.1%}")
+            if not bundle2.pretrained:
+                st.warning("The map of an untrained network means nothing: this one has "
+                           "random weights.")
+        if bundle2 is bundle:
+            st.info("Both sides show the same network: choose another one on the right.")
+        st.caption(f"Both maps are for “{answer.category}” at each network's last "
+                   f"convolutional stage, by {cam.METHODS[method]}. A saliency map describes "
+                   f"one model, not the photo: two networks that give the same answer can "
+                   f"base it on different parts of the image.")
+
+st.subheader("Sanity check")
+if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity", **SHARED):
+    count = len(sanity.units(bundle.model))
+    checkpoints = tuple(sorted({c for c in (1, 2, 4, 8, 16) if c < count} | {count}))
+    steps = randomisation(bundle, img, key, image_key, layer, method, predicted, checkpoints)
+    for column, step in zip(st.columns(len(steps)), steps):
+        label = ("trained" if not step.count else
+                 f"{step.count} of {count} random · ρ = {fmt_number(step.spearman)}")
+        column.image(overlays.overlay(view, step.heatmap, colour_map, opacity),
+                     width="stretch", caption=label)
+    st.plotly_chart(sanity_curve(steps, SANITY_THRESHOLD), width="stretch", config=CHART)
+    st.caption(f"Adebayo et al. (2018), *Sanity checks for saliency maps*: the units of "
+               f"{bundle.label} are re-initialised one by one from the output down (a copy; "
+               f"the shared model is untouched), and ρ is the Spearman rank correlation with "
+               f"the trained map. It matters because a map that survives the loss of the "
+               f"learnt weights was showing the photo's edges, not what the network learnt; "
+               f"a faithful method loses its picture (ρ near 0, below the dashed "
+               f"{fmt_number(SANITY_THRESHOLD)}). On one photo ρ scatters by about ±0.2, since "
+               f"a coarse map has few independent cells: read the trend, or try other photos.")
+
+st.subheader("How sure is it? MC dropout")
+if st.toggle("Sample the prediction with dropout left on", key="cam_dropout", **SHARED):
+    try:
+        rates = uncertainty.dropout_rates(bundle)
+    except uncertainty.NoDropoutError as err:
+        st.info(str(err))
+    else:
+        passes = st.slider("Stochastic passes", 10, 100, 30, 10, key="cam_passes", **SHARED)
+        spreads = dropout_spread(bundle, img, key, image_key, passes)
+        st.plotly_chart(uncertainty_bars(spreads), width="stretch", config=CHART)
+        st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "
+                   f"{', '.join(fmt_number(r) for r in rates)}) left on, as Gal & Ghahramani "
+                   f"(2016) propose: the bars are the mean probability, the whiskers one "
+                   f"standard deviation. Long whiskers mean the answer hangs on a few units.")
