@@ -17,6 +17,7 @@ and ``out += identity`` overwrite a module's output after its hook ran.
 """
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -68,7 +69,8 @@ def layers(bundle: ModelBundle) -> tuple[Layer, ...]:
     with bundle.lock, torch.inference_mode():
         probes = [bundle.batch(grey)]
         probes.append(F.interpolate(probes[0], scale_factor=PROBE_SCALE, mode="nearest"))
-        handles = [m.register_forward_hook(record(n)) for n, m in modules.items() if n]
+        handles = [m.register_forward_hook(_this_thread_only(record(n)))
+                   for n, m in modules.items() if n]
         try:
             for probe in probes:
                 bundle.model(probe)
@@ -87,6 +89,20 @@ def _is_feature_map(outputs: list, probes: int) -> bool:
             and all(isinstance(o, torch.Tensor) and o.dim() == 4 for o in outputs)
             and outputs[0].shape[2] * outputs[0].shape[3] > 1
             and len({o.shape[1] for o in outputs}) == 1)
+
+
+def _this_thread_only(hook):
+    """The lock keeps tapping passes apart, but a hook on the shared model also fires inside
+    other sessions' plain forward passes (``classify``), which take no lock: it must ignore
+    them, or it would record their tensors and splice its leaf into their graph."""
+    owner = threading.get_ident()
+
+    def guarded(module, args, output):
+        if threading.get_ident() == owner:
+            return hook(module, args, output)
+        return None
+
+    return guarded
 
 
 def layer_names(bundle: ModelBundle) -> list[str]:
@@ -118,7 +134,8 @@ def forward_with_taps(bundle: ModelBundle, batch: torch.Tensor, names, *,
         return hook
 
     with bundle.lock, torch.set_grad_enabled(differentiable is not None):
-        handles = [modules[name].register_forward_hook(tap(name)) for name in names]
+        handles = [modules[name].register_forward_hook(_this_thread_only(tap(name)))
+                   for name in names]
         try:
             logits = bundle.model(batch)
         finally:

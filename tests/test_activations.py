@@ -223,6 +223,51 @@ def test_eight_threads_capture_exactly_what_sequential_capture_gives(request, fi
     assert pristine(bundle.model)
 
 
+class Pause(nn.Module):
+    """Holds the tapping thread's pass after the tapped layer until another thread has run a
+    whole plain pass through the same modules: the interleaving that a busy server makes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tapper, self.reached, self.resume = None, threading.Event(), threading.Event()
+
+    def forward(self, x):
+        if threading.get_ident() == self.tapper:
+            self.reached.set()
+            assert self.resume.wait(timeout=30)
+        return x
+
+
+def test_taps_ignore_plain_forward_passes_running_in_other_threads():
+    """classify() runs the shared model without the lock; a tap registered meanwhile must not
+    record that pass's tensors nor splice its leaf into that pass's graph."""
+    torch.manual_seed(0)
+    pause = Pause()
+    bundle = tiny_bundle(nn.Sequential(nn.Conv2d(3, 4, 3), pause, nn.Flatten(),
+                                       nn.Linear(4 * 6 * 6, 2)), "paused")
+    mine, theirs = torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8)
+    with torch.inference_mode():
+        expected_theirs = bundle.model(theirs)
+    got_theirs = {}
+
+    def plain_pass():
+        assert pause.reached.wait(timeout=30)
+        with torch.inference_mode():
+            got_theirs["logits"] = bundle.model(theirs)
+        pause.resume.set()
+
+    other = threading.Thread(target=plain_pass)
+    other.start()
+    pause.tapper = threading.get_ident()
+    logits, taps = activations.forward_with_taps(bundle, mine, ["0"], differentiable="0")
+    other.join()
+    torch.testing.assert_close(taps["0"].detach(), bundle.model[0](mine))
+    grad, = torch.autograd.grad(logits[0, 1], taps["0"])  # the leaf is in this pass's graph
+    assert grad.abs().sum() > 0
+    torch.testing.assert_close(got_theirs["logits"], expected_theirs)
+    assert pristine(bundle.model)
+
+
 # ------------------------------------------------------------------------------ caching
 
 
