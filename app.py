@@ -8,7 +8,7 @@ st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="
 pages = {
     section: [
         st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,
-                default=spec.path == "pages/home.py")
+                default=spec.path == "views/home.py")
         for spec in specs
     ]
     for section, specs in SECTIONS.items()

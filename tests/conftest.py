@@ -1,5 +1,6 @@
 """Fixtures shared by the tests: a real `streamlit run app.py` server and a headless Chromium."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,36 +35,44 @@ def artefacts() -> Path:
     return ARTEFACTS
 
 
+@contextlib.contextmanager
+def running_app(log_path: Path):
+    """`streamlit run app.py` exactly as the README starts it, on a free localhost port;
+    yields its URL once it answers, and fails if its log holds a traceback when it stops."""
+    port = _free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("streamlit did not start:\n" + log_path.read_text())
+            time.sleep(0.5)
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert "Traceback" not in log_path.read_text(), f"the server logged a traceback: {log_path}"
+
+
 @pytest.fixture(scope="session")
 def streamlit_server(artefacts):
-    """Start the app exactly as the README does, on a free localhost port; yield its URL and
-    the path of its log, which must hold no traceback when the session ends."""
-    port = _free_port()
+    """One server for the whole test session: yields its URL and the path of its log."""
     log_path = artefacts / "streamlit-server.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("streamlit did not start:\n" + log_path.read_text())
-        time.sleep(0.5)
-    yield url, log_path
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-    assert "Traceback" not in log_path.read_text(), f"the server logged a traceback: {log_path}"
+    with running_app(log_path) as url:
+        yield url, log_path
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from cnnviz import architectures
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
-PAGE = "pages/architectures.py"
+PAGE = "views/architectures.py"
 RECORDS = {r["name"]: r for r in architectures.compare()}
 LABELS = {r["label"]: r for r in RECORDS.values()}
 

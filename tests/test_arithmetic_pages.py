@@ -11,9 +11,9 @@ from cnnviz.layer_presets import PRESETS
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
-PADDING_PAGE = "pages/padding_and_stride.py"
-STACK_PAGE = "pages/receptive_field.py"
-PRACTICE_PAGE = "pages/practice.py"
+PADDING_PAGE = "views/padding_and_stride.py"
+STACK_PAGE = "views/receptive_field.py"
+PRACTICE_PAGE = "views/practice.py"
 
 
 def reopen(path: str, at):
@@ -239,24 +239,6 @@ def test_practice_page_without_topics_asks_about_all():
 # ---------------------------------------------------------------- in a real browser
 
 
-@pytest.fixture(scope="module")
-def server(streamlit_server, browser):
-    """The app's server after one visit to its home page.
-
-    Streamlit runs the very first script run of a server process as an old-style
-    multipage app (there is a pages/ directory), where a link like /padding-stride is not a
-    file name, so that one run shows "Page not found" before st.navigation takes over.
-    Visiting the home page first keeps these tests independent of their order; the quirk
-    itself is for the app's entry point to solve.
-    """
-    url, _ = streamlit_server
-    tab = browser.new_page()
-    tab.goto(url)
-    wait_for_app(tab)
-    tab.close()
-    return url
-
-
 def slider(tab, label: str):
     return tab.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
 
@@ -268,8 +250,8 @@ def choose(tab, label: str, option: str) -> None:
 
 
 @pytest.mark.browser
-def test_browser_padding_page_slider_tab_and_play(server, page, artefacts):
-    url = server
+def test_browser_padding_page_slider_tab_and_play(streamlit_server, page, artefacts):
+    url, _ = streamlit_server
     page.goto(f"{url}/padding-stride?n=7&f=3&p=1&s=3")
     wait_for_app(page)
     assert_no_exception(page)
@@ -293,8 +275,8 @@ def test_browser_padding_page_slider_tab_and_play(server, page, artefacts):
 
 
 @pytest.mark.browser
-def test_browser_stack_page_finds_the_bug_then_changes_preset(server, page, artefacts):
-    url = server
+def test_browser_stack_page_finds_the_bug_then_changes_preset(streamlit_server, page, artefacts):
+    url, _ = streamlit_server
     page.goto(f"{url}/receptive-field?preset=BrokenCNN&c=1&h=28&w=28&layers="
               + json.dumps([x.to_dict() for x in PRESETS["BrokenCNN"].layers]))
     wait_for_app(page)
@@ -310,8 +292,8 @@ def test_browser_stack_page_finds_the_bug_then_changes_preset(server, page, arte
 
 
 @pytest.mark.browser
-def test_browser_practice_link_gives_the_same_quiz(server, browser, page):
-    url = server
+def test_browser_practice_link_gives_the_same_quiz(streamlit_server, browser, page):
+    url, _ = streamlit_server
     link = f"{url}/practice?quiz=2468&count=2&format=numeric"
     first = practice.quiz(2468, 2, fmt="numeric")[0]
     page.goto(link)

@@ -4,7 +4,7 @@ import pytest
 
 from cnnviz import images
 from cnnviz.ui.navigation import all_pages
-from tests.conftest import assert_no_exception, wait_for_app
+from tests.conftest import assert_no_exception, running_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -16,7 +16,7 @@ def test_page_opens_without_exception(spec, streamlit_server, page, artefacts):
     wait_for_app(page)
     assert_no_exception(page)
     assert page.locator("h1").first.inner_text().startswith(
-        "cnnviz" if spec.path == "pages/home.py" else spec.title.split()[0])
+        "cnnviz" if spec.path == "views/home.py" else spec.title.split()[0])
     page.screenshot(path=artefacts / f"page-{spec.url_path or 'home'}.png", full_page=True)
 
 
@@ -43,3 +43,15 @@ def test_upload_a_photo_and_classify_it(streamlit_server, page, artefacts):
     assert_no_exception(page)
     assert page.get_by_text("espresso").first.is_visible()
     page.screenshot(path=artefacts / "classify-upload.png", full_page=True)
+
+
+def test_a_deep_link_works_on_a_fresh_server(page, artefacts):
+    """The first request a server ever gets runs app.py's navigation, not an old-style
+    multipage app (which Streamlit makes of a folder named pages/ beside the entry point)."""
+    with running_app(artefacts / "streamlit-fresh-server.log") as url:
+        page.goto(f"{url}/grad-cam")
+        wait_for_app(page)
+        assert_no_exception(page)
+        assert page.locator("h1").first.inner_text().startswith("Grad-CAM")
+        sidebar = page.locator('[data-testid="stSidebarNav"]')
+        assert sidebar.get_by_text("Classify a photo").count() == 1

@@ -16,7 +16,7 @@ from cnnviz.kernels import KERNELS
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
-PAGE = "pages/convolution.py"
+PAGE = "views/convolution.py"
 MINUS = "\u2212"
 
 

@@ -19,7 +19,7 @@ from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 from tests.test_models import closed_port_url
 
-PAGE = "pages/feature_maps.py"
+PAGE = "views/feature_maps.py"
 STEM_TITLE = "stem · conv 3×3, stride 2"  # EfficientNet-Lite0's `_conv_stem`
 MINUS = "\u2212"
 
@@ -126,8 +126,6 @@ GRID_TILE = """(chart, index) => {
 @pytest.mark.browser
 def test_browser_layer_change_and_channel_click(streamlit_server, page, artefacts):
     url, _ = streamlit_server
-    page.goto(url)  # a server's very first run shows "Page not found" for a deep link
-    wait_for_app(page)
     page.goto(f"{url}/feature-maps")
     wait_for_app(page)
     assert_no_exception(page)

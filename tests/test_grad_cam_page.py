@@ -14,7 +14,7 @@ from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 from tests.test_models import closed_port_url
 
-PAGE = "pages/grad_cam.py"
+PAGE = "views/grad_cam.py"
 ESPRESSO = images.sample_images()["Espresso cup"]
 
 
@@ -117,10 +117,6 @@ def test_mc_dropout_on_a_model_without_dropout_says_so():
 def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
         streamlit_server, page, artefacts):
     url, _ = streamlit_server
-    # Until the app's script has run once, the server knows no page but the main one, and a
-    # first visit straight to /grad-cam gets a "Page not found" dialog over the page.
-    page.goto(url)
-    wait_for_app(page)
     page.goto(f"{url}/grad-cam")
     wait_for_app(page)
     main = page.locator('[data-testid="stMain"]')

@@ -28,7 +28,7 @@ def test_every_page_runs_through_the_navigation(page):
 
 
 def test_classify_an_uploaded_photo():
-    at = open_page("pages/classify.py")
+    at = open_page("views/classify.py")
     at.segmented_control(key="image_source").set_value("Upload").run()
     assert "No photo yet" in at.info[0].value
     photo = images.sample_images()["Espresso cup"].read_bytes()
@@ -38,7 +38,7 @@ def test_classify_an_uploaded_photo():
 
 
 def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
-    at = open_page("pages/classify.py")
+    at = open_page("views/classify.py")
     at.segmented_control(key="image_source").set_value("Upload").run()
     at.file_uploader[0].upload("cat.jpg", b"%PDF-1.4 not a cat", "image/jpeg").run()
     assert_clean(at)
@@ -49,25 +49,25 @@ def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
 
 
 def test_unavailable_weights_fall_back_to_the_offline_model():
-    at = open_page("pages/classify.py", query={"model": "resnet50"})
+    at = open_page("views/classify.py", query={"model": "resnet50"})
     assert "could not be downloaded" in at.warning[0].value
     assert "Showing efficientnet_lite0 instead" in at.warning[0].value
     assert "efficientnet_lite0" in at.subheader[0].value
 
 
 def test_untrained_models_say_so():
-    at = open_page("pages/classify.py", query={"model": "resnet18", "model_untrained": "true"})
+    at = open_page("views/classify.py", query={"model": "resnet18", "model_untrained": "true"})
     assert "resnet18 (untrained)" in at.subheader[0].value
     assert "random weights" in at.warning[0].value
 
 
 def test_choices_survive_a_visit_to_another_page():
     at = open_page()
-    at.switch_page("pages/classify.py").run()
+    at.switch_page("views/classify.py").run()
     at.selectbox(key="image_sample").set_value("Espresso cup").run()
     at.selectbox(key="model").set_value("mobilenet_v2").run()
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/classify.py").run()
+    at.switch_page("views/home.py").run()
+    at.switch_page("views/classify.py").run()
     assert_clean(at)
     assert at.selectbox(key="image_sample").value == "Espresso cup"
     assert at.selectbox(key="model").value == "mobilenet_v2"

@@ -14,30 +14,30 @@ class PageSpec:
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [
-        PageSpec("pages/home.py", "Home", ":material/home:", "",
+        PageSpec("views/home.py", "Home", ":material/home:", "",
                  "What cnnviz is and where its models run."),
     ],
     "Convolution": [
-        PageSpec("pages/convolution.py", "Convolution by hand", ":material/grid_on:",
+        PageSpec("views/convolution.py", "Convolution by hand", ":material/grid_on:",
                  "convolution", "Watch the sliding dot product fill the output, cell by cell."),
-        PageSpec("pages/padding_and_stride.py", "Padding & stride", ":material/padding:",
+        PageSpec("views/padding_and_stride.py", "Padding & stride", ":material/padding:",
                  "padding-stride", "Where the kernel lands and how big the output is."),
     ],
     "Networks": [
-        PageSpec("pages/classify.py", "Classify a photo", ":material/image_search:", "classify",
+        PageSpec("views/classify.py", "Classify a photo", ":material/image_search:", "classify",
                  "A pretrained network's top-5 answers for a sample, uploaded or camera photo."),
-        PageSpec("pages/feature_maps.py", "Feature maps", ":material/layers:", "feature-maps",
+        PageSpec("views/feature_maps.py", "Feature maps", ":material/layers:", "feature-maps",
                  "Every layer's channels on your photo: edges, textures, parts, objects."),
-        PageSpec("pages/grad_cam.py", "Grad-CAM", ":material/center_focus_strong:", "grad-cam",
+        PageSpec("views/grad_cam.py", "Grad-CAM", ":material/center_focus_strong:", "grad-cam",
                  "Upload a photo and see where the network finds its answer, or a wrong one."),
-        PageSpec("pages/architectures.py", "Architectures", ":material/account_tree:",
+        PageSpec("views/architectures.py", "Architectures", ":material/account_tree:",
                  "architectures", "LeNet-5 to ConvNeXt, measured: size, compute, depth, latency."),
-        PageSpec("pages/receptive_field.py", "Receptive field & layer stacks",
+        PageSpec("views/receptive_field.py", "Receptive field & layer stacks",
                  ":material/stacks:", "receptive-field",
                  "Trace shapes, parameters and receptive fields through a network."),
     ],
     "Practice": [
-        PageSpec("pages/practice.py", "Practice", ":material/quiz:", "practice",
+        PageSpec("views/practice.py", "Practice", ":material/quiz:", "practice",
                  "Exam questions with fresh numbers, checked and worked out."),
     ],
 }

@@ -18,7 +18,7 @@ except models.ModelError as err:
     st.error(str(err))
 
 for section, pages in SECTIONS.items():
-    others = [page for page in pages if page.path != "pages/home.py"]
+    others = [page for page in pages if page.path != "views/home.py"]
     if not others:
         continue
     st.subheader(section)
