@@ -33,6 +33,7 @@ TORCHVISION_MODELS = (
 )
 # Built without weights, these builders default to extra heads their pretrained weights drop.
 UNTRAINED_KWARGS = {"googlenet": dict(aux_logits=False, init_weights=True)}
+UNTRAINED_SEED = 0
 DOWNLOAD_TIMEOUT_S = 5.0  # per connect / read: an offline machine must not hang the page
 
 # ImageNet-1k class names, offline, as torchvision's weight metadata lists them.
@@ -126,7 +127,11 @@ def load_model(name: str = DEFAULT_MODEL, *, pretrained: bool = True) -> ModelBu
     with _cache_lock:  # two sessions asking at once must not build the model twice
         if key not in _cache:
             builder = _load_lite0 if name == DEFAULT_MODEL else _load_torchvision
-            bundle = builder(name, pretrained, device)
+            # Untrained models get the same random weights in every process: a class sees one
+            # network, and a result seen once can be seen again.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(UNTRAINED_SEED)
+                bundle = builder(name, pretrained, device)
             bundle.model.eval().requires_grad_(False)
             _cache[key] = bundle
         return _cache[key]
@@ -168,7 +173,7 @@ def lite0_preprocess(img: Image.Image, size: int = 224) -> torch.Tensor:
 
 def _load_lite0(name: str, pretrained: bool, device: torch.device) -> ModelBundle:
     model = efficientnet_lite0()
-    weights = "untrained (random initialisation)"
+    weights = f"untrained (random initialisation, seed {UNTRAINED_SEED})"
     if pretrained:
         path = _lite0_weights_path()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -193,7 +198,7 @@ def _load_torchvision(name: str, pretrained: bool, device: torch.device) -> Mode
         source = f"{weights} (torchvision, ImageNet-1k)"
     else:
         model = get_model(name, weights=None, **UNTRAINED_KWARGS.get(name, {}))
-        source = "untrained (random initialisation)"
+        source = f"untrained (random initialisation, seed {UNTRAINED_SEED})"
     return ModelBundle(name, model.to(device), weights.transforms(),
                        list(weights.meta["categories"]), device, pretrained, source)
 

@@ -30,6 +30,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def lite0():
+    """The offline, pretrained default model (shared, as every page shares it)."""
+    from cnnviz import models
+
+    return models.load_model()
+
+
+@pytest.fixture(scope="session")
+def resnet18():
+    """A torchvision architecture with random weights: no download needed."""
+    from cnnviz import models
+
+    return models.load_model("resnet18", pretrained=False)
+
+
+@pytest.fixture(scope="session")
 def artefacts() -> Path:
     ARTEFACTS.mkdir(exist_ok=True)
     return ARTEFACTS

