@@ -78,8 +78,10 @@ def check_layer(bundle: ModelBundle, name: str) -> str:
                          f"outputs no tensor, so it has no map to show.")
     shape = " × ".join(map(str, output.shape[1:]))
     if output.dim() == 4 and output.shape[2] * output.shape[3] > 1:
-        raise LayerError(f"Layer {name!r} of {bundle.name} runs more than once per forward "
-                         f"pass, so its output (and its map) is ambiguous.")
+        raise LayerError(f"Layer {name!r} of {bundle.name} either runs more than once per "
+                         f"forward pass (its output is ambiguous) or outputs channels last "
+                         f"({shape} is not channels × height × width), so it has no map. "
+                         f"Pick a layer from the list.")
     raise LayerError(f"Layer {name!r} of {bundle.name} has no spatial extent: its output is "
                      f"{shape}, so there is no map to show. Pick a layer before the global "
                      f"pooling.")
