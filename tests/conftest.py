@@ -114,6 +114,21 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def visit(streamlit_server, page):
+    """``visit(path)`` opens a path of the running app in the test's tab (query string
+    allowed), waits for it to finish running, checks it shows no exception and returns the tab."""
+    url, _ = streamlit_server
+
+    def go(path: str = ""):
+        page.goto(f"{url}/{path}")
+        wait_for_app(page)
+        assert_no_exception(page)
+        return page
+
+    return go
+
+
 def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
     """Wait until the page's title is drawn and Streamlit has finished running the script
     (its 'running' status widget gone for half a second)."""

@@ -109,11 +109,8 @@ def choose(page, label: str, option: str) -> None:
 
 
 @pytest.mark.browser
-def test_in_the_browser_sort_filter_and_open_a_detail(streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/architectures")
-    wait_for_app(page)
-    assert_no_exception(page)
+def test_in_the_browser_sort_filter_and_open_a_detail(visit, page, artefacts):
+    visit("architectures")
     main = page.locator('[data-testid="stMain"]')
     assert main.get_by_text("The chapter's table, checked").is_visible()
 

@@ -250,11 +250,8 @@ def choose(tab, label: str, option: str) -> None:
 
 
 @pytest.mark.browser
-def test_browser_padding_page_slider_tab_and_play(streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/padding-stride?n=7&f=3&p=1&s=3")
-    wait_for_app(page)
-    assert_no_exception(page)
+def test_browser_padding_page_slider_tab_and_play(visit, page, artefacts):
+    visit("padding-stride?n=7&f=3&p=1&s=3")
     assert page.get_by_text("is not divisible by").count() == 0
     slider(page, "Stride S").press("ArrowRight")
     wait_for_app(page)

@@ -10,30 +10,23 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("spec", all_pages(), ids=lambda p: p.url_path or "home")
-def test_page_opens_without_exception(spec, streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/{spec.url_path}")
-    wait_for_app(page)
-    assert_no_exception(page)
+def test_page_opens_without_exception(spec, visit, page, artefacts):
+    visit(spec.url_path)
     assert page.locator("h1").first.inner_text().startswith(
         "cnnviz" if spec.path == "views/home.py" else spec.title.split()[0])
     page.screenshot(path=artefacts / f"page-{spec.url_path or 'home'}.png", full_page=True)
 
 
-def test_home_page_shows_where_models_run_and_links_every_page(streamlit_server, page):
-    url, _ = streamlit_server
-    page.goto(url)
-    wait_for_app(page)
+def test_home_page_shows_where_models_run_and_links_every_page(visit, page):
+    visit()
     assert page.get_by_text("Models run on").first.is_visible()
     main = page.locator('[data-testid="stMain"]')
     for spec in all_pages()[1:]:
         assert main.get_by_text(spec.title, exact=True).count() >= 1, spec.title
 
 
-def test_upload_a_photo_and_classify_it(streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/classify")
-    wait_for_app(page)
+def test_upload_a_photo_and_classify_it(visit, page, artefacts):
+    visit("classify")
     page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True).click()
     wait_for_app(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(

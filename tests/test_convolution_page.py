@@ -173,11 +173,8 @@ def test_gif_has_one_frame_per_step():
 
 
 @pytest.mark.browser
-def test_browser_steps_and_click_to_jump(streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/convolution")
-    wait_for_app(page)
-    assert_no_exception(page)
+def test_browser_steps_and_click_to_jump(visit, page, artefacts):
+    visit("convolution")
     written = page.locator(".written-sum")
     assert re.search(r"= \u22122$", written.inner_text())
     page.get_by_role("button", name="Forward").click()

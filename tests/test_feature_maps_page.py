@@ -124,11 +124,8 @@ GRID_TILE = """(chart, index) => {
 
 
 @pytest.mark.browser
-def test_browser_layer_change_and_channel_click(streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/feature-maps")
-    wait_for_app(page)
-    assert_no_exception(page)
+def test_browser_layer_change_and_channel_click(visit, page, artefacts):
+    visit("feature-maps")
 
     # Search the layer list by typing, as a student would.
     layer_box = page.locator('[data-testid="stSelectbox"]').filter(

@@ -115,10 +115,8 @@ def test_mc_dropout_on_a_model_without_dropout_says_so():
 
 @pytest.mark.browser
 def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
-        streamlit_server, page, artefacts):
-    url, _ = streamlit_server
-    page.goto(f"{url}/grad-cam")
-    wait_for_app(page)
+        visit, page, artefacts):
+    visit("grad-cam")
     main = page.locator('[data-testid="stMain"]')
     main.get_by_text("Upload", exact=True).click()
     wait_for_app(page)
