@@ -33,7 +33,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnviz import activations, images, models  # noqa: E402
-from cnnviz.activation_cache import ActivationCache  # noqa: E402
+from cnnviz.activations.cache import ActivationCache  # noqa: E402
 from cnnviz.figures import feature_maps as fm  # noqa: E402
 
 PHOTO = "Cat (Chelsea)"

@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cnnviz import ops, reference_loops  # noqa: E402
+from cnnviz import ops  # noqa: E402
+from cnnviz.ops import loops  # noqa: E402
 
 LAYERS = [(1, 8), (8, 16)]  # (in channels, out channels) of the chapter's two conv layers
 BATCH, SIZE, KERNEL, PADDING = 64, 28, 3, 1
@@ -64,13 +65,13 @@ def layer_passes(c_in: int, c_out: int, rng) -> dict:
         "forward": (
             lambda: ops.conv2d(x, w, b, padding=PADDING),
             lambda: torch.nn.functional.conv2d(xt, wt, bt, padding=PADDING),
-            lambda: reference_loops.conv2d(x, w, b, padding=PADDING)),
+            lambda: loops.conv2d(x, w, b, padding=PADDING)),
         # The backward alone, through the aten op that autograd itself calls.
         "backward": (
             lambda: ops.conv2d_backward(dy, x, w, padding=PADDING),
             lambda: torch.ops.aten.convolution_backward(
                 dyt, xt, wt, [c_out], [1, 1], pad, [1, 1], False, [0, 0], 1, [True] * 3),
-            lambda: reference_loops.conv2d_backward(dy, x, w, padding=PADDING)),
+            lambda: loops.conv2d_backward(dy, x, w, padding=PADDING)),
     }
 
 
@@ -82,10 +83,10 @@ def main() -> None:
           f"{'ops/torch':>10} {'loops/ops':>10}")
     rng = np.random.default_rng(0)
     for c_in, c_out in LAYERS:
-        for name, (ours, theirs, loops) in layer_passes(c_in, c_out, rng).items():
+        for name, (ours, theirs, chapter) in layer_passes(c_in, c_out, rng).items():
             t_ops, t_torch = paired_times(ours, theirs, 30)
             # The loops take a second or two a run: a few runs, against the median above.
-            t_loops = statistics.median(timed(loops) for _ in range(3))
+            t_loops = statistics.median(timed(chapter) for _ in range(3))
             print(f"{c_in:>3}→{c_out:<4} {name:>9} {t_ops * 1e3:9.2f} {t_torch * 1e3:9.2f} "
                   f"{t_loops * 1e3:9.1f} {t_ops / t_torch:9.2f}× {t_loops / t_ops:9.1f}×")
 

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz.activation_cache import BUDGET_ENV, DEFAULT_BUDGET_MB, ActivationCache
+from cnnviz.activations.cache import BUDGET_ENV, DEFAULT_BUDGET_MB, ActivationCache
 
 
 def block(kib: int, fill: float = 0.0) -> np.ndarray:

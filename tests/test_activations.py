@@ -15,8 +15,8 @@ from torch import nn
 from torchvision.ops.misc import Permute
 
 from cnnviz import activations, images, models
-from cnnviz.activation_cache import ActivationCache
 from cnnviz.activations import LayerError, capture
+from cnnviz.activations.cache import ActivationCache
 
 # float16 keeps 11 significant bits: a relative error of at most 2^-11 (plus a tiny absolute
 # one below float16's normal range).

@@ -9,14 +9,16 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import get_model, get_model_weights
 
-from cnnviz import architectures, published
-from cnnviz.efficientnet_lite import efficientnet_lite0
+from cnnviz import architectures, models
+from cnnviz.architectures import published, table
+from cnnviz.architectures.profile import profile
 from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
-from cnnviz.forward_profile import profile
-from cnnviz.lenet5 import C3_TABLE, LeNet5
+from cnnviz.models.efficientnet_lite import efficientnet_lite0
+from cnnviz.models.lenet5 import C3_TABLE, LeNet5
+from cnnviz.models.registry import OWN_MODELS
 
 TORCHVISION_MODELS = [n for n in architectures.DEFAULT_MODELS
-                      if n not in architectures.OWN_MODELS]
+                      if n not in OWN_MODELS]
 # Built as their pretrained weights define them: GoogLeNet's weights drop the auxiliary heads.
 AS_PRETRAINED = {"googlenet": dict(aux_logits=False, init_weights=False)}
 
@@ -230,7 +232,7 @@ def test_a_measured_discrepancy_without_an_explanation_is_an_error(fresh):
     ("25.6M", 25_557_032, True), ("~18", 82, False), ("2014", 2014, True),
 ])
 def test_chapter_cells_are_read_at_their_own_precision(cell, value, agrees):
-    assert architectures._matches(cell, value) == agrees
+    assert table._matches(cell, value) == agrees
 
 
 # ---- building blocks ---------------------------------------------------------------------------
@@ -296,8 +298,8 @@ def test_any_other_torchvision_model_is_measured_on_demand(name, year):
 
 
 def test_an_unknown_model_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown model 'resnet51'"):
-        architectures.build("resnet51")
+    with pytest.raises(ValueError, match="Unknown model 'resnet51'"):
+        models.build("resnet51")
 
 
 def test_latency_is_measured_with_progress():

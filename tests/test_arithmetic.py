@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnviz import arithmetic, ops, sliding
+from cnnviz import arithmetic, ops
+from cnnviz.arithmetic import sliding
 from cnnviz.figures.stride_diagram import stride_diagram
 
 RANDOM = settings(max_examples=500, derandomize=True, deadline=None)

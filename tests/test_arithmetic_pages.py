@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from cnnviz import arithmetic, practice
-from cnnviz.layer_presets import PRESETS
+from cnnviz import arithmetic
+from cnnviz.arithmetic import practice
+from cnnviz.arithmetic.presets import PRESETS
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
@@ -117,9 +118,9 @@ def test_padding_page_ignores_a_broken_link():
 def test_stack_page_finds_the_broken_cnn_bug_and_the_fix_clears_it():
     layers = [layer.to_dict() for layer in PRESETS["BrokenCNN"].layers]
     at = open_page(STACK_PAGE, {"preset": "BrokenCNN", "layers": json.dumps(layers)})
-    assert "Linear expects 800 inputs but receives 512 = 32×4×4" in at.error[0].value
+    assert "Linear expects 800 inputs but receives 512 = 32 × 4 × 4" in at.error[0].value
     table = trace_table(at)
-    assert table["output"].iloc[-2] == "✗ Linear expects 800 inputs but receives 512 = 32×4×4"
+    assert table["output"].iloc[-2] == "✗ Linear expects 800 inputs but receives 512 = 32 × 4 × 4"
     assert table["layer"].iloc[-1] == "Total (up to the error)"
     editor = f"stack_editor_{at.session_state['stack_version']}"
     at.session_state[editor] = {"edited_rows": {7: {"in": 512}}, "added_rows": [],
@@ -169,7 +170,7 @@ def test_stack_page_state_round_trips_through_the_url():
              "rf_row": "2", "rf_col": "1", "channels": "16"}
     at = open_page(STACK_PAGE, query)
     assert {k: at.query_params[k] for k in query} == query
-    assert texts(at.metric)[2] == "8×10×8"
+    assert texts(at.metric)[2] == "8 × 10 × 8"
     assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (2, 1)
     at.number_input(key="channels").set_value(100).run()
     at.number_input(key="w").set_value(64).run()
@@ -279,7 +280,7 @@ def test_browser_stack_page_finds_the_bug_then_changes_preset(streamlit_server, 
     wait_for_app(page)
     assert_no_exception(page)
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="Linear expects 800")
-    assert "receives 512 = 32×4×4" in alert.inner_text()
+    assert "receives 512 = 32 × 4 × 4" in alert.inner_text()
     page.screenshot(path=artefacts / "receptive-field-broken.png", full_page=True)
     choose(page, "Preset", "VGG-16")
     page.get_by_text("138,357,544").first.wait_for(timeout=30_000)

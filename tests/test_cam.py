@@ -21,9 +21,10 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from scipy.stats import spearmanr
 from torch import nn
 
-from cnnviz import cam, images, models, sanity, uncertainty
+from cnnviz import cam, images, models
 from cnnviz.activations import LayerError
-from cnnviz.figures import overlays
+from cnnviz.cam import sanity, uncertainty
+from cnnviz.figures import colours
 
 REFERENCE = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "layercam": LayerCAM}
 AGREEMENT_PHOTOS = ("Cat (Chelsea)", "Espresso cup", "Rocket launch", "Astronaut")
@@ -398,20 +399,20 @@ def test_mc_dropout_needs_dropout_and_two_passes(resnet18, lite0, photos):
 def test_overlay_blends_the_colour_map_over_the_photo():
     photo = np.random.default_rng(1).integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
     heatmap = np.tile(np.linspace(0, 1, 60, dtype=np.float32), (40, 1))
-    np.testing.assert_array_equal(overlays.overlay(photo, heatmap, opacity=0.0), photo)
-    colours = overlays.overlay(photo, heatmap, "viridis", opacity=1.0)
+    np.testing.assert_array_equal(colours.overlay(photo, heatmap, opacity=0.0), photo)
+    full = colours.overlay(photo, heatmap, "viridis", opacity=1.0)
     # viridis runs from dark purple (68, 1, 84) to yellow (253, 231, 37): Matplotlib's table
-    np.testing.assert_allclose(colours[0, 0], [68, 1, 84], atol=2)
-    np.testing.assert_allclose(colours[0, -1], [253, 231, 37], atol=2)
-    half = overlays.overlay(photo, heatmap, "viridis", opacity=0.5).astype(int)
-    assert np.abs(half - (photo.astype(int) + colours) / 2).max() <= 1
-    small = overlays.overlay(photo, heatmap[::4, ::4], "viridis", opacity=1.0)
+    np.testing.assert_allclose(full[0, 0], [68, 1, 84], atol=2)
+    np.testing.assert_allclose(full[0, -1], [253, 231, 37], atol=2)
+    half = colours.overlay(photo, heatmap, "viridis", opacity=0.5).astype(int)
+    assert np.abs(half - (photo.astype(int) + full) / 2).max() <= 1
+    small = colours.overlay(photo, heatmap[::4, ::4], "viridis", opacity=1.0)
     assert small.shape == photo.shape  # a coarse map is resized to the photo
 
 
 def test_png_download_decodes_to_the_same_pixels():
     rgb = np.random.default_rng(2).integers(0, 256, size=(30, 50, 3), dtype=np.uint8)
-    decoded = np.asarray(Image.open(io.BytesIO(overlays.png_bytes(rgb))))
+    decoded = np.asarray(Image.open(io.BytesIO(colours.png_bytes(rgb))))
     assert decoded.shape == rgb.shape
     np.testing.assert_array_equal(decoded, rgb)
 
@@ -419,11 +420,11 @@ def test_png_download_decodes_to_the_same_pixels():
 def test_overlay_rejects_bad_input():
     photo = np.zeros((4, 4, 3), np.uint8)
     with pytest.raises(ValueError, match="between 0 and 1, not 1.5"):
-        overlays.overlay(photo, np.zeros((4, 4)), opacity=1.5)
+        colours.overlay(photo, np.zeros((4, 4)), opacity=1.5)
     with pytest.raises(ValueError, match="Unknown colour map 'rainbow'"):
-        overlays.overlay(photo, np.zeros((4, 4)), "rainbow")
+        colours.overlay(photo, np.zeros((4, 4)), "rainbow")
     with pytest.raises(ValueError, match="uint8 RGB"):
-        overlays.overlay(photo[..., 0], np.zeros((4, 4)))
+        colours.overlay(photo[..., 0], np.zeros((4, 4)))
 
 
 # ------------------------------------------------ shared model: side effects, memory, threads

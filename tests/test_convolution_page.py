@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnviz import examples, trace
 from cnnviz.figures.step_gif import trace_gif
-from cnnviz.kernels import KERNELS
+from cnnviz.ops import examples, steps
+from cnnviz.ops.examples import KERNELS
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
@@ -167,7 +167,7 @@ def test_photo_patch_comes_from_the_picked_photo():
 
 
 def test_gif_has_one_frame_per_step():
-    t = trace.conv_trace(examples.WORKED_INPUT, KERNELS["vertical edge (chapter)"], padding=1)
+    t = steps.conv_trace(examples.WORKED_INPUT, KERNELS["vertical edge (chapter)"], padding=1)
     gif = Image.open(io.BytesIO(trace_gif(t)))
     assert gif.format == "GIF" and gif.n_frames == len(t) == 16
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import activations, cam, images, models, sanity
-from cnnviz.figures import overlays
+from cnnviz import activations, cam, images, models
+from cnnviz.cam import sanity
+from cnnviz.figures import colours
 from tests.conftest import assert_no_exception, wait_for_app
 from tests.pagetest import assert_clean, open_page
 from tests.test_models import closed_port_url
@@ -145,7 +146,7 @@ def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
     picture = np.asarray(Image.open(io.BytesIO(saved.read_bytes())).convert("RGB"))
     bundle = models.load_model()
     img = images.load_image(ESPRESSO)
-    expected = overlays.overlay(activations.network_input(bundle, img), cam.grad_cam(
+    expected = colours.overlay(activations.network_input(bundle, img), cam.grad_cam(
         bundle, img, target=281, layer="_blocks.10", method="layercam").heatmap)
     assert picture.shape == (224, 224, 3)
     assert np.abs(picture.astype(int) - expected).max() <= 2

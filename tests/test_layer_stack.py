@@ -10,11 +10,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import Bottleneck
 
-from cnnviz import arithmetic, sliding
+from cnnviz import arithmetic
+from cnnviz.arithmetic import sliding
+from cnnviz.arithmetic.export import to_pytorch
+from cnnviz.arithmetic.presets import PRESETS
+from cnnviz.arithmetic.stacks import LayerSpec, StackError, footprint, trace
 from cnnviz.figures.stacks import footprint_figure, growth_figure, stacked_kernels_figure
-from cnnviz.layer_export import to_pytorch
-from cnnviz.layer_presets import PRESETS
-from cnnviz.layer_stack import Layer, LayerError, footprint, trace
 
 META = torch.device("meta")  # shapes and parameter counts without allocating or initialising
 
@@ -160,11 +161,11 @@ def test_broken_cnn_error_is_found_and_explained():
     with pytest.raises(RuntimeError, match="512 and 800"):
         BrokenCNN()(torch.zeros(1, 1, 28, 28))
     result = preset_trace("BrokenCNN")
-    assert isinstance(result.error, LayerError) and result.error.index == 8
+    assert isinstance(result.error, StackError) and result.error.index == 8
     assert str(result.error) == ("Layer 8 (Linear 800 → 10): Linear expects 800 inputs but "
-                                 "receives 512 = 32×4×4")
+                                 "receives 512 = 32 × 4 × 4")
     assert result.out_shape == (512,)  # the rows before the error stay
-    fixed = [*PRESETS["BrokenCNN"].layers[:-1], Layer("linear", 10, n_in=32 * 4 * 4)]
+    fixed = [*PRESETS["BrokenCNN"].layers[:-1], LayerSpec("linear", 10, n_in=32 * 4 * 4)]
     assert trace((1, 28, 28), fixed).error is None
 
 
@@ -203,16 +204,16 @@ def random_stack(rng: np.random.Generator):
         padding = rng.choice([0, 1, 2, "valid", "same", "full"])
         padding = int(padding) if str(padding).isdigit() else str(padding)
         layer = {
-            "conv": Layer("conv", int(rng.integers(1, 9)), f, int(rng.integers(1, 4)), padding,
+            "conv": LayerSpec("conv", int(rng.integers(1, 9)), f, int(rng.integers(1, 4)), padding,
                           d, bool(rng.integers(2))),
-            "dwconv": Layer("dwconv", shape[0] * int(rng.integers(1, 3)), f,
+            "dwconv": LayerSpec("dwconv", shape[0] * int(rng.integers(1, 3)), f,
                             int(rng.integers(1, 3)), padding, d, bool(rng.integers(2))),
-            "maxpool": Layer("maxpool", f=f, p=int(rng.integers(0, f // 2 + 1)), d=d),
-            "avgpool": Layer("avgpool", f=f, s=int(rng.integers(1, 4)),
+            "maxpool": LayerSpec("maxpool", f=f, p=int(rng.integers(0, f // 2 + 1)), d=d),
+            "avgpool": LayerSpec("avgpool", f=f, s=int(rng.integers(1, 4)),
                              p=int(rng.integers(0, f // 2 + 1))),
-            "linear": Layer("linear", int(rng.integers(1, 40)), bias=bool(rng.integers(2))),
-            "dropout": Layer("dropout", rate=0.25),
-        }.get(kind, Layer(kind))
+            "linear": LayerSpec("linear", int(rng.integers(1, 40)), bias=bool(rng.integers(2))),
+            "dropout": LayerSpec("dropout", rate=0.25),
+        }.get(kind, LayerSpec(kind))
         attempt = trace((c, size, size), [*layers, layer])
         if attempt.error is None:
             layers.append(layer)
@@ -260,8 +261,8 @@ def test_footprint_matches_autograd():
         layers = []
         for _ in range(int(rng.integers(1, 5))):
             f, s, p, d = (int(v) for v in rng.integers([1, 1, 0, 1], [6, 3, 3, 3]))
-            layers.append(Layer("conv", 1, f, s, p, d, bias=False) if rng.integers(2) else
-                          Layer("avgpool", f=f, s=s, p=min(p, f // 2)))
+            layers.append(LayerSpec("conv", 1, f, s, p, d, bias=False) if rng.integers(2) else
+                          LayerSpec("avgpool", f=f, s=s, p=min(p, f // 2)))
         size = int(rng.integers(4, 40))
         result = trace((1, size, size), layers)
         if result.error is not None:
@@ -299,14 +300,14 @@ def test_footprint_of_the_cifar_example():
 
 
 @pytest.mark.parametrize("input_shape, layers, message, torch_model", [
-    ((3, 4, 4), [Layer("conv", 8, 5)],
+    ((3, 4, 4), [LayerSpec("conv", 8, 5)],
      "Layer 1 (Conv 5×5, 8): a kernel of 5 does not fit in the padded input of 4 + 0 + 0 = 4 "
      "pixels (height)", nn.Conv2d(3, 8, 5)),
-    ((3, 8, 8), [Layer("conv", 8, 3, n_in=1)],
+    ((3, 8, 8), [LayerSpec("conv", 8, 3, n_in=1)],
      "Layer 1 (Conv 3×3, 8): Conv expects 1 input channels but receives 3", nn.Conv2d(1, 8, 3)),
-    ((3, 8, 8), [Layer("batchnorm", n_in=4)],
+    ((3, 8, 8), [LayerSpec("batchnorm", n_in=4)],
      "Layer 1 (BatchNorm): BatchNorm expects 4 channels but receives 3", nn.BatchNorm2d(4)),
-    ((3, 8, 8), [Layer("maxpool", f=2, p=2)],
+    ((3, 8, 8), [LayerSpec("maxpool", f=2, p=2)],
      "Layer 1 (Max pool 2×2, pad 2): pooling padding 2 is more than half the pool size 2",
      nn.MaxPool2d(2, padding=2)),
 ])
@@ -318,13 +319,15 @@ def test_errors_name_the_layer_and_the_numbers_where_torch_fails(input_shape, la
 
 
 @pytest.mark.parametrize("layers, message", [
-    ([Layer("linear", 10)], "Linear needs a flat input but receives 3×8×8: add a Flatten"),
-    ([Layer("flatten"), Layer("conv", 4, 3)], "Conv needs a (C, H, W) input but receives the "
-                                              "flat 192"),
-    ([Layer("dwconv", 4, 3)], "output channels (4) must be a multiple of its input channels (3)"),
-    ([Layer("avgpool", f=2, d=2)], "average pooling has no dilation"),
-    ([Layer("maxpool", f=3, p="same")], "pooling takes a number of pixels for padding"),
-    ([Layer("flatten"), Layer("linear")], "a linear layer needs its number of output features"),
+    ([LayerSpec("linear", 10)], "Linear needs a flat input but receives 3 × 8 × 8: add a Flatten"),
+    ([LayerSpec("flatten"), LayerSpec("conv", 4, 3)],
+     "Conv needs a (C, H, W) input but receives the flat 192"),
+    ([LayerSpec("dwconv", 4, 3)],
+     "output channels (4) must be a multiple of its input channels (3)"),
+    ([LayerSpec("avgpool", f=2, d=2)], "average pooling has no dilation"),
+    ([LayerSpec("maxpool", f=3, p="same")], "pooling takes a number of pixels for padding"),
+    ([LayerSpec("flatten"), LayerSpec("linear")],
+     "a linear layer needs its number of output features"),
 ])
 def test_stacks_pytorch_would_misread_are_refused(layers, message):
     assert message in str(trace((3, 8, 8), layers).error)
@@ -333,19 +336,19 @@ def test_stacks_pytorch_would_misread_are_refused(layers, message):
 def test_layers_round_trip_through_dicts():
     for preset in PRESETS.values():
         for layer in preset.layers:
-            assert Layer.from_dict(layer.to_dict()) == layer
-    assert Layer("conv", 64, 3, p=1).to_dict() == {"kind": "conv", "out": 64, "f": 3, "p": 1}
+            assert LayerSpec.from_dict(layer.to_dict()) == layer
+    assert LayerSpec("conv", 64, 3, p=1).to_dict() == {"kind": "conv", "out": 64, "f": 3, "p": 1}
     with pytest.raises(ValueError, match="unknown layer kind"):
-        Layer("attention")
+        LayerSpec("attention")
     with pytest.raises(ValueError, match="takes only"):
-        Layer.from_dict({"kind": "conv", "heads": 8})
+        LayerSpec.from_dict({"kind": "conv", "heads": 8})
 
 
 def test_same_padding_at_stride_2_exports_an_explicit_pad():
     """TensorFlow's "same" at stride 2 pads one more pixel at the bottom / right than at the
     top / left, which nn.Conv2d cannot say; the export writes a ZeroPad2d, and the windows
     then sit where sliding.conv_layout draws them."""
-    layers = [Layer("conv", 1, 3, 2, "same", bias=False)]
+    layers = [LayerSpec("conv", 1, 3, 2, "same", bias=False)]
     code = to_pytorch((1, 8, 8), layers)
     assert "nn.ZeroPad2d((0, 1, 0, 1))" in code
     model = exported((1, 8, 8), layers)
@@ -356,7 +359,7 @@ def test_same_padding_at_stride_2_exports_an_explicit_pad():
 
 def test_export_refuses_layers_after_an_error():
     with pytest.raises(ValueError, match="cannot write layer 2"):
-        to_pytorch((3, 4, 4), [Layer("conv", 8, 5), Layer("relu")])
+        to_pytorch((3, 4, 4), [LayerSpec("conv", 8, 5), LayerSpec("relu")])
 
 
 # ---------------------------------------------------------------- figures

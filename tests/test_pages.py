@@ -1,6 +1,7 @@
 """Every page runs headlessly (AppTest); the shared pickers work as a user drives them."""
 
 import pytest
+
 from cnnviz import images
 from cnnviz.ui.navigation import all_pages
 from tests.pagetest import assert_clean, open_page

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from cnnviz import arithmetic, practice
+from cnnviz import arithmetic
+from cnnviz.arithmetic import practice
 
 SEEDS = range(1_000)
 

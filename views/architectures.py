@@ -3,21 +3,16 @@ published numbers and the chapter's table."""
 
 import pandas as pd
 import streamlit as st
-import torch
 
-from cnnviz import architectures
+from cnnviz import architectures, models
+from cnnviz.architectures import ACTIVATION_RULE, DEPTH_RULE, MACS_RULE, VERDICTS
 from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
-from cnnviz.forward_profile import ACTIVATION_RULE, DEPTH_RULE, MACS_RULE
-from cnnviz.published import VERDICTS
-from cnnviz.ui import url_state
+from cnnviz.formatting import shape_text
+from cnnviz.ui import cached, url_state
+from cnnviz.ui.charts import plot
 
 MB = 2 ** 20
-SORTS = {  # label → (record key, largest first by default)
-    "Year": ("year", False), "Parameters": ("params", True), "GMACs": ("macs", True),
-    "Depth": ("depth", True), "Top-1 accuracy": ("top1", True),
-    "Activation memory": ("activation_bytes", True),
-}
-DEVICES = ["CPU"] + (["GPU"] if torch.cuda.is_available() else [])
+DEVICES = models.device_choices()  # label -> torch device
 
 st.title("Architectures: LeNet-5 to ConvNeXt")
 st.markdown(
@@ -27,26 +22,16 @@ st.markdown(
 )
 
 
-@st.cache_data(show_spinner=False)
-def chapter_models() -> list[dict]:
-    return architectures.compare()
-
-
-@st.cache_data(show_spinner="Building the model and measuring one forward pass…",
-               max_entries=16)
-def measured(name: str) -> dict:
-    return architectures.measure(name)
-
 
 url_state.bind("add", [])
-url_state.bind("sort", "Year", allowed=tuple(SORTS))
+url_state.bind("sort", "Year", allowed=tuple(architectures.SORT_KEYS))
 url_state.bind("descending", False)
 url_state.bind("max_params", 0.0)
 url_state.bind("max_gmacs", 0.0)
 url_state.bind("max_ms", 0.0)
-url_state.bind("device", DEVICES[0], allowed=DEVICES)
+url_state.bind("device", "CPU", allowed=tuple(DEVICES))
 
-records = chapter_models()
+records = cached.chapter_models()
 chosen = {r["name"] for r in records}
 others = [n for n in architectures.available() if n not in chosen]
 st.session_state["add"] = [n for n in st.session_state["add"] if n in others]
@@ -55,7 +40,7 @@ st.multiselect("Add torchvision models to the comparison", others, key="add",
                     "a while on a CPU).")
 for name in st.session_state["add"]:
     try:
-        records.append(measured(name))
+        records.append(cached.measured(name))
     except (ValueError, RuntimeError) as err:
         st.error(f"{name} could not be measured: {err}")
 latency = st.session_state.setdefault("latency", {})  # device → {model: ms}
@@ -79,13 +64,10 @@ def chapter_check(record: dict) -> str:
 # ---- the comparison table --------------------------------------------------------------------
 st.header("The comparison")
 left, right = st.columns([2, 1])
-left.selectbox("Sort by", list(SORTS), key="sort")
+left.selectbox("Sort by", list(architectures.SORT_KEYS), key="sort")
 right.toggle("Largest first", key="descending")
-key, _ = SORTS[st.session_state["sort"]]
-ordered = sorted(records, key=lambda r: (r[key] is None, r[key] or 0),
-                 reverse=st.session_state["descending"])
-if st.session_state["descending"]:  # keep models without the value last either way
-    ordered = [r for r in ordered if r[key] is not None] + [r for r in ordered if r[key] is None]
+ordered = architectures.sort_records(records, st.session_state["sort"],
+                                     st.session_state["descending"])
 
 table = pd.DataFrame([{
     "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
@@ -128,7 +110,7 @@ with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in f
 # ---- accuracy against compute --------------------------------------------------------------------
 st.header("Accuracy against compute")
 on_imagenet = [r for r in records if r["top1"] is not None]
-st.plotly_chart(accuracy_vs_macs(on_imagenet), width="stretch", key="bubbles")
+plot(accuracy_vs_macs(on_imagenet), width="stretch", key="bubbles")
 left_out = [r["label"] for r in records if r["top1"] is None]
 if left_out:
     st.caption(f"Not shown, no ImageNet accuracy: {', '.join(left_out)}.")
@@ -146,17 +128,10 @@ c3.number_input(f"Most latency on this {device} (ms)", min_value=0.0, step=5.0, 
                 disabled=not measured_ms, help="Measure latency below first.")
 
 
-def fits(record: dict) -> bool:
-    limits = ((st.session_state["max_params"] * 1e6, record["params"]),
-              (st.session_state["max_gmacs"] * 1e9, record["macs"]))
-    if any(limit and value > limit for limit, value in limits):
-        return False
-    ms = measured_ms.get(record["name"])
-    return not (st.session_state["max_ms"] and measured_ms and (ms is None
-                                                                or ms > st.session_state["max_ms"]))
-
-
-fitting = sorted((r for r in records if fits(r)), key=lambda r: -(r["top1"] or 0))
+fitting = architectures.within_budget(
+    records, max_params_m=st.session_state["max_params"],
+    max_gmacs=st.session_state["max_gmacs"], max_ms=st.session_state["max_ms"],
+    latency_ms=measured_ms)
 if fitting:
     st.success(f"{len(fitting)} of {len(records)} networks fit: "
                + ", ".join(r["label"] for r in fitting) + ".")
@@ -176,7 +151,7 @@ st.header("Latency on this machine")
 st.markdown("Measured only when you ask: the median of several forward passes of one image, "
             "after a warm-up pass. It depends on this machine and on what else it is doing.")
 l1, l2 = st.columns(2)
-l1.segmented_control("Device", DEVICES, key="device", required=True)
+l1.segmented_control("Device", list(DEVICES), key="device", required=True)
 l2.slider("Timed passes per model", 1, 10, 3, key="repeats")
 st.toggle("Only the networks that fit the budget above", value=True, key="only_fitting")
 to_time = [r["name"] for r in (fitting if st.session_state["only_fitting"] else records)]
@@ -188,8 +163,7 @@ if st.button(f"Measure latency of {len(to_time)} networks", type="primary",
         bar.progress(done / total, text=f"{name}: pass {done} of {total}")
 
     try:
-        torch_device = "cuda" if device == "GPU" else "cpu"
-        times = architectures.latencies(to_time, torch_device, st.session_state["repeats"],
+        times = architectures.latencies(to_time, DEVICES[device], st.session_state["repeats"],
                                         progress=report)
     except (ValueError, RuntimeError) as err:
         bar.empty()
@@ -199,7 +173,7 @@ if st.button(f"Measure latency of {len(to_time)} networks", type="primary",
         st.rerun()  # so that the budget above can use the new latencies
 timed = [r for r in records if r["name"] in measured_ms and r["top1"] is not None]
 if timed:
-    st.plotly_chart(accuracy_vs_latency(timed, measured_ms, device), width="stretch",
+    plot(accuracy_vs_latency(timed, measured_ms, device), width="stretch",
                     key="latency_chart")
 elif measured_ms:
     st.info("The models timed have no ImageNet accuracy to plot.")
@@ -225,7 +199,7 @@ m[5].metric("Top-1", "—" if record["top1"] is None else f"{record['top1']:.1f}
 c, h, w = record["input_shape"]
 lines = [f"**Key innovation:** {record['innovation'] or '—'}",
          f"**Paper:** {record['paper'] or '—'}",
-         f"**Input:** {c}×{h}×{w}"]
+         f"**Input:** {shape_text((c, h, w))}"]
 if record["variant"]:
     lines.append(f"**This implementation:** {record['variant']}")
 if record["paper_result"]:
@@ -251,8 +225,7 @@ if block:
     wide = max(node["col"] for node in block["nodes"]) > 1
     left, right = (st.container(), st.container()) if wide else st.columns(2, gap="medium")
     with left:
-        st.plotly_chart(block_diagram(block), width="stretch", key="block",
-                        config={"displayModeBar": False})
+        plot(block_diagram(block), width="stretch", key="block")
     with right:
         st.caption(f"`{block['module']}` — {block['caption']}")
         st.dataframe(pd.DataFrame([
@@ -278,8 +251,7 @@ if deepest > 1:
 rows = [layer for layer in record["layers"] if layer["level"] <= st.session_state["level"]]
 st.dataframe(pd.DataFrame([{
     "Layer": "  " * (layer["level"] - 1) + layer["name"], "Type": layer["kind"],
-    "Output shape": "—" if layer["output_shape"] is None
-    else "×".join(map(str, layer["output_shape"])),
+    "Output shape": "—" if layer["output_shape"] is None else shape_text(layer["output_shape"]),
     "Parameters": layer["params"], "MACs": layer["macs"],
 } for layer in rows]), hide_index=True, key="layers", column_config={
     "Parameters": st.column_config.NumberColumn(format="localized"),

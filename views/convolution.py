@@ -7,29 +7,24 @@ import time
 import numpy as np
 import streamlit as st
 
-from cnnviz import arithmetic, examples, filtering, reference_loops
-from cnnviz.figures.grids import Panel, grids_figure, photo_with_box
+from cnnviz import arithmetic
+from cnnviz.figures.grids import photo_with_box, step_board
 from cnnviz.figures.step_gif import trace_gif
-from cnnviz.figures.style import fmt_number
-from cnnviz.grid_text import format_grid, parse_grid
-from cnnviz.kernels import KERNELS
-from cnnviz.trace import (
-    POOLING_KINDS,
-    channel_names,
-    conv_trace,
-    pool_trace,
-    written_sum,
-)
+from cnnviz.formatting import fmt_number
+from cnnviz.ops import examples, filtering, loops
+from cnnviz.ops.examples import KERNELS
+from cnnviz.ops.grid_text import format_grid, parse_grid
+from cnnviz.ops.stepper import Follow, Stepper, follow
+from cnnviz.ops.steps import POOLING_KINDS, conv_trace, pool_trace, written_sum
 from cnnviz.ui import url_state
+from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker
 
 MODES = ("convolution", "pooling")
-SOURCES = ("worked example", "exercise", "pooling example", "random grid", "photo patch")
 CUSTOM = "custom (as typed)"
 PADDINGS = ("0", "1", "2", "3", "valid", "same", "full")
 SPEEDS = {"slow": 2.0, "medium": 1.0, "fast": 0.5}  # seconds per step
 PHOTO_SIDE = 48  # the photo is shrunk to this before cropping, so a patch shows a real detail
-CHART = {"displayModeBar": False}
 # What choosing one of the chapter's examples sets, so it is reproduced exactly.
 CHAPTER_SETUPS = {
     "worked example": dict(mode="convolution", kernel_preset="vertical edge (chapter)",
@@ -50,19 +45,28 @@ st.markdown(
 )
 
 
+stepper: Stepper = st.session_state.setdefault("_stepper", Stepper())
+
+
+def set_step(value: int) -> None:
+    stepper.go(value)
+    st.session_state.step = stepper.step
+
+
+def restart() -> None:
+    stepper.restart()
+    st.session_state.step = 1
+
+
 def choose_source() -> None:
     """The chapter's examples come with their own kernel, stride and padding."""
     for key, value in CHAPTER_SETUPS.get(st.session_state.source, {}).items():
         st.session_state[key] = value
-    st.session_state.step = 1
+    restart()
 
 
 def mark_custom_kernel() -> None:
     st.session_state.kernel_preset = CUSTOM
-
-
-def restart() -> None:
-    st.session_state.step = 1
 
 
 # Drawn in this order on screen; filled in the order the values are needed.
@@ -70,7 +74,7 @@ controls, stage, details, whole_image = (st.container() for _ in range(4))
 
 # ---------------------------------------------------------------- controls
 url_state.bind("mode", MODES[0], allowed=MODES)
-url_state.bind("source", SOURCES[0], allowed=SOURCES)
+url_state.bind("source", examples.SOURCES[0], allowed=examples.SOURCES)
 url_state.bind("rgb", False)
 url_state.bind("size", 5, allowed=range(3, 13))
 url_state.bind("seed", 0)
@@ -89,7 +93,7 @@ url_state.bind("step", 1)
 with controls:
     top = st.columns([1.6, 1.6, 1, 1, 1])
     top[0].segmented_control("Operation", MODES, key="mode", required=True, on_change=restart)
-    top[1].selectbox("Input", SOURCES, key="source", on_change=choose_source)
+    top[1].selectbox("Input", examples.SOURCES, key="source", on_change=choose_source)
     pooling = st.session_state.mode == "pooling"
     if st.session_state.source in ("random grid", "photo patch"):
         top[2].number_input("Size", 3, 12, key="size", help="Rows and columns of the input.")
@@ -145,26 +149,17 @@ with details, st.expander("Photo", expanded=st.session_state.source == "photo pa
         crop = st.columns([1, 1, 2])
         crop[0].slider("Patch row", 0, small.height - size, key="top")
         crop[1].slider("Patch column", 0, small.width - size, key="left")
-        crop[2].plotly_chart(
-            photo_with_box(np.asarray(small), st.session_state.top, st.session_state.left, size,
-                           f"The photo at {small.width} × {small.height} pixels"),
-            config=CHART, key="photo_crop")
+        with crop[2]:
+            plot(photo_with_box(np.asarray(small), st.session_state.top, st.session_state.left,
+                                size, f"The photo at {small.width} × {small.height} pixels"),
+                 key="photo_crop")
 
 
 def source_grid() -> np.ndarray | None:
     """The input the chosen source gives; None when it needs a photo that is not there."""
-    source = st.session_state.source
-    if source == "worked example":
-        return examples.WORKED_INPUT
-    if source == "exercise":
-        return examples.EXERCISE_INPUT
-    if source == "pooling example":
-        return examples.POOLING_INPUT
-    if source == "random grid":
-        return examples.random_grid(channels, st.session_state.size, st.session_state.seed)
-    if small is None:
-        return None
-    return examples.photo_patch(small, st.session_state.top, st.session_state.left, size, rgb)
+    return examples.starting_grid(st.session_state.source, channels, st.session_state.size,
+                                  st.session_state.seed, small, st.session_state.get("top"),
+                                  st.session_state.get("left"))
 
 
 def kernel_preset() -> np.ndarray | None:
@@ -177,28 +172,28 @@ def kernel_preset() -> np.ndarray | None:
     return np.stack([KERNELS[preset]] * channels)
 
 
-def follow(key: str, signature, make) -> None:
+def follow_preset(key: str, signature, make) -> None:
     """Keep the typed grid ``key`` in step with its preset: regenerate it when the preset's
     settings change, but keep a grid that came from the link or was edited by hand (and
     restore it from the link when its text box was not on screen for a run)."""
     seen = f"_{key}_from"
-    changed = st.session_state.get(seen) != signature
-    if not changed and key in st.session_state:
+    action = follow(st.session_state.get(seen), signature, key in st.session_state)
+    if action is Follow.KEEP:
         return
     value = make()
-    if value is not None and changed and seen in st.session_state:
+    if value is not None and action is Follow.REPLACE:
         st.session_state[key] = format_grid(value)
-        st.session_state.step = 1
+        restart()
     elif value is not None:
         url_state.bind(key, format_grid(value))
     st.session_state[seen] = signature
 
 
 photo_id = None if small is None else small.tobytes()  # tiny: the photo shrunk to 48 pixels
-follow("grid", (st.session_state.source, channels, st.session_state.size, st.session_state.seed,
-                st.session_state.get("top"), st.session_state.get("left"), photo_id),
-       source_grid)
-follow("kernel", (st.session_state.kernel_preset, channels), kernel_preset)
+follow_preset("grid", (st.session_state.source, channels, st.session_state.size,
+                       st.session_state.seed, st.session_state.get("top"),
+                       st.session_state.get("left"), photo_id), source_grid)
+follow_preset("kernel", (st.session_state.kernel_preset, channels), kernel_preset)
 if "grid" not in st.session_state:
     stage.warning("Choose a photo below to crop a patch from, or pick another input.")
     st.stop()
@@ -213,10 +208,9 @@ with details, st.expander("Edit the numbers", expanded=False):
     with st.popover("The chapter's loop, for reference"):
         st.caption("Chapter 13's NumPy version: one Python loop step per output pixel. The app "
                    "computes the same numbers with a vectorised engine (cnnviz.ops).")
-        st.code(inspect.getsource(reference_loops.conv2d), language="python")
+        st.code(inspect.getsource(loops.conv2d), language="python")
 
-padding = st.session_state.padding
-padding = int(padding) if padding.isdigit() else padding
+padding = arithmetic.parse_padding(st.session_state.padding)
 try:
     x = parse_grid(st.session_state.grid)
     if pooling:
@@ -251,9 +245,8 @@ with details, st.expander(f"Output size: {g.out[0]} × {g.out[1]}", expanded=Fal
 config_id = (st.session_state.grid, st.session_state.get("kernel"), st.session_state.mode,
              st.session_state.pool_kind, st.session_state.pool_size, st.session_state.stride,
              padding, st.session_state.dilation, st.session_state.bias, st.session_state.flip)
-if st.session_state.get("_revealed", (None,))[0] != config_id:
-    st.session_state._revealed = (config_id, set())
-revealed = st.session_state._revealed[1]
+stepper.show(config_id, len(trace), st.session_state.step)
+st.session_state.step = stepper.step
 if st.session_state.predict:
     with stage.form("predict_size"):
         st.markdown("**Before you start: how big is the output?**")
@@ -268,15 +261,9 @@ if st.session_state.predict:
                          f"“Output size” below the animation for the working.")
 
 
-def set_step(value: int) -> None:
-    st.session_state.step = max(1, min(len(trace), value))
-
-
 def toggle_play() -> None:
-    if not st.session_state.get("playing") and st.session_state.step >= len(trace):
-        st.session_state.step = 1
-    st.session_state.playing = not st.session_state.get("playing", False)
-    st.session_state._advanced_at = time.monotonic()
+    stepper.toggle_play(time.monotonic())
+    st.session_state.step = stepper.step
 
 
 def jump_to_clicked_cell(output_trace: int) -> None:
@@ -285,51 +272,20 @@ def jump_to_clicked_cell(output_trace: int) -> None:
               if p.get("curve_number") == output_trace]
     if points:
         set_step(int(points[0]["point_index"]) + 1)
-        st.session_state.playing = False
+        stepper.playing = False
 
 
 def check_guess(index: int, truth: float) -> None:
-    guess = st.session_state.get(f"guess_{index}")
-    st.session_state._verdict = (index, guess is not None and abs(guess - truth) < 0.005)
-    revealed.add(index)
+    stepper.check(index, st.session_state.get(f"guess_{index}"), truth)
 
 
 def show_step(index: int, hide: bool) -> None:
     """The input with the window, the kernel, the products and the output so far, in one
     figure (one row per channel, every cell the same size), then the written-out sum."""
     step = trace.step(index)
-    window = np.zeros(trace.is_padding.shape, dtype=bool)
-    window[np.ix_(step.rows, step.cols)] = True
-    chosen = None
-    if step.chosen is not None:
-        chosen = np.zeros_like(window)
-        chosen[step.rows[step.chosen[0]], step.cols[step.chosen[1]]] = True
-    out = trace.output
-    order = np.arange(out.size).reshape(out.shape)
-    current = order == index
-    done = np.vectorize(fmt_number, otypes=[object])(out)
-    output = Panel(
-        out, f"Output {out.shape[0]} × {out.shape[1]}", highlight=current,
-        hidden=(order > index) | (current & hide), clickable=True,
-        text=np.where(current, "?", np.where(order < index, done, "")) if hide else None,
-        zrange=(float(out.min()), float(out.max())) if out.max() > out.min() else None)
-    names = channel_names(len(trace.padded))
-    rows = []
-    for c, name in enumerate(names):
-        label = f" {name}" if len(names) > 1 else ""
-        row = [Panel(trace.padded[c], f"Input{label}", padding=trace.is_padding,
-                     highlight=window, accent=None if hide else chosen)]
-        if trace.kernel is not None:
-            flipped = " (flipped)" if st.session_state.flip else ""
-            row += [Panel(trace.kernel[c], f"Kernel{label}{flipped}"),
-                    Panel(step.products[c], f"Products{label}",
-                          hidden=np.full(step.products[c].shape, hide))]
-        rows.append(row + [output] if c == 0 else row)
-    cells = max(sum(np.shape(p.values)[1] + 1.5 for p in row) for row in rows)
-    # Cells as large as fit in about 1000 pixels: readable from the back of a classroom.
-    fig = grids_figure(rows, cell_px=int(np.clip(1000 / cells, 26, 80)))
-    st.plotly_chart(fig, config=CHART, key="board", selection_mode="points", width="stretch",
-                    on_select=functools.partial(jump_to_clicked_cell, len(fig.data) - 1))
+    fig = step_board(trace, index, hide=hide, flipped=st.session_state.flip)
+    plot(fig, key="board", selection_mode="points", width="stretch",
+         on_select=functools.partial(jump_to_clicked_cell, len(fig.data) - 1))
     notes = ["Click an output cell to jump to it."]
     if g.pad != ((0, 0), (0, 0)):
         notes.insert(0, "Grey cells are padding" + (" (−∞ for max pooling, never chosen)."
@@ -342,20 +298,15 @@ def show_step(index: int, hide: bool) -> None:
                     unsafe_allow_html=True)
 
 
-def stepper() -> None:
+def step_controls() -> None:
     """The step controls and the current step; reruns on its own while playing."""
     n = len(trace)
-    set_step(st.session_state.step)
-    playing = st.session_state.get("playing", False) and not st.session_state.predict
-    # Advance by the clock, not by counting reruns: a rerun that another one interrupted,
-    # or the full rerun that starts the timer, must not skip or repeat a step.
-    due = st.session_state.get("_advanced_at", 0.0) + 0.9 * SPEEDS[st.session_state.speed]
-    if playing and time.monotonic() >= due:
-        if st.session_state.step < n:
-            st.session_state.step += 1
-            st.session_state._advanced_at = time.monotonic()
-        else:
-            st.session_state.playing = False
+    stepper.go(st.session_state.step)
+    playing = stepper.playing and not st.session_state.predict
+    if playing:
+        stepper.tick(time.monotonic(), SPEEDS[st.session_state.speed])
+        st.session_state.step = stepper.step
+        if not stepper.playing:  # reached the end: stop the fragment's timer
             st.rerun(scope="app")
     buttons = st.columns(4)
     buttons[0].button("Reset", icon=":material/first_page:", on_click=set_step, args=(1,),
@@ -374,9 +325,9 @@ def stepper() -> None:
     if n > 1:
         st.slider(f"Step (of {n})", 1, n, key="step")
     index = st.session_state.step - 1
-    hide = st.session_state.predict and index not in revealed
+    hide = stepper.is_hidden(index, st.session_state.predict)
     if st.session_state.predict:
-        verdict = st.session_state.get("_verdict")
+        verdict = stepper.verdict
         if hide:
             with st.form(f"predict_{index}"):
                 st.number_input(f"Your value for output cell {divmod(index, g.out[1])}",
@@ -393,9 +344,9 @@ def stepper() -> None:
     url_state.publish("step")
 
 
-playing_now = st.session_state.get("playing", False) and not st.session_state.predict
+playing_now = stepper.playing and not st.session_state.predict
 with stage:
-    st.fragment(stepper, run_every=SPEEDS[st.session_state.speed] if playing_now else None)()
+    st.fragment(step_controls, run_every=SPEEDS[st.session_state.speed] if playing_now else None)()
 
 name = "pooling" if pooling else "convolution"
 details.download_button("Download this animation as a GIF (for slides)",

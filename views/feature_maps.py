@@ -4,11 +4,11 @@ import streamlit as st
 
 from cnnviz import activations
 from cnnviz.figures import feature_maps as fm
-from cnnviz.figures.style import fmt_number
+from cnnviz.formatting import fmt_number, shape_text
 from cnnviz.ui import url_state
+from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import SHARED, image_picker, model_picker
 
-CHART = {"displayModeBar": False}
 ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
 SECOND_SAMPLE = "Espresso cup"  # the second photo's default, so a comparison starts with two
@@ -19,10 +19,6 @@ st.markdown(
     "photo that channel's pattern occurs. Early layers respond to edges and colours, middle "
     "layers to textures and parts, deep layers to whole objects. Walk down the network and "
     "see it on your own photo.")
-
-
-def shape_text(shape) -> str:
-    return " × ".join(map(str, shape))
 
 
 def pick_layer(bundle) -> str:
@@ -71,24 +67,20 @@ def select_clicked_channel(chart_key: str) -> None:
 
 
 def show_grid(fmap, shown, channel, shared, *, chart_key, title):
-    st.plotly_chart(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel,
-                                    title=title),
-                    config=CHART, key=chart_key, on_select=lambda: select_clicked_channel(
-                        chart_key), selection_mode="points", width="content")
+    plot(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel, title=title),
+         key=chart_key, on_select=lambda: select_clicked_channel(chart_key),
+         selection_mode="points", width="content")
 
 
 def show_channel(bundle, img, fmap, channel) -> None:
     """The chosen channel large, over the photo, and as a histogram with its statistics."""
     values = fmap[channel]
     stats = activations.channel_stats(values)
-    st.plotly_chart(fm.channel_view(values, f"Channel {channel}",
-                                    signed=bool(fmap.min() < 0)),
-                    config=CHART, width="stretch")
-    st.plotly_chart(fm.overlay(activations.network_input(bundle, img), values,
-                               f"Channel {channel} over the photo the network saw"),
-                    config=CHART, width="content")
-    st.plotly_chart(fm.value_histogram(values, "Values of this channel"), config=CHART,
-                    width="stretch")
+    plot(fm.channel_view(values, f"Channel {channel}", signed=bool(fmap.min() < 0)),
+         width="stretch")
+    plot(fm.overlay(activations.network_input(bundle, img), values,
+                    f"Channel {channel} over the photo the network saw"), width="content")
+    plot(fm.value_histogram(values, "Values of this channel"), width="stretch")
     row, col = stats["argmax"]
     st.markdown(
         f"min **{fmt_number(stats['min'], 3)}** · max **{fmt_number(stats['max'], 3)}** "
@@ -100,15 +92,15 @@ def show_channel(bundle, img, fmap, channel) -> None:
 def show_strip(bundle, img, layer_shape) -> None:
     """One map per resolution, the current layer's resolution outlined."""
     stages = activations.stage_outputs(bundle)
-    titles = activations.layer_titles(bundle)
+    places = activations.layer_places(bundle)
     captured = activations.capture(bundle, img, [layer.name for layer in stages])
     maps = {name: activations.to_float32(fmap) for name, fmap in captured.items()}
-    strip = [(titles[layer.name].split(" · ")[0], layer.shape,
+    strip = [(places[layer.name], layer.shape,
               maps[layer.name][int(activations.rank_channels(maps[layer.name])[0])])
              for layer in stages]
     sizes = [layer.shape[1:] for layer in stages]
     current = sizes.index(layer_shape[1:]) if layer_shape[1:] in sizes else None
-    st.plotly_chart(fm.stage_strip(strip, current=current), config=CHART, width="content")
+    plot(fm.stage_strip(strip, current=current), width="content")
     st.caption("The strongest channel of the last layer at each resolution; the current "
                "layer's resolution is outlined. Each stage halves the resolution and adds "
                "channels: the maps get coarser, and the network looks for more kinds of thing.")
@@ -117,7 +109,7 @@ def show_strip(bundle, img, layer_shape) -> None:
 def show_filters(bundle) -> None:
     name, weights = activations.first_filters(bundle)
     f, c, kh, kw = weights.shape
-    st.plotly_chart(fm.filter_patches(weights), config=CHART, width="content")
+    plot(fm.filter_patches(weights), width="content")
     st.caption(f"The {f} filters of `{name}`, each {c} × {kh} × {kw}: weights scaled by the "
                f"largest magnitude, zero is mid-grey, positive weights add their colour, "
                f"negative ones its complement. A filter responds most where the photo looks "
@@ -182,9 +174,8 @@ if img is not None:
             show_grid(fmap2, shown, channel, shared, chart_key="grid_second",
                       title="Second photo, channels ranked by the first")
         with channel2_col:
-            st.plotly_chart(fm.overlay(activations.network_input(bundle, img2), fmap2[channel],
-                                       f"Channel {channel} over the second photo"),
-                            config=CHART, width="content")
+            plot(fm.overlay(activations.network_input(bundle, img2), fmap2[channel],
+                            f"Channel {channel} over the second photo"), width="content")
             means = [float(maps[channel].mean()) for maps in (fmap, fmap2)]
             st.markdown(f"Mean of channel {channel}: **{fmt_number(means[0], 3)}** on the "
                         f"first photo, **{fmt_number(means[1], 3)}** on the second.")

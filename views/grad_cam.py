@@ -2,14 +2,16 @@
 
 import streamlit as st
 
-from cnnviz import activations, cam, sanity, uncertainty
-from cnnviz.figures import overlays
+from cnnviz import activations, cam
+from cnnviz.cam import sanity, uncertainty
+from cnnviz.figures import colours
 from cnnviz.figures.cam import sanity_curve, uncertainty_bars
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import fmt_number
+from cnnviz.ui import cached
+from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import SHARED, image_picker, model_picker
 
-CHART = {"displayModeBar": False}
 SANITY_THRESHOLD = 0.2
 
 st.title("Grad-CAM: what is the network looking at?")
@@ -19,34 +21,6 @@ st.markdown(
     "Compare the map of the answer with the map of a wrong class, look through the depth of "
     "the network, put two networks side by side, and check that the map really comes from "
     "what the network learnt.")
-
-
-# Cached across reruns and sessions. The bundle and the photo are not hashed (leading
-# underscore); the keys after them identify the model's weights and the photo's pixels.
-@st.cache_data(max_entries=256, show_spinner=False)
-def class_map(_bundle, _img, model_key, image_key, layer, method, target) -> cam.CamResult:
-    return cam.grad_cam(_bundle, _img, target=target, layer=layer, method=method)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def top_classes(_bundle, _img, model_key, image_key):
-    return _bundle.classify(_img, k=5)
-
-
-@st.cache_data(max_entries=16, show_spinner="Randomising the weights, layer by layer…")
-def randomisation(_bundle, _img, model_key, image_key, layer, method, target, checkpoints):
-    return sanity.cascading_randomisation(_bundle, _img, target, layer, method,
-                                          checkpoints=checkpoints)
-
-
-@st.cache_data(max_entries=16, show_spinner="Sampling dropout passes…")
-def dropout_spread(_bundle, _img, model_key, image_key, passes):
-    return uncertainty.mc_dropout(_bundle, _img, passes=passes, k=5)
-
-
-def model_id(bundle) -> tuple:
-    """Two untrained instances of one architecture differ, hence the module's id."""
-    return bundle.name, bundle.weights, id(bundle.model)
 
 
 def pick_layer(bundle) -> str:
@@ -75,12 +49,12 @@ def pick_layer(bundle) -> str:
 
 def show_map(view, result, colour_map, opacity, *, caption, download_key) -> None:
     """The overlay, a note when the map is empty, and its PNG download."""
-    picture = overlays.overlay(view, result.heatmap, colour_map, opacity)
+    picture = colours.overlay(view, result.heatmap, colour_map, opacity)
     st.image(picture, caption=caption, width="stretch")
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
                 "this layer (every weighted sum is ≤ 0). Try another layer or method.")
-    st.download_button("Download PNG", overlays.png_bytes(picture), key=download_key,
+    st.download_button("Download PNG", colours.png_bytes(picture), key=download_key,
                        file_name=f"{result.method}-{result.category}-{result.layer}.png"
                        .replace(" ", "_"), mime="image/png", on_click="ignore",
                        icon=":material/download:")
@@ -98,7 +72,7 @@ with controls:
                                   required=True, format_func=cam.METHODS.__getitem__,
                                   key="cam_method", **SHARED)
     layer = pick_layer(bundle)
-    colour_map = st.selectbox("Colour map", list(overlays.COLOUR_MAPS), key="cam_colours",
+    colour_map = st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
                               **SHARED, help="Viridis and cividis read well for everyone, "
                               "including with colour-vision deficiency; jet is the rainbow of "
                               "many papers, for comparison.")
@@ -109,10 +83,8 @@ if img is None:
     st.stop()
 
 titles = activations.layer_titles(bundle)
-image_key = activations.image_key(img)
-key = model_id(bundle)
 view = activations.network_input(bundle, img)
-top = top_classes(bundle, img, key, image_key)
+top = cached.top_classes(bundle, img)
 predicted = top[0][0]
 
 with main:
@@ -121,14 +93,14 @@ with main:
                    "random, so neither its answer nor the place it \"looks at\" says anything "
                    "about the photo. Untick *Untrained* to see a trained network.")
     st.subheader(f"Top 5 · {bundle.label}")
-    st.plotly_chart(top_k_bars(top), width="stretch", config=CHART)
+    plot(top_k_bars(top), width="stretch")
     categories = bundle.categories
     chosen = st.selectbox(
         f"Compare with another class (type to search all {len(categories):,})",
         range(len(categories)), index=top[1][0], key="cam_class",
         format_func=lambda i: class_title(categories, i), **SHARED)
-    answer = class_map(bundle, img, key, image_key, layer, method, predicted)
-    other = class_map(bundle, img, key, image_key, layer, method, chosen)
+    answer = cached.class_map(bundle, img, layer, method, predicted)
+    other = cached.class_map(bundle, img, layer, method, chosen)
     left, right = st.columns(2)
     with left:
         show_map(view, answer, colour_map, opacity, download_key="download_predicted",
@@ -148,13 +120,11 @@ with main:
                f"bilinearly to the {view.shape[1]} × {view.shape[0]} pixels the network saw.")
 
 st.subheader("Through the depth")
-names = activations.layer_names(bundle)
-strip = sorted({stage.name for stage in activations.stage_outputs(bundle)} | {layer},
-               key=names.index)
+strip = cam.depth_layers(bundle, layer)
 for column, name in zip(st.columns(len(strip)), strip):
-    result = class_map(bundle, img, key, image_key, name, method, predicted)
+    result = cached.class_map(bundle, img, name, method, predicted)
     h, w = result.feature_map.shape
-    column.image(overlays.overlay(view, result.heatmap, colour_map, opacity), width="stretch",
+    column.image(colours.overlay(view, result.heatmap, colour_map, opacity), width="stretch",
                  caption=f"{titles[name]} · {h} × {w}")
 st.caption(f"The map of “{answer.category}” at the last layer of each resolution, and at the "
            f"chosen layer, from the input side to the output side. Early layers are sharp but "
@@ -172,14 +142,13 @@ if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
                    f"be compared class for class.")
     else:
         layer2 = cam.default_layer(bundle2)
-        answer2 = class_map(bundle2, img, model_id(bundle2), image_key, layer2, method,
-                            predicted)
+        answer2 = cached.class_map(bundle2, img, layer2, method, predicted)
         view2 = activations.network_input(bundle2, img)
         with first:
-            st.image(overlays.overlay(view, answer.heatmap, colour_map, opacity),
+            st.image(colours.overlay(view, answer.heatmap, colour_map, opacity),
                      width="stretch", caption=f"{bundle.label} · p = {answer.probability:.1%}")
         with second:
-            st.image(overlays.overlay(view2, answer2.heatmap, colour_map, opacity),
+            st.image(colours.overlay(view2, answer2.heatmap, colour_map, opacity),
                      width="stretch", caption=f"{bundle2.label} · p = {answer2.probability:.1%}")
             if not bundle2.pretrained:
                 st.warning("The map of an untrained network means nothing: this one has "
@@ -195,13 +164,13 @@ st.subheader("Sanity check")
 if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity", **SHARED):
     count = len(sanity.units(bundle.model))
     checkpoints = tuple(sorted({c for c in (1, 2, 4, 8, 16) if c < count} | {count}))
-    steps = randomisation(bundle, img, key, image_key, layer, method, predicted, checkpoints)
+    steps = cached.randomisation(bundle, img, layer, method, predicted, checkpoints)
     for column, step in zip(st.columns(len(steps)), steps):
         label = ("trained" if not step.count else
                  f"{step.count} of {count} random · ρ = {fmt_number(step.spearman)}")
-        column.image(overlays.overlay(view, step.heatmap, colour_map, opacity),
+        column.image(colours.overlay(view, step.heatmap, colour_map, opacity),
                      width="stretch", caption=label)
-    st.plotly_chart(sanity_curve(steps, SANITY_THRESHOLD), width="stretch", config=CHART)
+    plot(sanity_curve(steps, SANITY_THRESHOLD), width="stretch")
     st.caption(f"Adebayo et al. (2018), *Sanity checks for saliency maps*: the units of "
                f"{bundle.label} are re-initialised one by one from the output down (a copy; "
                f"the shared model is untouched), and ρ is the Spearman rank correlation with "
@@ -219,8 +188,8 @@ if st.toggle("Sample the prediction with dropout left on", key="cam_dropout", **
         st.info(str(err))
     else:
         passes = st.slider("Stochastic passes", 10, 100, 30, 10, key="cam_passes", **SHARED)
-        spreads = dropout_spread(bundle, img, key, image_key, passes)
-        st.plotly_chart(uncertainty_bars(spreads), width="stretch", config=CHART)
+        spreads = cached.dropout_spread(bundle, img, passes)
+        plot(uncertainty_bars(spreads), width="stretch")
         st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "
                    f"{', '.join(fmt_number(r) for r in rates)}) left on, as Gal & Ghahramani "
                    f"(2016) propose: the bars are the mean probability, the whiskers one "

@@ -3,13 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from cnnviz import arithmetic, sliding
+from cnnviz import arithmetic
+from cnnviz.arithmetic import sliding
 from cnnviz.figures.stride_diagram import stride_diagram
 from cnnviz.ui import url_state
+from cnnviz.ui.charts import plot
 
 PADDINGS = ("0", "1", "2", "3", "4", "5", "6", "valid", "same", "full")
 DIRECTIONS = ("Convolution", "Transposed convolution")
-CHART = {"displayModeBar": False}
 URL_KEYS = ("n", "f", "p", "s", "d", "direction", "pos", "op", "tpos")
 
 st.title("Padding & stride")
@@ -35,7 +36,7 @@ padding_choice = columns[2].selectbox("Padding P", PADDINGS, key="p",
 s = columns[3].slider("Stride S", 1, 5, key="s")
 d = columns[4].slider("Dilation D", 1, 3, key="d",
                       help="spacing between kernel taps: the kernel spans D·(F − 1) + 1 pixels")
-padding = int(padding_choice) if padding_choice.isdigit() else padding_choice
+padding = arithmetic.parse_padding(padding_choice)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -54,13 +55,13 @@ def position_slider(key: str, out: int) -> int:
     return st.slider("Kernel position (output cell, row by row)", 0, last, key=key)
 
 
-def describe_window(grid: sliding.Layout, position: int, before: int) -> str:
+def describe_window(grid: sliding.SlideGrid, position: int, before: int) -> str:
     """Which input rows and columns (0-based, negative = padding) the window covers."""
     i, j = divmod(position, grid.out)
-    span = arithmetic.span(grid.f, grid.d)
-    top, left = i * grid.s - before, j * grid.s - before
-    return (f"Output cell ({i}, {j}) is computed from input rows {top} to {top + span - 1} and "
-            f"columns {left} to {left + span - 1} (negative or ≥ {n}: padding).")
+    rows = arithmetic.window_taps(i, grid.f, grid.s, grid.d, before)
+    cols = arithmetic.window_taps(j, grid.f, grid.s, grid.d, before)
+    return (f"Output cell ({i}, {j}) is computed from input rows {rows[0]} to {rows[-1]} and "
+            f"columns {cols[0]} to {cols[-1]} (negative or ≥ {n}: padding).")
 
 
 def convolution_tab() -> None:
@@ -74,9 +75,8 @@ def convolution_tab() -> None:
     position = position_slider("pos", work.out)
     pad_text = (f"padding {work.before}" if work.before == work.after
                 else f"padding {work.before} top/left, {work.after} bottom/right")
-    st.plotly_chart(diagram("conv", (n, f, padding, s, d), position,
-                            f"Input {n}×{n}, {pad_text}", f"Output {work.out}×{work.out}"),
-                    config=CHART, width="stretch")
+    plot(diagram("conv", (n, f, padding, s, d), position, f"Input {n}×{n}, {pad_text}",
+                 f"Output {work.out}×{work.out}"), width="stretch")
     st.caption("Blue: the input; grey 0: padding; dark ×: input pixels no window touches; "
                "orange: the kernel's taps and the output cell they make. ▶ Play slides it. "
                + describe_window(grid, position, work.before))
@@ -146,9 +146,8 @@ def transposed_tab() -> None:
         st.error(f"This transposed convolution is impossible: {error}.")
         return
     position = position_slider("tpos", out)
-    st.plotly_chart(diagram("transposed", (n, f, pad, s, d, output_padding), position,
-                            f"Input {n}×{n}, spread {s} apart", f"Output {out}×{out}"),
-                    config=CHART, width="stretch")
+    plot(diagram("transposed", (n, f, pad, s, d, output_padding), position,
+                 f"Input {n}×{n}, spread {s} apart", f"Output {out}×{out}"), width="stretch")
     st.caption("Blue: input pixels; white 0: inserted zeros; grey 0: padding; orange: the "
                "kernel and the output cell it makes. ▶ Play slides it.")
     st.latex(rf"(W - 1) S - 2P + D(F - 1) + \text{{output padding}} + 1 = ({n} - 1) \times {s} "

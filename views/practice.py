@@ -4,7 +4,7 @@ import random
 
 import streamlit as st
 
-from cnnviz import practice
+from cnnviz.arithmetic import practice
 from cnnviz.ui import url_state
 
 URL_KEYS = ("quiz", "topics", "count", "format")

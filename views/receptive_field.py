@@ -4,16 +4,23 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import arithmetic
+from cnnviz.arithmetic.export import to_pytorch
+from cnnviz.arithmetic.presets import PRESETS
+from cnnviz.arithmetic.stacks import (
+    KINDS,
+    TABLE_COLUMNS,
+    LayerSpec,
+    footprint,
+    layer_rows,
+    layers_from_rows,
+    trace,
+)
 from cnnviz.figures.stacks import footprint_figure, growth_figure, stacked_kernels_figure
-from cnnviz.layer_export import to_pytorch
-from cnnviz.layer_presets import PRESETS
-from cnnviz.layer_stack import CONVS, KINDS, POOLS, Layer, footprint, shape_text, trace
+from cnnviz.formatting import shape_text
 from cnnviz.ui import url_state
+from cnnviz.ui.charts import plot
 
-CHART = {"displayModeBar": False}
 DEFAULT_PRESET = "CIFAR-10 worked example"
-KIND_OF = {label: kind for kind, label in KINDS.items()}
-COLUMNS = ("layer", "out", "kernel", "stride", "padding", "dilation", "bias", "in", "dropout")
 URL_KEYS = ("preset", "c", "h", "w", "layers", "rf_layer", "rf_row", "rf_col", "channels")
 ERROR_STYLE = "background-color: #fdd0a2; font-weight: bold"
 TOTAL_STYLE = "font-weight: bold; border-top: 2px solid #555"
@@ -25,22 +32,9 @@ st.markdown(
     "output can see. Start from a preset, then edit the table.")
 
 
-def to_frame(layers: list[Layer]) -> pd.DataFrame:
-    """The editable table: one row per layer, blank where a column does not apply."""
-    records = []
-    for layer in layers:
-        windowed = layer.kind in CONVS + POOLS
-        records.append(dict(
-            layer=KINDS[layer.kind],
-            out=layer.out,
-            kernel=layer.f if windowed else None,
-            stride=layer.s if windowed else None,
-            padding=str(layer.p) if windowed else None,
-            dilation=layer.d if windowed else None,
-            bias=layer.bias if layer.kind in CONVS + ("linear",) else None,
-            dropout=layer.rate if layer.kind == "dropout" else None,
-            **{"in": layer.n_in}))
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+def to_frame(layers: list[LayerSpec]) -> pd.DataFrame:
+    """The editable table, with nullable column types so blank cells stay blank."""
+    frame = pd.DataFrame.from_records(layer_rows(layers), columns=TABLE_COLUMNS)
     for column in ("out", "kernel", "stride", "dilation", "in"):
         frame[column] = frame[column].astype("Int64")
     frame["dropout"] = frame["dropout"].astype("Float64")
@@ -48,34 +42,9 @@ def to_frame(layers: list[Layer]) -> pd.DataFrame:
     return frame
 
 
-def _given(value):
-    return None if value is None or pd.isna(value) else value
-
-
-def from_frame(frame: pd.DataFrame) -> list[Layer]:
-    """The table back into layers; blank rows are skipped, a bad cell raises ValueError
-    naming its row."""
-    layers = []
-    for number, row in enumerate(frame.to_dict("records"), start=1):
-        if _given(row["layer"]) is None:
-            continue
-        fields = dict(kind=KIND_OF[row["layer"]])
-        for column, name in (("out", "out"), ("kernel", "f"), ("stride", "s"),
-                             ("dilation", "d"), ("in", "n_in")):
-            if _given(row[column]) is not None:
-                fields[name] = int(row[column])
-        padding = str(_given(row["padding"]) or "").strip()
-        if padding:
-            if not (padding.isdigit() or padding in arithmetic.PADDING_MODES):
-                raise ValueError(f"row {number}: padding must be a number or one of "
-                                 f"{', '.join(arithmetic.PADDING_MODES)}, not {padding!r}")
-            fields["p"] = int(padding) if padding.isdigit() else padding
-        if _given(row["bias"]) is not None:
-            fields["bias"] = bool(row["bias"])
-        if _given(row["dropout"]) is not None:
-            fields["rate"] = float(row["dropout"])
-        layers.append(Layer(**fields))
-    return layers
+def from_frame(frame: pd.DataFrame) -> list[LayerSpec]:
+    """The edited table back into layers (blank cells as None)."""
+    return layers_from_rows(frame.astype(object).where(frame.notna(), None).to_dict("records"))
 
 
 def load_preset() -> None:
@@ -128,7 +97,7 @@ url_state.bind("layers", [layer.to_dict() for layer in default.layers])
 st.session_state.setdefault("stack_version", 0)
 if "stack_base" not in st.session_state:
     try:
-        st.session_state.stack_base = [Layer.from_dict(x).to_dict()
+        st.session_state.stack_base = [LayerSpec.from_dict(x).to_dict()
                                        for x in st.session_state.layers]
     except (TypeError, ValueError, AttributeError):
         st.warning("The link's layer list could not be read; showing the preset instead.")
@@ -142,7 +111,7 @@ width = top[3].number_input("Input width W", 1, 4096, key="w")
 st.caption(PRESETS[st.session_state.preset].note)
 
 edited = st.data_editor(
-    to_frame([Layer.from_dict(x) for x in st.session_state.stack_base]),
+    to_frame([LayerSpec.from_dict(x) for x in st.session_state.stack_base]),
     key=f"stack_editor_{st.session_state.stack_version}", num_rows="dynamic",
     width="stretch", hide_index=True, placeholder="",
     column_config={
@@ -168,7 +137,7 @@ try:
     layers = from_frame(edited)
 except ValueError as error:
     st.error(f"The table has a cell the tracer cannot read: {error}.")
-    layers = [Layer.from_dict(x) for x in st.session_state.stack_base]
+    layers = [LayerSpec.from_dict(x) for x in st.session_state.stack_base]
 st.session_state.layers = [layer.to_dict() for layer in layers]
 
 result = trace((channels, height, width), layers)
@@ -227,9 +196,9 @@ else:
             f"({len(rows_) * len(cols_):,} pixels). Its receptive field is $r = {row.rf}$ "
             f"pixels wide, with neighbouring outputs $j = {row.jump}$ pixels apart"
             + "".join(f"; {note}" for note in notes) + f".  \n{formula}")
-    st.plotly_chart(footprint_figure(result, maps, shown, columns=4 if len(shown) <= 12 else 6),
-                    config=CHART, width="stretch")
-    st.plotly_chart(growth_figure(result), config=CHART, width="stretch")
+    plot(footprint_figure(result, maps, shown, columns=4 if len(shown) <= 12 else 6),
+         width="stretch")
+    plot(growth_figure(result), width="stretch")
 
 st.subheader("Two 3×3 layers see as far as one 5×5")
 url_state.bind("channels", 64, allowed=range(1, 2049))
@@ -241,6 +210,6 @@ st.markdown(
     f"{2 * arithmetic.conv_params(c, c, 3, bias=False):,} against "
     f"{arithmetic.conv_params(c, c, 5, bias=False):,} weights, "
     f"{1 - 18 / 25:.0%} fewer; three 3×3 against one 7×7 saves {1 - 27 / 49:.0%}.")
-st.plotly_chart(stacked_kernels_figure(c), config=CHART, width="stretch")
+plot(stacked_kernels_figure(c), width="stretch")
 
 url_state.publish(*URL_KEYS)

@@ -10,62 +10,31 @@ diverging scale centred on zero; non-negative ones (after a ReLU) the sequential
 """
 
 import base64
-import io
 import math
-from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
-from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 
+from cnnviz.figures import colours
+from cnnviz.figures.colours import BACKGROUND, SHADES, colour_limits, colourise, shade
 from cnnviz.figures.style import (
-    ACCENT, DIVERGING, FONT_SIZE, HIGHLIGHT, SEQUENTIAL, fmt_number, layout,
+    ACCENT,
+    DIVERGING,
+    FONT_SIZE,
+    HIGHLIGHT,
+    SEQUENTIAL,
+    fmt_number,
+    layout,
 )
 
 GRID_WIDTH_PX = 520  # the channel grid's width, whatever the number of columns
 GAP_PX = 6  # between tiles
 LABEL_PX = 24  # the band under each tile that holds its channel number
-SHADES = 255  # colours of a scale; palette entry 255 is the background
-BACKGROUND = (255, 255, 255)
 AXIS = dict(visible=False, fixedrange=True)
 GRID_LINES = "#e0e0e0"
 HOVER_MARKER = "rgba(0,0,0,0.01)"  # invisible, but plotly still reports clicks on it
 
-
-@lru_cache(maxsize=4)
-def _palette(signed: bool) -> np.ndarray:
-    """(256, 3) uint8: the diverging (signed data) or sequential scale, then the background."""
-    scale = DIVERGING if signed else get_colorscale(SEQUENTIAL)
-    colours = sample_colorscale(scale, np.linspace(0, 1, SHADES).tolist())
-    return np.array([unlabel_rgb(c) for c in colours] + [BACKGROUND], dtype=np.uint8)
-
-
-def colour_limits(values: np.ndarray) -> tuple[float, float]:
-    """(low, high) of the colour scale: symmetric about 0 for signed values, else min to max;
-    never empty."""
-    values = np.asarray(values, dtype=np.float32)  # float16 reductions are slow in NumPy
-    low, high = float(values.min()), float(values.max())
-    if not np.isfinite(low + high):
-        finite = values[np.isfinite(values)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if low < 0:
-        low, high = -max(-low, high), max(-low, high)
-    return (low, high) if high > low else (low, low + 1.0)
-
-
-def shade(values: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
-    """Each value's palette index (0 to 254) between ``limits``; NaN gets the lowest."""
-    low, high = limits
-    index = (np.asarray(values, dtype=np.float32) - low) * ((SHADES - 1) / (high - low)) + 0.5
-    return np.minimum(np.fmax(index, 0), SHADES - 1).astype(np.uint8)  # fmax: NaN -> 0
-
-
-def colourise(values: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
-    """A 2-D array as (H, W, 3) uint8 colours between ``limits`` (its own by default), on
-    the diverging scale when the lower limit is negative."""
-    limits = limits or colour_limits(values)
-    return _palette(limits[0] < 0)[shade(values, limits)]
 
 
 def _fit(pixels: np.ndarray, px: int) -> np.ndarray:
@@ -81,14 +50,10 @@ def _fit(pixels: np.ndarray, px: int) -> np.ndarray:
 
 
 def _png(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
-    """An RGB array, or palette indices with their palette (a third of the bytes to
-    compress), as a data URI that plotly draws as an image."""
-    img = Image.fromarray(pixels)
-    if palette is not None:
-        img.putpalette(palette.ravel().tolist())  # an "L" image becomes "P"
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    """A picture as a data URI that plotly draws as an image (fast compression: it is sent
+    once and thrown away)."""
+    data = colours.png_bytes(pixels, palette, compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def _figure(traces: list, title: str, width: int | None, height: int, **extra) -> go.Figure:
@@ -159,7 +124,7 @@ def channel_grid(fmap: np.ndarray, channels, *, shared_scale: bool = True,
         top, left = (i // columns) * pitch_y, (i % columns) * pitch_x
         outline.append(dict(type="rect", x0=left - 2.5, x1=left + tw + 1.5, y0=top - 2.5,
                             y1=top + th + 1.5, line=dict(color=HIGHLIGHT, width=4)))
-    return _image_figure(mosaic, title, [targets], palette=_palette(signed),
+    return _image_figure(mosaic, title, [targets], palette=colours.palette("diverging" if signed else "sequential"),
                          shapes=outline, clickmode="event+select", dragmode=False)
 
 
@@ -190,17 +155,13 @@ def overlay(photo: np.ndarray, channel: np.ndarray, title: str = "", opacity: fl
     """The map stretched over the (H, W, 3) uint8 photo the network saw, as a heatmap over a
     photo is drawn: the sequential scale from the map's minimum to its maximum, more opaque
     where the map is higher, so the photo shows through where the channel is silent."""
-    h, w = photo.shape[:2]
-    values = np.asarray(Image.fromarray(np.asarray(channel, dtype=np.float32)).resize(
-        (w, h), Image.BILINEAR))
+    values = colours.resize_map(channel, *photo.shape[:2])
     low, high = float(values.min()), float(values.max())
     if not high > low:  # a constant map (or NaN): nothing stands out, show the photo
         high = low + 1.0
-    index = shade(values, (low, high))
-    alpha = (opacity / (SHADES - 1)) * index[..., None].astype(np.float32)
-    colours = _palette(False)[index].astype(np.float32)
-    blended = (1 - alpha) * photo.astype(np.float32) + alpha * colours
-    return _image_figure(np.clip(blended, 0, 255).astype(np.uint8), title, width_px=width_px)
+    blended = colours.overlay(photo, values, "sequential", opacity, limits=(low, high),
+                              by_value=True)
+    return _image_figure(blended, title, width_px=width_px)
 
 
 def value_histogram(channel: np.ndarray, title: str = "", bins: int = 40) -> go.Figure:

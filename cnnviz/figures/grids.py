@@ -10,20 +10,25 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 
+from cnnviz.figures.colours import (
+    colour_limits,
+    palette,
+    scale_stops,
+    shade,
+    signed_scale,
+)
 from cnnviz.figures.style import (
     ACCENT,
     CELL_FONT_SIZE,
-    DIVERGING,
     FONT_SIZE,
     HIGHLIGHT,
     MINUS,
     PADDING_FILL,
-    SEQUENTIAL,
     fmt_number,
     layout,
 )
+from cnnviz.ops.steps import StepTrace, channel_names
 
 DARK_TEXT, LIGHT_TEXT = "#111111", "#ffffff"
 TITLE_CELLS = 0.8  # room above each grid for its title, in cells
@@ -37,34 +42,23 @@ def cell_text(x: float) -> str:
     return "" if np.isnan(x) else fmt_number(x)
 
 
-def colour_scale(values: np.ndarray, zrange=None):
-    """(colourscale, low, high) for ``values`` (NaN and ±∞ ignored): signed data get the
-    diverging scale centred on 0, non-negative data the sequential one."""
-    finite = values[np.isfinite(values)]
-    if zrange is not None:
-        low, high = zrange
-    elif finite.size == 0:
-        low, high = 0.0, 1.0
-    elif finite.min() < 0:
-        high = max(abs(finite.min()), abs(finite.max()))
-        low = -high
-    else:
-        low, high = float(finite.min()), float(finite.max())
+def colour_scale(values: np.ndarray, zrange=None) -> tuple[str, float, float]:
+    """(scale, low, high) for ``values`` (NaN and ±∞ ignored): signed data get the diverging
+    scale centred on 0, non-negative data the sequential one (``cnnviz.figures.colours``)."""
+    low, high = zrange if zrange is not None else colour_limits(values)
     if high <= low:
         high = low + 1.0
-    scale = DIVERGING if low < 0 else get_colorscale(SEQUENTIAL)
-    return scale, float(low), float(high)
+    return signed_scale((low, high)), float(low), float(high)
 
 
-def cell_colours(values: np.ndarray, scale, low: float, high: float):
+def cell_colours(values: np.ndarray, scale: str, low: float, high: float):
     """Each cell's fill as (r, g, b) 0–255, shape (..., 3), and the text colour that reads on
     it: dark on light cells, white on dark ones (relative luminance, ITU-R BT.709)."""
-    where = np.clip((np.nan_to_num(values, nan=low, posinf=high, neginf=low) - low)
-                    / (high - low), 0, 1)
-    rgb = np.array([unlabel_rgb(c) for c in sample_colorscale(scale, where.ravel().tolist())])
+    filled = np.nan_to_num(values, nan=low, posinf=high, neginf=low)
+    rgb = palette(scale)[shade(filled, (low, high))].astype(float)
     luminance = (rgb @ np.array([0.2126, 0.7152, 0.0722])) / 255
     text = np.where(luminance > 0.5, DARK_TEXT, LIGHT_TEXT).reshape(values.shape)
-    return rgb.reshape(*values.shape, 3), text
+    return rgb, text
 
 
 def _cell_box(r: float, c: float, colour: str, width: float, dash: str = "solid", fill=None,
@@ -120,7 +114,7 @@ def _draw_panel(fig: go.Figure, panel: Panel, dx: float, dy: float, font: int) -
     colours = np.where(padding | hidden, DARK_TEXT, cell_colours(shown, scale, low, high)[1])
     r, c = np.indices(values.shape)
     fig.add_trace(go.Heatmap(z=shown, x0=dx, dx=1, y0=dy, dy=1, zmin=low, zmax=high,
-                             colorscale=scale, showscale=False, hoverinfo="skip", xgap=2,
+                             colorscale=scale_stops(scale), showscale=False, hoverinfo="skip", xgap=2,
                              ygap=2))
     fig.add_trace(go.Scatter(x=(c + dx).ravel(), y=(r + dy).ravel(), mode="text",
                              text=labels.ravel(), hoverinfo="skip", showlegend=False,
@@ -196,3 +190,42 @@ def photo_with_box(pixels: np.ndarray, top: int, left: int, size: int,
     fig.update_layout(**layout(title=title, xaxis=axis, yaxis=axis, height=320,
                                margin=dict(l=0, r=0, t=40 if title else 0, b=0)))
     return fig
+
+
+def step_board(trace: StepTrace, index: int, *, hide: bool = False,
+               flipped: bool = False) -> go.Figure:
+    """Step ``index`` of a trace in one figure, one row per channel with every cell the same
+    size: the input with the window (and max pooling's choice), the kernel, the products, and
+    the output filled up to this step. With ``hide`` (predict, then reveal) the products and
+    the current output cell stay blank and the output reads "?" there; the output's cells are
+    the figure's last trace, so a click on one can select its step."""
+    step = trace.step(index)
+    window = np.zeros(trace.is_padding.shape, dtype=bool)
+    window[np.ix_(step.rows, step.cols)] = True
+    chosen = None
+    if step.chosen is not None:
+        chosen = np.zeros_like(window)
+        chosen[step.rows[step.chosen[0]], step.cols[step.chosen[1]]] = True
+    out = trace.output
+    order = np.arange(out.size).reshape(out.shape)
+    current = order == index
+    done = np.vectorize(fmt_number, otypes=[object])(out)
+    output = Panel(
+        out, f"Output {out.shape[0]} × {out.shape[1]}", highlight=current,
+        hidden=(order > index) | (current & hide), clickable=True,
+        text=np.where(current, "?", np.where(order < index, done, "")) if hide else None,
+        zrange=(float(out.min()), float(out.max())) if out.max() > out.min() else None)
+    names = channel_names(len(trace.padded))
+    rows = []
+    for c, name in enumerate(names):
+        label = f" {name}" if len(names) > 1 else ""
+        row = [Panel(trace.padded[c], f"Input{label}", padding=trace.is_padding,
+                     highlight=window, accent=None if hide else chosen)]
+        if trace.kernel is not None:
+            row += [Panel(trace.kernel[c], f"Kernel{label}{' (flipped)' if flipped else ''}"),
+                    Panel(step.products[c], f"Products{label}",
+                          hidden=np.full(step.products[c].shape, hide))]
+        rows.append(row + [output] if c == 0 else row)
+    cells = max(sum(np.shape(p.values)[1] + GAP_CELLS for p in row) for row in rows)
+    # Cells as large as fit in about 1000 pixels: readable from the back of a classroom.
+    return grids_figure(rows, cell_px=int(np.clip(1000 / cells, 26, 80)))

@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz import arithmetic
+from cnnviz.arithmetic.stacks import Footprint, StackTrace
 from cnnviz.figures.style import ACCENT, FONT_SIZE, HIGHLIGHT, layout
-from cnnviz.layer_stack import Footprint, Trace, shape_text
+from cnnviz.formatting import shape_text
 
 MAP_FILL = "#deebf7"
 GRID_LINES = 32  # draw cell borders on maps at most this many cells wide
@@ -33,7 +34,7 @@ def _span_text(positions) -> str:
     return str(width) if len(positions) == width else f"{len(positions)} of {width}"
 
 
-def footprint_figure(result: Trace, maps: list[int], seen: list[Footprint | None],
+def footprint_figure(result: StackTrace, maps: list[int], seen: list[Footprint | None],
                      columns: int = 4) -> go.Figure:
     """One panel per feature map: the input (map 0) and the outputs of rows ``maps`` (1-based
     row indices), each with the positions the chosen output depends on filled in."""
@@ -74,7 +75,7 @@ def footprint_figure(result: Trace, maps: list[int], seen: list[Footprint | None
     return fig
 
 
-def growth_figure(result: Trace) -> go.Figure:
+def growth_figure(result: StackTrace) -> go.Figure:
     """Receptive field and jump after each layer, as long as outputs have a position."""
     rows = [row for row in result.rows if row.rf is not None]
     labels = [f"{row.index}: {row.layer.label()}" for row in rows]

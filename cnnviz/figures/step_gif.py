@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz.figures.grids import DARK_TEXT, cell_colours, cell_text, colour_scale
 from cnnviz.figures.style import ACCENT, HIGHLIGHT, PADDING_FILL
-from cnnviz.trace import Trace, written_sum
+from cnnviz.ops.steps import StepTrace, written_sum
 
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 GAP = 30  # pixels between panels
@@ -62,7 +62,7 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
     return lines
 
 
-def trace_gif(trace: Trace, ms_per_frame: int = 800, cell: int = 48, channel: int = 0) -> bytes:
+def trace_gif(trace: StepTrace, ms_per_frame: int = 800, cell: int = 48, channel: int = 0) -> bytes:
     """One frame per step of ``trace`` (channel ``channel`` of the input and kernel), as the
     bytes of a looping GIF."""
     font = _font(max(10, cell // 3))

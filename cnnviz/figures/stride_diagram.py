@@ -9,8 +9,8 @@ Both grids and the animation live in one figure so the play button moves them to
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.arithmetic.sliding import INPUT, INSERTED, PADDING, UNCOVERED, SlideGrid
 from cnnviz.figures.style import CELL_FONT_SIZE, FONT_SIZE, HIGHLIGHT, PADDING_FILL, layout
-from cnnviz.sliding import INPUT, INSERTED, PADDING, UNCOVERED, Layout
 
 FILLS = {INPUT: "#9ecae1", PADDING: PADDING_FILL, INSERTED: "#ffffff", UNCOVERED: "#525252"}
 MARKS = {INPUT: "", PADDING: "0", INSERTED: "0", UNCOVERED: "×"}
@@ -48,14 +48,14 @@ def _grid_trace(categories: np.ndarray, dx: float, dy: float, fill_of: dict, mar
         textfont=dict(size=CELL_FONT_SIZE - 6))  # plotly picks a legible colour per cell
 
 
-def _highlights(grid: Layout, position: int, dx: float, dy: float) -> list[dict]:
+def _highlights(grid: SlideGrid, position: int, dx: float, dy: float) -> list[dict]:
     """The kernel's taps and the output cell at ``position``, as two scatter-trace updates."""
     taps_x, taps_y = _squares(grid.taps(position))
     cell_x, cell_y = _squares([divmod(position, grid.out)], dx, dy)
     return [dict(x=taps_x, y=taps_y), dict(x=cell_x, y=cell_y)]
 
 
-def stride_diagram(grid: Layout, position: int = 0, *, input_title: str = "Input",
+def stride_diagram(grid: SlideGrid, position: int = 0, *, input_title: str = "Input",
                    output_title: str = "Output", cell_px: int = 34) -> go.Figure:
     """Input grid (padding grey, inserted zeros white, never-covered pixels dark with ×),
     output grid, and the kernel at output ``position`` (row-major), with a play button that

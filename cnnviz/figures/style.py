@@ -5,7 +5,8 @@ deficiency (Nuñez et al., 2018, "Optimizing colormaps with consideration for co
 deficiency"); for signed values, the blue-orange diverging scale avoids the red-green axis.
 """
 
-MINUS = "\u2212"  # U+2212: a real minus sign, wider and more legible than a hyphen
+from cnnviz.formatting import MINUS, fmt_number  # noqa: F401  (figures write numbers too)
+
 FONT_SIZE = 18  # figure text, readable from the back of a classroom
 CELL_FONT_SIZE = 22  # numbers written inside grid cells
 FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"
@@ -16,13 +17,6 @@ HIGHLIGHT = "#e66101"  # the current window / cell
 ACCENT = "#5e3c99"  # a second highlight distinguishable from HIGHLIGHT
 PADDING_FILL = "#d9d9d9"  # padding cells, visibly different from real input
 
-
-def fmt_number(x: float, digits: int = 2) -> str:
-    """Format a number for display: a real minus sign, no trailing zeros, no '-0'."""
-    text = f"{float(x):.{digits}f}".rstrip("0").rstrip(".") if digits > 0 else f"{float(x):.0f}"
-    if text in ("-0", ""):
-        text = "0"
-    return text.replace("-", MINUS)
 
 
 def layout(**overrides) -> dict:
