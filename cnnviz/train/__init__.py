@@ -1,11 +1,16 @@
 """Training labs: real MNIST offline, a NumPy CNN from scratch, its PyTorch twin, one loop.
 
-No Streamlit here: pages drive training through :mod:`cnnviz.train.jobs`, and progress
-reaches them through callbacks.
+No Streamlit here: pages train through :mod:`cnnviz.train.jobs` (a background thread they
+poll), and progress reaches them through the loop's callbacks.
 """
 
-from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, mnist_split, mnist_subset,
-                                        stratified_split, to_nchw)
+from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, training_job
+from cnnviz.train.loop import History, Learner, evaluate, fit, predict
+from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, Standardise, mnist_split,
+                                        mnist_subset, stratified_split, to_nchw)
+from cnnviz.train.torch_learner import TorchLearner
 
-__all__ = ["DIGITS", "ImageSet", "Split", "mnist_split", "mnist_subset", "stratified_split",
-           "to_nchw"]
+__all__ = ["DIGITS", "History", "ImageSet", "Job", "JobLimitError", "Learner", "Snapshot",
+           "Split", "Standardise", "TorchLearner", "evaluate", "fit", "mnist_split",
+           "mnist_subset", "predict", "running_jobs", "stratified_split", "to_nchw",
+           "training_job"]
