@@ -91,18 +91,29 @@ if run is None:
     st.stop()
 changed = run.settings != settings
 
-buttons = st.columns([1, 1, 1, 4])
-if buttons[0].button("Start", type="primary", disabled=run.training or changed,
-                     icon=":material/play_arrow:"):
+
+
+def start() -> None:
     try:
-        run.start(max_seconds=float(max_seconds), idle_seconds=IDLE_SECONDS)
+        st.session_state[RUN].start(max_seconds=float(st.session_state.train_seconds),
+                                    idle_seconds=IDLE_SECONDS)
     except jobs.JobLimitError as err:
-        st.warning(str(err))
-if buttons[1].button("Stop", disabled=not run.training, icon=":material/stop:"):
-    run.stop()
-if buttons[2].button("Reset", disabled=run.training, icon=":material/restart_alt:",
-                     help="New random weights, with the settings above."):
-    run = build()
+        st.session_state._train_refused = str(err)
+
+
+def reset() -> None:
+    del st.session_state[RUN]  # the script builds a new one from the controls
+
+
+# Callbacks run before the script, so the buttons and controls are drawn in the new state.
+buttons = st.columns([1, 1, 1, 4])
+buttons[0].button("Start", type="primary", disabled=run.training or changed, on_click=start,
+                  icon=":material/play_arrow:")
+buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":material/stop:")
+buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
+                  help="New random weights, with the settings above.")
+if "_train_refused" in st.session_state:
+    st.warning(st.session_state.pop("_train_refused"))
 if changed and not run.training:
     buttons[3].info("The settings changed: Reset builds the new network (Start would train "
                     "the old one).", icon=":material/info:")
@@ -147,6 +158,8 @@ results, own, whole, twins, data_tab = st.tabs(
 with results:
     probabilities = run.test_probabilities()
     labels = split.test.labels
+    if run.loaded_from:
+        st.caption(f"Weights loaded from {run.loaded_from}.")
     st.metric("Test accuracy", f"{run.test_accuracy():.2%}",
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
@@ -196,7 +209,7 @@ with results:
         except weights_io.WeightsFileError as err:
             st.error(f"**{upload.name}**: {err}")
         else:
-            run.replace_learner(learner)
+            run.replace_learner(learner, upload.name)
             st.session_state._train_loaded = upload.file_id
             st.rerun()
 

@@ -32,6 +32,7 @@ class TrainingRun:
         self._steps: list[dict] = []  # the finished rounds' records
         self._epochs: list[dict] = []
         self._results = None  # (probabilities on the test set, steps they belong to)
+        self.loaded_from: str | None = None  # the file name, when the weights were uploaded
         self.device = device
 
     @property
@@ -99,15 +100,15 @@ class TrainingRun:
             return "training"
         if snap is not None and snap.state == "failed":
             return "failed"
-        return "trained" if self.history()[0] else "new"
+        return "trained" if self.history()[0] or self.loaded_from else "new"
 
     # ----- after training -----
-    def replace_learner(self, learner) -> None:
-        """Weights from an uploaded file; the history no longer describes them."""
+    def replace_learner(self, learner, name: str) -> None:
+        """Weights from the uploaded file ``name``; the history no longer describes them."""
         if self.training:
             raise RuntimeError("stop the training before loading other weights")
         self.learner, self.job, self._steps, self._epochs = learner, None, [], []
-        self._results = None
+        self._results, self.loaded_from = None, name
 
     def test_probabilities(self) -> np.ndarray:
         """Class probabilities for every test image, computed once per trained state."""
