@@ -153,3 +153,17 @@ def test_twin_agreement_and_gradient_check_on_the_page(page_after_training):
     assert loss < 1e-6 and grad < 1e-6
     table = next(d for d in at.dataframe if "relative error" in d.value.columns)
     assert max(float(v) for v in table.value["relative error"]) < 1e-5
+
+
+def test_a_data_set_that_cannot_be_had_falls_back_to_the_subset(monkeypatch, tmp_path):
+    from tests.test_models import closed_port_url
+    monkeypatch.setenv("CNNVIZ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CNNVIZ_DATA_MIRROR", closed_port_url())
+    at = open_page(PAGE)
+    at.selectbox(key="train_data").set_value("fashion-mnist").run()
+    assert_clean(at)
+    assert any("could not be downloaded" in w.value and "offline MNIST subset" in w.value
+               for w in at.warning)
+    assert at.session_state["training_run"].data_name == "subset"
+    at.run()  # not tried again: the message stays, nothing waits
+    assert any("offline MNIST subset instead" in w.value for w in at.warning)

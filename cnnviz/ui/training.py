@@ -19,13 +19,17 @@ def load_split(name: str, seed: int = 0):
 
 
 def data_or_fallback(name: str, seed: int = 0) -> tuple[str, offline_mnist.Split]:
-    """The chosen data set, or the offline subset with the reason on screen."""
-    try:
-        with st.spinner(f"Loading {DATA_CHOICES[name]}…"):
-            return name, load_split(name, seed)
-    except torchvision_data.DataUnavailableError as err:
-        st.warning(f"{err}\n\nUsing the offline MNIST subset instead.")
-        return "subset", load_split("subset", seed)
+    """The chosen data set, or the offline subset with the reason on screen. A data set that
+    could not be had is not tried again in this session (each try may wait for timeouts)."""
+    failed = st.session_state.setdefault("_data_unavailable", {})
+    if name not in failed:
+        try:
+            with st.spinner(f"Loading {DATA_CHOICES[name]}…"):
+                return name, load_split(name, seed)
+        except torchvision_data.DataUnavailableError as err:
+            failed[name] = str(err)
+    st.warning(f"{failed[name]}\n\nUsing the offline MNIST subset instead.")
+    return "subset", load_split("subset", seed)
 
 
 def progress_line(snap: Snapshot) -> None:
