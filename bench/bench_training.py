@@ -2,6 +2,7 @@
 cost against its PyTorch twin's.
 
     python bench/bench_training.py [--threads N] [--seconds S] [--only steps|accuracy]
+                                   [--device cpu|cuda]
 
 Prints one JSON line per measurement:
 
@@ -27,6 +28,7 @@ _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _parser.add_argument("--threads", type=int, default=1, help="threads for NumPy and torch")
 _parser.add_argument("--seconds", type=float, default=60.0, help="training budget per network")
 _parser.add_argument("--only", choices=("steps", "accuracy"))
+_parser.add_argument("--device", default="cpu", help="for the PyTorch network's accuracy run")
 ARGS = _parser.parse_args()
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = str(ARGS.threads)  # read by the BLAS libraries when they load, below
@@ -49,7 +51,7 @@ def load() -> str:
 def step_ratio(split, prepare, repeats: int = 30) -> dict:
     x, y = split.train.images[:32], split.train.labels[:32]
     numpy_learner = networks.build_learner(Recipe("numpy"), prepare)
-    twin = networks.build_learner(Recipe("twin"), prepare)
+    twin = networks.build_learner(Recipe("twin"), prepare, device="cpu")
     times = {"numpy": [], "twin": []}
     for _ in range(5):  # warm-up
         numpy_learner.train_step(x, y)
@@ -66,7 +68,7 @@ def step_ratio(split, prepare, repeats: int = 30) -> dict:
 
 
 def accuracy(split, prepare, recipe: Recipe, target: float) -> dict:
-    learner = networks.build_learner(recipe, prepare)
+    learner = networks.build_learner(recipe, prepare, device=ARGS.device)
     history = train.fit(learner, split.train.images, split.train.labels,
                         validation=(split.validation.images, split.validation.labels),
                         epochs=recipe.epochs, batch_size=recipe.batch_size, seed=recipe.seed,
@@ -75,7 +77,8 @@ def accuracy(split, prepare, recipe: Recipe, target: float) -> dict:
     return {"measure": "accuracy", "net": recipe.net, "test_accuracy": test,
             "target": f">= {target}", "seconds": round(history.seconds, 1),
             "epochs": len(history.epochs), "steps": len(history.steps), "ended": history.ended,
-            "threads": ARGS.threads, "load": load()}
+            "threads": ARGS.threads, "device": str(ARGS.device) if recipe.net != "numpy"
+            else "cpu", "load": load()}
 
 
 def main() -> None:

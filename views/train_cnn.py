@@ -5,7 +5,7 @@ import urllib.parse
 import numpy as np
 import streamlit as st
 
-from cnnviz import images
+from cnnviz import images, models
 from cnnviz.figures import training as fig
 from cnnviz.figures.style import fmt_number
 from cnnviz.train import jobs, networks, weights_io
@@ -112,6 +112,8 @@ buttons[0].button("Start", type="primary", disabled=run.training or changed, on_
 buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":material/stop:")
 buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
                   help="New random weights, with the settings above.")
+st.caption("The NumPy network runs on the CPU; PyTorch networks on "
+           f"{models.device_description()}.")
 if "_train_refused" in st.session_state:
     st.warning(st.session_state.pop("_train_refused"))
 if changed and not run.training:

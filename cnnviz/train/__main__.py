@@ -39,7 +39,7 @@ def _train(args) -> dict:
     shape = prepare(split.train.images[:1]).shape[1:]
     recipe = Recipe(args.net, args.optimizer, args.lr, args.batch_size, args.epochs,
                     tuple(args.channels), args.batch_norm, args.seed)
-    learner = networks.build_learner(recipe, prepare, shape=shape)
+    learner = networks.build_learner(recipe, prepare, shape=shape, device=args.device)
 
     def report(record):
         print(f"epoch {record['epoch']}: loss {record['loss']:.4f}, accuracy "
@@ -59,7 +59,8 @@ def _train(args) -> dict:
     return {"net": args.net, "data": args.data, "recipe": asdict(recipe),
             "test_accuracy": test_accuracy, "test_loss": test_loss, "seconds": history.seconds,
             "steps": len(history.steps), "ended": history.ended, "history": history.steps,
-            "epochs": history.epochs, "torch_threads": torch.get_num_threads()}
+            "epochs": history.epochs, "torch_threads": torch.get_num_threads(),
+            "device": "cpu" if args.net == "numpy" else str(learner.device)}
 
 
 def _gradcheck(args) -> dict:
@@ -115,6 +116,8 @@ def main(argv=None) -> None:
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--batch-norm", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--device", default=None, help="for PyTorch networks: cpu, cuda, … "
+                        "(default: CUDA when available)")
     parser.add_argument("--save", help="write the trained weights here (.npz or .pt)")
     parser.add_argument("--out", required=True, help="the JSON result")
     check = parser.add_mutually_exclusive_group()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cnnviz import models
 from cnnviz.train import weights_io
 from cnnviz.train.mnist_convnet import MNISTConvNet
 from cnnviz.train.numpy_learner import NumpyLearner
@@ -43,7 +44,7 @@ def _kwargs(recipe: Recipe) -> dict:
 
 
 def _torch_learner(model, recipe: Recipe, prepare, device) -> TorchLearner:
-    model = model.to(device or "cpu")
+    model = model.to(device if device is not None else models.select_device())
     optimizer = TORCH_OPTIMIZERS[recipe.optimizer](model.parameters(), **_kwargs(recipe))
     return TorchLearner(model, optimizer, prepare=prepare)
 
@@ -55,7 +56,9 @@ def _scratch(recipe: Recipe, shape) -> Network:
 
 
 def build_learner(recipe: Recipe, prepare, *, shape=(1, 28, 28), device=None):
-    """A fresh learner for images of ``shape`` (C, H, W), seeded by ``recipe.seed``."""
+    """A fresh learner for images of ``shape`` (C, H, W), seeded by ``recipe.seed``. PyTorch
+    networks go to ``device`` (default: CUDA when available, see ``models.select_device``);
+    the NumPy network always runs on the CPU."""
     if recipe.net == "numpy":
         network = _scratch(recipe, shape)
         return NumpyLearner(network, OPTIMIZERS[recipe.optimizer](network, **_kwargs(recipe)),
