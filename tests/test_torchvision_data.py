@@ -64,7 +64,8 @@ def mnist_files(monkeypatch):
     split = train.mnist_split(seed=0)
     rest = np.concatenate([split.train.images, split.validation.images])
     rest_labels = np.concatenate([split.train.labels, split.validation.labels])
-    files = {"train-images-idx3-ubyte.gz": idx(rest), "train-labels-idx1-ubyte.gz": idx(rest_labels),
+    files = {"train-images-idx3-ubyte.gz": idx(rest),
+             "train-labels-idx1-ubyte.gz": idx(rest_labels),
              "t10k-images-idx3-ubyte.gz": idx(split.test.images),
              "t10k-labels-idx1-ubyte.gz": idx(split.test.labels)}
     monkeypatch.setattr(datasets.MNIST, "resources",

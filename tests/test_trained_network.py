@@ -75,11 +75,12 @@ def test_weights_of_another_network_are_refused_with_the_names_and_shapes(traine
     numpy_file, _ = networks.weights_file(trained["numpy"][1], "numpy")
     twin_file, _ = networks.weights_file(trained["twin"][1], "twin")
     convnet_file, _ = networks.weights_file(trained["mnistconvnet"][1], "mnistconvnet")
-    with pytest.raises(weights_io.WeightsFileError, match="does not fit the chapter's MNISTConvNet"):
+    refused = weights_io.WeightsFileError
+    with pytest.raises(refused, match="does not fit the chapter's MNISTConvNet"):
         networks.learner_from_file(twin_file, Recipe("mnistconvnet"), prepare)
-    with pytest.raises(weights_io.WeightsFileError, match="no convolution weights named like conv1"):
+    with pytest.raises(refused, match="no convolution weights named like conv1"):
         networks.learner_from_file(convnet_file, Recipe("twin"), prepare)
-    with pytest.raises(weights_io.WeightsFileError, match="PyTorch weights file .* choose a PyTorch"):
+    with pytest.raises(refused, match="PyTorch weights file .* choose a PyTorch"):
         networks.learner_from_file(twin_file, Recipe("numpy"), prepare)
     arrays = dict(np.load(io.BytesIO(numpy_file)))
     arrays["dense.W"] = arrays["dense.W"][:100]  # a damaged file: the dense layer is cut short

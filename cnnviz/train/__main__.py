@@ -102,7 +102,8 @@ def _agreement(args) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnviz.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnviz.train",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--net", choices=tuple(NETS), default="numpy")
     parser.add_argument("--data", choices=("subset", "mnist", "fashion-mnist", "cifar10"),
                         default="subset", help="the offline MNIST subset, or a torchvision "

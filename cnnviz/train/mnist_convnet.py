@@ -48,7 +48,8 @@ CHAPTER_COMMENTS = (
 
 
 def shape_comments() -> list[dict]:
-    """Each chapter comment with the shape a 28×28 digit really has there, and whether they agree."""
+    """Each chapter comment with the shape a 28×28 digit really has there, and whether they
+    agree."""
     model = MNISTConvNet().eval()
     shapes = {}
     hooks = [module.register_forward_hook(

@@ -74,7 +74,7 @@ def conv_weights(layer) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 @dataclass(frozen=True)
 class ChannelSource:
-    """How output channel ``channel`` of a convolution is made: Σ_c inputs[c] ⋆ kernels[c] + bias."""
+    """How channel ``channel`` of a convolution is made: Σ_c inputs[c] ⋆ kernels[c] + bias."""
 
     channel: int
     inputs: np.ndarray  # (C, H, W): the layer's input maps

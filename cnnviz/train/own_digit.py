@@ -43,7 +43,8 @@ def prepare_digit(img: Image.Image) -> Prepared:
     top = np.percentile(x, 99.9)
     if top - background < 32:
         raise DigitError("No digit found: the image is almost uniform. Write the digit large, "
-                         "in dark ink on light paper (or light on dark), and fill the photo with it.")
+                         "in dark ink on light paper (or light on dark), and fill the photo "
+                         "with it.")
     x = np.clip((x - background) / (top - background), 0, 1)
     x[x < INK] = 0
     steps.append(("Background removed (paper → 0, ink stretched to full range)", x * 255))
@@ -61,7 +62,8 @@ def prepare_digit(img: Image.Image) -> Prepared:
     centre = ((r * small).sum() / mass, (c * small).sum() / mass)
     top_left = [int(np.clip(round((SIDE - 1) / 2 - m), 0, SIDE - n))
                 for m, n in zip(centre, small.shape)]
-    digit[top_left[0]:top_left[0] + small.shape[0], top_left[1]:top_left[1] + small.shape[1]] = small
+    (r0, c0), (h, w) = top_left, small.shape
+    digit[r0:r0 + h, c0:c0 + w] = small
     steps.append((f"Centred by mass in {SIDE}×{SIDE}", digit))
     steps = [(title, np.clip(a, 0, 255).astype(np.uint8)) for title, a in steps]
     return Prepared(steps, steps[-1][1])

@@ -59,13 +59,6 @@ def to_torch_state(network: Network) -> dict[str, torch.Tensor]:
             for k, v in network.state().items()}
 
 
-def load_torch_state(network: Network, state: dict[str, torch.Tensor]) -> None:
-    """Copy a twin's state dict into ``network`` in place (the inverse of ``to_torch_state``)."""
-    for key, target in network.state().items():
-        value = state[torch_name(key)].detach().cpu().numpy()
-        target[...] = value.T if _is_dense(network, key) else value
-
-
 def numpy_arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """A twin's state dict under the NumPy network's names (``conv1.weight`` → ``conv1.W``,
     Linear's weight transposed back); ``num_batches_tracked`` has no NumPy counterpart."""
@@ -119,7 +112,8 @@ class PairedLearner:
         worst = 0.0
         for name, key, layer in net.parameters():
             g = layer.grads[key].T if isinstance(layer, Dense) and key == "W" else layer.grads[key]
-            worst = max(worst, float(np.abs(g - grads[torch_name(f"{name}.{key}")].grad.numpy()).max()))
+            theirs = grads[torch_name(f"{name}.{key}")].grad.numpy()
+            worst = max(worst, float(np.abs(g - theirs).max()))
         self.numpy_losses.append(loss)
         self.torch_losses.append(torch_loss.item())
         self.gradient_differences.append(worst)
