@@ -257,8 +257,9 @@ with whole:
         if points:
             st.session_state._train_channel = tuple(points[0]["customdata"])
 
-    st.plotly_chart(fig.overview_figure(found, picked), config=CHART, key="train_overview",
-                    on_select=remember_click, selection_mode="points")
+    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CHART,
+                    key="train_overview", on_select=remember_click, selection_mode="points",
+                    width="content")
     st.caption(f"At most {fig.OVERVIEW_MAX_CHANNELS} channels per layer are drawn.")
     if picked is not None and picked[0] < len(found) and found[picked[0]].kind == "conv":
         source = channel_source(found, picked[0], picked[1])

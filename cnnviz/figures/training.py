@@ -175,12 +175,13 @@ OVERVIEW_TILE = 36  # px per channel tile in the network overview
 OVERVIEW_MAX_CHANNELS = 16  # a column shows at most this many channels
 
 
-def overview_figure(stages, selected: tuple[int, int] | None = None) -> go.Figure:
+def overview_figure(stages, selected: tuple[int, int] | None = None, classes=None
+                    ) -> go.Figure:
     """Every layer's channels for one digit, as columns from the input (left) to the class
     scores (right), like CNN Explainer. Each tile can be clicked (its point carries
     ``customdata = [stage index, channel]``); ``selected`` is outlined."""
     shown = [(i, s) for i, s in enumerate(stages) if s.output.ndim == 3 or i == len(stages) - 1]
-    column_w = OVERVIEW_TILE + 24
+    column_w = OVERVIEW_TILE + 40
     rows = OVERVIEW_MAX_CHANNELS
     width, height = column_w * len(shown), (OVERVIEW_TILE + GAP) * rows
     canvas = np.full((height, width, 3), 255, np.uint8)
@@ -213,10 +214,16 @@ def overview_figure(stages, selected: tuple[int, int] | None = None) -> go.Figur
                       y1=ys[k] + half, line=dict(color=ACCENT, width=4))
     fig.update_xaxes(range=[0, width], visible=False, fixedrange=True,
                      tickvals=[col * column_w + column_w / 2 for col in range(len(shown))])
-    fig.update_yaxes(range=[height, -30], visible=False, fixedrange=True)
+    fig.update_yaxes(range=[height, -30], visible=False, fixedrange=True, scaleanchor="x")
     for col, (_, stage) in enumerate(shown):
         fig.add_annotation(x=col * column_w + column_w / 2, y=-15, text=stage.name,
                            showarrow=False, textangle=-30, font=dict(size=FONT_SIZE - 6))
+    if classes is not None:  # the last column holds the class scores: name them
+        x_last = (len(shown) - 1) * column_w + 12 + OVERVIEW_TILE + 4
+        for k, name in enumerate(list(classes)[:rows]):
+            fig.add_annotation(x=x_last, y=k * (OVERVIEW_TILE + GAP) + OVERVIEW_TILE / 2,
+                               text=str(name), showarrow=False, xanchor="left",
+                               font=dict(size=FONT_SIZE - 6))
     fig.update_layout(**layout(height=height + 60, width=max(width, 400),
                                margin=dict(l=0, r=0, t=20, b=0), clickmode="event+select",
                                dragmode=False))
