@@ -25,19 +25,20 @@ class DownloadError(OSError):
 
 
 def fetch(source: str, path: Path, *, timeout_s: float = TIMEOUT_S,
-          sha256_prefix: str | None = None,
+          expected: str | None = None, hash_name: str = "sha256",
           progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Download ``source`` to ``path`` (its folder is created) and return ``path``.
 
     The bytes go to a temporary file beside ``path`` and replace it only when complete and,
-    with ``sha256_prefix``, when their SHA-256 starts with it. ``progress(done, total)`` is
+    with ``expected``, when their digest (``hash_name``: torchvision names weight files after
+    a SHA-256 prefix and lists data sets' MD5s) starts with it. ``progress(done, total)`` is
     called after each chunk (``total`` is None when the server does not say).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False)
     try:
-        digest, done = hashlib.sha256(), 0
+        digest, done = hashlib.new(hash_name), 0
         with tmp, urllib.request.urlopen(source, timeout=timeout_s) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
@@ -49,9 +50,9 @@ def fetch(source: str, path: Path, *, timeout_s: float = TIMEOUT_S,
                     progress(done, total)
         if total is not None and done != total:
             raise DownloadError(f"the connection closed after {done:,} of {total:,} bytes")
-        if sha256_prefix and not digest.hexdigest().startswith(sha256_prefix):
-            raise DownloadError(f"the file is corrupt: its SHA-256 does not start with "
-                                f"{sha256_prefix}")
+        if expected and not digest.hexdigest().startswith(expected):
+            raise DownloadError(f"a corrupt file arrived: its {hash_name.upper()} is "
+                                f"{digest.hexdigest()}, not {expected}")
         os.replace(tmp.name, path)
     except DownloadError as err:
         raise DownloadError(f"{path.name} from {source}: {err}") from err

@@ -12,7 +12,11 @@ from torchvision.models import get_model, get_model_weights
 from cnnviz import architectures, models
 from cnnviz.architectures import published, table
 from cnnviz.architectures.profile import profile
-from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
+from cnnviz.figures.architectures import (
+    accuracy_vs_latency,
+    accuracy_vs_macs,
+    block_diagram,
+)
 from cnnviz.models.efficientnet_lite import efficientnet_lite0
 from cnnviz.models.lenet5 import C3_TABLE, LeNet5
 from cnnviz.models.registry import OWN_MODELS

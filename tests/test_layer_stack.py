@@ -15,7 +15,11 @@ from cnnviz.arithmetic import sliding
 from cnnviz.arithmetic.export import to_pytorch
 from cnnviz.arithmetic.presets import PRESETS
 from cnnviz.arithmetic.stacks import LayerSpec, StackError, footprint, trace
-from cnnviz.figures.stacks import footprint_figure, growth_figure, stacked_kernels_figure
+from cnnviz.figures.stacks import (
+    footprint_figure,
+    growth_figure,
+    stacked_kernels_figure,
+)
 
 META = torch.device("meta")  # shapes and parameter counts without allocating or initialising
 

@@ -15,7 +15,11 @@ from cnnviz.arithmetic.stacks import (
     layers_from_rows,
     trace,
 )
-from cnnviz.figures.stacks import footprint_figure, growth_figure, stacked_kernels_figure
+from cnnviz.figures.stacks import (
+    footprint_figure,
+    growth_figure,
+    stacked_kernels_figure,
+)
 from cnnviz.formatting import shape_text
 from cnnviz.ui import url_state
 from cnnviz.ui.charts import plot

@@ -10,7 +10,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnnviz.arithmetic.sliding import INPUT, INSERTED, PADDING, UNCOVERED, SlideGrid
-from cnnviz.figures.style import CELL_FONT_SIZE, FONT_SIZE, HIGHLIGHT, PADDING_FILL, layout
+from cnnviz.figures.style import (
+    CELL_FONT_SIZE,
+    FONT_SIZE,
+    HIGHLIGHT,
+    PADDING_FILL,
+    layout,
+)
 
 FILLS = {INPUT: "#9ecae1", PADDING: PADDING_FILL, INSERTED: "#ffffff", UNCOVERED: "#525252"}
 MARKS = {INPUT: "", PADDING: "0", INSERTED: "0", UNCOVERED: "×"}

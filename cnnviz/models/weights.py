@@ -54,7 +54,7 @@ def ensure_cached(url: str) -> Path:
         return path
     try:
         return download.fetch(weights_mirror(url), path,
-                              sha256_prefix=path.stem.rsplit("-", 1)[-1])
+                              expected=path.stem.rsplit("-", 1)[-1])
     except download.DownloadError as err:
         raise WeightsUnavailableError(
             f"The pretrained weights {path.name} are not in the local cache ({path.parent}) "

@@ -106,15 +106,22 @@ def windows(padded: np.ndarray, g: Geometry) -> np.ndarray:
     return sliding_window_view(padded, g.span, axis=(-2, -1))[..., ::sh, ::sw, ::dh, ::dw]
 
 
-def _scatter_windows(grad_windows: np.ndarray, padded_shape, g: Geometry) -> np.ndarray:
-    """The adjoint of ``windows``: add each window's gradient (..., kh, kw, out_h, out_w) back
-    onto the padded input, one kernel offset at a time."""
-    out = np.zeros(padded_shape, dtype=grad_windows.dtype)
+def _tap_slices(g: Geometry):
+    """For each kernel tap (i, j), in reading order, the slices of the padded input that it
+    reads over all windows: a strided grid shaped like the output."""
     (sh, sw), (dh, dw), (oh, ow) = g.stride, g.dilation, g.out
     for i in range(g.kernel[0]):
         for j in range(g.kernel[1]):
-            out[..., i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                j * dw: j * dw + sw * (ow - 1) + 1: sw] += grad_windows[..., i, j, :, :]
+            yield i, j, (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def _scatter_windows(grad_windows: np.ndarray, padded_shape, g: Geometry) -> np.ndarray:
+    """The adjoint of ``windows``: add each window's gradient (..., kh, kw, out_h, out_w) back
+    onto the padded input, one kernel tap at a time."""
+    out = np.zeros(padded_shape, dtype=grad_windows.dtype)
+    for i, j, (rows, cols) in _tap_slices(g):
+        out[..., rows, cols] += grad_windows[..., i, j, :, :]
     return out
 
 
@@ -201,33 +208,38 @@ def pool_geometry(in_hw, size, stride=None, padding=0) -> Geometry:
     return g
 
 
+def _window_max(padded: np.ndarray, g: Geometry) -> np.ndarray:
+    """Each window's maximum as the element-wise maximum of the kernel's tap grids: k²
+    contiguous comparisons, several times faster than reducing the strided windows."""
+    best = None
+    for _, _, (rows, cols) in _tap_slices(g):
+        tap = padded[..., rows, cols]
+        best = tap.copy() if best is None else np.maximum(best, tap, out=best)
+    return best
+
+
 def max_pool2d(x, size, stride=None, padding=0) -> np.ndarray:
     """Largest value in each size×size window (stride defaults to ``size``); padding is −∞,
     so it is never chosen. Works on (..., H, W)."""
     x = _float(x)
     g = pool_geometry(x.shape[-2:], size, stride, padding)
-    return windows(pad(x, g, -np.inf), g).max(axis=(-2, -1))
+    return _window_max(pad(x, g, -np.inf), g)
 
 
 def max_pool2d_backward(dy, x, size, stride=None, padding=0) -> np.ndarray:
     """Gradient of ``max_pool2d``: each window's gradient goes to its maximum (the first one,
-    in reading order, on a tie — as PyTorch does)."""
+    in reading order, on a tie — as PyTorch does); overlapping windows add up."""
     dy, x = _float(dy), _float(x)
     g = pool_geometry(x.shape[-2:], size, stride, padding)
     padded = pad(x, g, -np.inf)
-    view = windows(padded, g)
-    flat = view.reshape(*view.shape[:-2], -1)
-    best = flat.argmax(axis=-1)  # (..., oh, ow), index inside the window
-    oh, ow = g.out
-    rows = np.arange(oh)[:, None] * g.stride[0] + best // g.kernel[1]
-    cols = np.arange(ow)[None, :] * g.stride[1] + best % g.kernel[1]
-    hp, wp = padded.shape[-2:]
-    lead = int(np.prod(x.shape[:-2], dtype=int))
-    target = (np.arange(lead).reshape(-1, 1, 1) * hp * wp
-              + rows.reshape(lead, oh, ow) * wp + cols.reshape(lead, oh, ow))
-    grad = np.bincount(target.ravel(), weights=dy.reshape(-1).astype(np.float64),
-                       minlength=lead * hp * wp)
-    return _unpad(grad.reshape(padded.shape).astype(dy.dtype), g, x.shape[-2:])
+    best = _window_max(padded, g)
+    grad = np.zeros(padded.shape, dtype=dy.dtype)
+    unclaimed = np.ones(best.shape, dtype=bool)  # windows whose maximum is not found yet
+    for _, _, (rows, cols) in _tap_slices(g):
+        hit = unclaimed & (padded[..., rows, cols] == best)
+        grad[..., rows, cols] += np.where(hit, dy, 0)
+        unclaimed &= ~hit
+    return _unpad(grad, g, x.shape[-2:])
 
 
 def _avg_divisor(x: np.ndarray, g: Geometry, count_include_pad: bool):

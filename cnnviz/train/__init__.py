@@ -1,2 +1,28 @@
-"""Training CNNs, the chapter's hands-on labs: networks trained from scratch and fine-tuned,
-on data that ships with the app."""
+"""Training labs: real MNIST offline, a NumPy CNN from scratch, its PyTorch twin, one loop.
+
+No Streamlit here: pages train through :mod:`cnnviz.train.jobs` (a background thread they
+poll), and progress reaches them through the loop's callbacks.
+"""
+
+from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, training_job
+from cnnviz.train.loop import History, Learner, evaluate, fit, predict
+from cnnviz.train.networks import NETS, Recipe, build_learner
+from cnnviz.train.numpy_learner import NumpyLearner
+from cnnviz.train.numpy_net import Network, scratch_cnn
+from cnnviz.train.offline_mnist import (
+                                        DIGITS,
+                                        ImageSet,
+                                        Split,
+                                        Standardise,
+                                        mnist_split,
+                                        mnist_subset,
+                                        stratified_split,
+                                        to_nchw,
+)
+from cnnviz.train.torch_learner import TorchLearner
+
+__all__ = ["DIGITS", "NETS", "History", "ImageSet", "Job", "JobLimitError", "Learner",
+           "Network", "NumpyLearner", "Recipe", "Snapshot", "Split", "Standardise",
+           "TorchLearner", "build_learner", "evaluate", "fit", "mnist_split", "mnist_subset",
+           "predict", "running_jobs", "scratch_cnn", "stratified_split", "to_nchw",
+           "training_job"]
