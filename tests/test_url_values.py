@@ -24,18 +24,23 @@ def offline(monkeypatch):
 
 
 def url_keys(path: str) -> list[str]:
-    """The query parameters the page reads, from one clean run."""
+    """The query parameters the page reads: those of a clean run, and those that appear when
+    every one of them says "true" (a toggle that opens a section with more parameters)."""
     if path not in _keys:
-        at = open_page(path, via_app=True)
-        _keys[path] = sorted(at.session_state[KEYS]) if KEYS in at.session_state else []
+        found: set[str] = set()
+        for query in ({}, "all true"):
+            query = {key: "true" for key in found} if query == "all true" else query
+            at = open_page(path, query, via_app=True)
+            found |= at.session_state[KEYS] if KEYS in at.session_state else set()
+        _keys[path] = sorted(found)
     return _keys[path]
 
 
 def test_pages_that_keep_state_in_the_url_say_which_parameters():
     keys = {page.path: url_keys(page.path) for page in all_pages()}
     assert {"kernel", "grid", "stride", "step"} <= set(keys["views/convolution.py"])
-    assert {"cam_method", "cam_layer", "cam_class", "model", "image_source"} <= set(
-        keys["views/grad_cam.py"])
+    assert {"cam_method", "cam_layer", "cam_class", "model", "image_source",
+            "cam_passes"} <= set(keys["views/grad_cam.py"])  # cam_passes: behind a toggle
     assert {"layer", "order", "channel"} <= set(keys["views/feature_maps.py"])
     assert {"topics", "quiz"} <= set(keys["views/practice.py"])
 
@@ -78,7 +83,7 @@ def test_a_module_without_a_map_is_explained_on_both_pages():
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda p: p.url_path or "home")
-@settings(max_examples=4, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=hs.data())
 def test_any_value_of_any_parameter_leaves_the_page_working(page, data):

@@ -8,7 +8,6 @@ from cnnviz.formatting import fmt_number, shape_text
 from cnnviz.ui import url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
-from cnnviz.ui.url_state import SHARED
 
 ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
@@ -125,7 +124,7 @@ with controls:
     img = image_picker()
     bundle = model_picker()
     url_state.flag("compare")
-    compare = st.toggle("Compare with a second photo", key="compare", **SHARED)
+    compare = st.toggle("Compare with a second photo", key="compare")
     img2 = second_photo() if compare else None
 
 if img is not None:
@@ -141,15 +140,15 @@ if img is not None:
     order_col, size_col, page_col, scale_col = st.columns([3, 2, 2, 2])
     url_state.choice("order", ORDERS, label=ORDERS.__getitem__)
     order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
-                                        required=True, key="order", **SHARED)
+                                        required=True, key="order")
     url_state.choice("per_page", PAGE_SIZES)
-    per_page = size_col.selectbox("Maps per page", PAGE_SIZES, key="per_page", **SHARED)
+    per_page = size_col.selectbox("Maps per page", PAGE_SIZES, key="per_page")
     pages = -(-count // per_page)
     if st.session_state.get("grid_page", 1) > pages:
         st.session_state.grid_page = 1
     page = page_col.number_input(f"Page (of {pages})", 1, pages, key="grid_page")
     url_state.flag("shared_scale", True)
-    shared = scale_col.toggle("Shared colour scale", key="shared_scale", **SHARED,
+    shared = scale_col.toggle("Shared colour scale", key="shared_scale",
                               help="On: strong channels stand out. Off: each map uses its own "
                                    "range, which shows the pattern in weak channels too.")
     ranked = activations.rank_channels(fmap, order)

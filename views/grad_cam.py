@@ -8,11 +8,9 @@ from cnnviz.figures import colours
 from cnnviz.figures.cam import sanity_curve, uncertainty_bars
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import fmt_number
-from cnnviz.ui import cached
+from cnnviz.ui import cached, url_state
 from cnnviz.ui.charts import plot
-from cnnviz.ui import url_state
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
-from cnnviz.ui.url_state import SHARED
 
 SANITY_THRESHOLD = 0.2
 
@@ -48,8 +46,7 @@ with controls:
     bundle = model_picker()
     url_state.choice("cam_method", cam.METHODS, label=cam.METHODS.__getitem__)
     method = st.segmented_control("Method", list(cam.METHODS), required=True,
-                                  format_func=cam.METHODS.__getitem__, key="cam_method",
-                                  **SHARED)
+                                  format_func=cam.METHODS.__getitem__, key="cam_method")
     default_layer = cam.default_layer(bundle)
     layer = layer_picker(bundle, "cam_layer", default_layer,
                          help=f"Default: the last convolutional stage, "
@@ -57,12 +54,11 @@ with controls:
                               f"layers see whole objects, earlier ones edges.")
     url_state.choice("cam_colours", colours.COLOUR_MAPS)
     colour_map = st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
-                              **SHARED, help="Viridis and cividis read well for everyone, "
+                              help="Viridis and cividis read well for everyone, "
                               "including with colour-vision deficiency; jet is the rainbow of "
                               "many papers, for comparison.")
     url_state.number("cam_opacity", 0.5, 0.0, 1.0)
-    opacity = st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity",
-                        **SHARED)
+    opacity = st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity")
 
 if img is None:
     st.stop()
@@ -85,7 +81,7 @@ with main:
     chosen = st.selectbox(
         f"Compare with another class (type to search all {len(categories):,})",
         range(len(categories)), key="cam_class",
-        format_func=lambda i: class_title(categories, i), **SHARED)
+        format_func=lambda i: class_title(categories, i))
     answer = cached.class_map(bundle, img, layer, method, predicted)
     other = cached.class_map(bundle, img, layer, method, chosen)
     left, right = st.columns(2)
@@ -120,7 +116,7 @@ st.caption(f"The map of “{answer.category}” at the last layer of each resolu
 
 st.subheader("One photo, two networks")
 url_state.flag("cam_two_models")
-if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
+if st.toggle("Compare with a second network", key="cam_two_models"):
     st.session_state.setdefault("model2", "resnet18")
     first, second = st.columns(2)
     with second:
@@ -150,7 +146,7 @@ if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
 
 st.subheader("Sanity check")
 url_state.flag("cam_sanity")
-if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity", **SHARED):
+if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity"):
     count = len(sanity.units(bundle.model))
     checkpoints = tuple(sorted({c for c in (1, 2, 4, 8, 16) if c < count} | {count}))
     steps = cached.randomisation(bundle, img, layer, method, predicted, checkpoints)
@@ -171,14 +167,14 @@ if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity",
 
 st.subheader("How sure is it? MC dropout")
 url_state.flag("cam_dropout")
-if st.toggle("Sample the prediction with dropout left on", key="cam_dropout", **SHARED):
+if st.toggle("Sample the prediction with dropout left on", key="cam_dropout"):
     try:
         rates = uncertainty.dropout_rates(bundle)
     except uncertainty.NoDropoutError as err:
         st.info(str(err))
     else:
         url_state.number("cam_passes", 30, 10, 100)
-        passes = st.slider("Stochastic passes", 10, 100, step=10, key="cam_passes", **SHARED)
+        passes = st.slider("Stochastic passes", 10, 100, step=10, key="cam_passes")
         spreads = cached.dropout_spread(bundle, img, passes)
         plot(uncertainty_bars(spreads), width="stretch")
         st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "

@@ -1,8 +1,7 @@
 """The image, model and layer pickers every page shares.
 
-Their choices live in the URL (Streamlit's ``bind="query-params"``, checked by
-``cnnviz.ui.url_state``), so a shared link opens the same photo, model and layer, and the
-choice survives page switches; an upload is kept for the session: a student who uploads a
+Their choices live in the URL (through ``cnnviz.ui.url_state``, which checks them), so a
+shared link opens the same photo, model and layer, and the choice survives page switches; an upload is kept for the session: a student who uploads a
 photo on one page finds it on the next.
 """
 
@@ -11,7 +10,6 @@ from PIL import Image
 
 from cnnviz import activations, cam, images, models
 from cnnviz.ui import url_state
-from cnnviz.ui.url_state import SHARED
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp"]
@@ -30,7 +28,7 @@ def image_picker(key: str = "image") -> Image.Image | None:
     samples = images.sample_images()
     url_state.choice(f"{key}_source", IMAGE_SOURCES)
     source = st.segmented_control("Image", IMAGE_SOURCES, required=True,
-                                  key=f"{key}_source", **SHARED)
+                                  key=f"{key}_source")
     if source == "Upload":
         return _from_file(key, "Upload a photo", st.file_uploader, type=UPLOAD_TYPES,
                           help=f"JPEG, PNG, GIF, BMP, TIFF or WebP, up to "
@@ -38,7 +36,7 @@ def image_picker(key: str = "image") -> Image.Image | None:
     if source == "Camera":
         return _from_file(key, "Take a photo", st.camera_input)
     url_state.choice(f"{key}_sample", samples)
-    title = st.selectbox("Sample photo", list(samples), key=f"{key}_sample", **SHARED)
+    title = st.selectbox("Sample photo", list(samples), key=f"{key}_sample")
     return images.load_image(samples[title])
 
 
@@ -71,13 +69,12 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
     fall back to the offline default, so the page keeps working. A download shows its
     progress to the session that asked for it."""
     url_state.choice(key, models.available_models(), label=_model_title)
-    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title,
-                        **SHARED)
+    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title)
     untrained = False
     if allow_untrained:
         url_state.flag(f"{key}_untrained")
         untrained = st.checkbox(
-            "Untrained (random weights)", key=f"{key}_untrained", **SHARED,
+            "Untrained (random weights)", key=f"{key}_untrained",
             help="The same architecture with random weights: for exploring shapes, not "
                  "predictions.")
     try:
@@ -124,13 +121,14 @@ def layer_picker(bundle: models.ModelBundle, key: str, default: str, *, help=Non
     layer by its title or its module name (``_blocks.10``); a module it names that has no map
     gets a message saying why."""
     names, titles = activations.layer_names(bundle), activations.layer_titles(bundle)
-    raw = st.query_params.get(key)
-    if key not in st.session_state and raw and raw not in names and raw not in titles.values():
+
+    def explain(raw: str) -> str | None:
         try:
             cam.check_layer(bundle, raw)
         except activations.LayerError as err:
-            st.warning(f"{err} Showing “{titles[default]}” instead.")
-        st.session_state[key] = default
-    url_state.choice(key, names, default, label=titles.__getitem__)
+            return str(err).rstrip(".")
+        return None
+
+    url_state.choice(key, names, default, label=titles.__getitem__, explain=explain)
     return st.selectbox("Layer (type to search)", names, key=key,
-                        format_func=titles.__getitem__, help=help, **SHARED)
+                        format_func=titles.__getitem__, help=help)

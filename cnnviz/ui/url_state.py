@@ -1,16 +1,14 @@
 """Page state in the URL, so a teacher can share a link that opens the same view; and the one
 place where every value read from the URL is checked.
 
-Two kinds of state travel in the URL:
-
-- widgets bound natively (``**SHARED``: Streamlit's ``bind="query-params"``). Before creating
-  one, a page calls ``choice`` (a selection), ``flag`` (a toggle) or ``number`` (a slider):
-  it seeds the widget's value once per session from the URL, accepting an option's label
-  (what Streamlit writes) or its key (``cam_method=layercam``, ``layer=_blocks.2``). The
-  widget is then created with ``key=`` and no default of its own.
-- other values (typed grids, layer lists, page numbers): ``bind(key, default)`` seeds
-  ``st.session_state[key]`` once per session and ``publish(...)`` writes the current values
-  back into the address bar after the widgets.
+Before creating a widget with ``key=key`` (and no default of its own), a page seeds its value
+once per session: ``choice`` for a selection (the link may name an option by its label or by
+its key: ``cam_method=layercam`` or ``Layer-CAM``, ``layer=_blocks.2``), ``flag`` for a toggle,
+``number`` for a slider, ``bind`` for anything else (typed grids, layer lists, page numbers).
+Each call also writes the value the session has now into the address bar, by its key, so the
+link always shows what the page shows; ``publish`` does the same for values a page changes
+later in its run. (Streamlit's own ``bind="query-params"`` is not used: it writes options by
+their display label, drops any other spelling from the address bar, and cannot be checked.)
 
 A value that does not parse, is not allowed, or is not finite falls back to the default with a
 one-line notice, so a hand-edited or truncated link never breaks a page. Every key a page
@@ -22,7 +20,6 @@ import math
 
 import streamlit as st
 
-SHARED = dict(bind="query-params", persist_state="session")
 KEYS = "_url_keys"
 _MISSING = object()
 
@@ -31,10 +28,11 @@ def _register(key: str) -> None:
     st.session_state.setdefault(KEYS, set()).add(key)
 
 
-def _notice(key: str, raw: str, shown) -> None:
+def _notice(key: str, raw: str, shown, why: str | None = None) -> None:
     raw = raw if len(raw) <= 40 else raw[:37] + "…"
-    st.warning(f"The link's `{key}={raw}` is not something this page can show; showing "
-               f"{shown} instead.", icon=":material/link_off:")
+    st.warning(f"The link's `{key}={raw}` is not something this page can show"
+               f"{f' ({why})' if why else ''}; showing {shown} instead.",
+               icon=":material/link_off:")
 
 
 def _is_finite(value) -> bool:
@@ -86,9 +84,10 @@ def _format(value) -> str:
     return str(value)
 
 
-def _seed(key: str, default, read) -> object:
+def _seed(key: str, default, read, *, shown=None, explain=None) -> object:
     """Seed ``st.session_state[key]`` once per session: ``read(raw)`` turns the URL's value
-    into the value to use, or _MISSING (then the default, with a notice)."""
+    into the value to use, or _MISSING (then the default, named as ``shown``, with a notice
+    that says why when ``explain(raw)`` can tell)."""
     _register(key)
     kept = f"_kept_{key}"
     if key not in st.session_state:
@@ -98,10 +97,13 @@ def _seed(key: str, default, read) -> object:
             raw = st.query_params.get(key)
             value = default if raw is None else read(raw)
             if value is _MISSING:
-                _notice(key, raw, f"“{default}”" if isinstance(default, str) else default)
+                if shown is None:
+                    shown = f"“{default}”" if isinstance(default, str) else default
+                _notice(key, raw, shown, explain(raw) if explain else None)
                 value = default
         st.session_state[key] = value
     st.session_state[kept] = st.session_state[key]
+    publish(key)
     return st.session_state[key]
 
 
@@ -120,9 +122,10 @@ def bind(key: str, default, *, allowed=None, valid=None):
     return _seed(key, default, read)
 
 
-def choice(key: str, options, default=None, *, label=str):
-    """Seed a selection widget bound with ``**SHARED`` (selectbox, segmented control, radio):
-    the URL may name an option by its ``label`` or by its key (``str(option)``)."""
+def choice(key: str, options, default=None, *, label=str, explain=None):
+    """Seed a selection widget (selectbox, segmented control, radio): the URL may name an
+    option by its ``label`` or by its key (``str(option)``); ``explain(raw)`` may say why a
+    value is not an option."""
     options = list(options)
     default = options[0] if default is None else default
     by_label = {label(option): option for option in options}
@@ -131,20 +134,20 @@ def choice(key: str, options, default=None, *, label=str):
     def read(raw: str):
         return by_label.get(raw, by_key.get(raw, _MISSING))
 
-    value = _seed(key, default, read)
+    value = _seed(key, default, read, shown=f"“{label(default)}”", explain=explain)
     if value not in options:  # the options changed under a kept value (another model)
-        value = st.session_state[key] = default
+        value = st.session_state[key] = st.session_state[f"_kept_{key}"] = default
+        publish(key)
     return value
 
 
 def flag(key: str, default: bool = False) -> bool:
-    """Seed a toggle or checkbox bound with ``**SHARED``."""
+    """Seed a toggle or checkbox."""
     return _seed(key, default, lambda raw: _parse(raw, default))
 
 
 def number(key: str, default, low, high):
-    """Seed a slider or number input bound with ``**SHARED``; values outside [low, high]
-    are refused."""
+    """Seed a slider or number input; values outside [low, high] are refused."""
     def read(raw: str):
         value = _parse(raw, default)
         return value if value is not _MISSING and low <= value <= high else _MISSING
