@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 50_000_000  # decimal megabytes, as Streamlit's upload limit counts them
 MAX_PIXELS = 40_000_000  # e.g. 8000 × 5000: beyond any phone camera, below a decompression bomb
 MAX_ASPECT = 20.0
 MIN_SIDE = 8
@@ -47,8 +47,8 @@ def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     if not data:
         raise ImageError("The file is empty (0 bytes). Choose a photo file such as a JPEG or PNG.")
     if len(data) > MAX_BYTES:
-        raise ImageError(f"The file is {len(data) / 2**20:.0f} MB; the limit is "
-                         f"{MAX_BYTES / 2**20:.0f} MB. Save a smaller copy of the photo.")
+        raise ImageError(f"The file is {len(data) / 1e6:.1f} MB; the limit is "
+                         f"{MAX_BYTES / 1e6:.0f} MB. Save a smaller copy of the photo.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

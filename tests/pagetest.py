@@ -10,10 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 180
 
 
-def open_page(path: str = "app.py", query: dict | None = None) -> AppTest:
+def open_page(path: str = "app.py", query: dict | None = None, *,
+              via_app: bool = False) -> AppTest:
     """Run the page file at ``path`` (relative to the repository root; the whole app by
-    default) once, optionally with URL query parameters, and fail on any exception it shows."""
-    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    default) once, optionally with URL query parameters, and fail on any exception it shows.
+    ``via_app`` runs it as the app's navigation does (pages that link to others need it)."""
+    at = AppTest.from_file(str(ROOT / ("app.py" if via_app else path)), default_timeout=TIMEOUT)
+    if via_app:
+        at.run()  # the home page, which sets up the navigation
+        at.switch_page(path)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()

@@ -152,7 +152,10 @@ def test_stack_page_receptive_field_of_a_chosen_output():
 def test_stack_page_bad_cells_and_links_get_a_message():
     at = open_page(STACK_PAGE, {"layers": "[{\"kind\": \"transformer\"}]", "c": "0",
                                 "h": "99999", "channels": "-1", "rf_layer": "77"})
-    assert "could not be read" in at.warning[0].value
+    warnings = [w.value for w in at.warning]
+    assert any("could not be read" in w for w in warnings), warnings
+    for key in ("c=0", "h=99999", "channels=-1"):  # each bad value named, the default shown
+        assert any(f"`{key}`" in w for w in warnings), (key, warnings)
     assert texts(at.metric)[0] == "157,578"
     editor = f"stack_editor_{at.session_state['stack_version']}"
     at.session_state[editor] = {"edited_rows": {0: {"padding": "half"}}, "added_rows": [],

@@ -171,3 +171,10 @@ def test_samples_are_real_photos_with_licences():
         assert img.mode == "RGB" and min(img.size) >= 224, title
         assert np.asarray(img).std() > 20, title  # a photograph, not a flat fill
         assert f"| {path.name} |" in licences, f"{path.name} has no licence entry"
+
+
+def test_the_size_limit_counts_decimal_megabytes_as_streamlit_does():
+    with pytest.raises(ImageError, match=r"The file is 50\.0 MB; the limit is 50 MB"):
+        load_image(b"\x89PNG" + bytes(50_000_000 - 3))
+    with pytest.raises(ImageError, match="damaged|not an image"):  # at the limit: read, not refused
+        load_image(b"\x89PNG" + bytes(50_000_000 - 4))

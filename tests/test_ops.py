@@ -228,6 +228,10 @@ def test_grid_text_round_trip_and_errors():
         parse_grid("1 x")
     with pytest.raises(ValueError, match="empty"):
         parse_grid("  \n ")
+    for huge in ("1e309", "1e300", "-2000001/2", "nan", "inf"):  # from a hand-edited link
+        with pytest.raises(ValueError, match="line 1: .*(too large|not a number)"):
+            parse_grid(f"1 {huge}")
+    assert parse_grid("1000000 −1e6")[0, 0].tolist() == [1e6, -1e6]
 
 
 def test_photo_patch_and_whole_image_filter():

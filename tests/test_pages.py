@@ -56,6 +56,28 @@ def test_unavailable_weights_fall_back_to_the_offline_model():
     assert "efficientnet_lite0" in at.subheader[0].value
 
 
+def test_a_model_that_failed_is_said_once_per_session_and_not_retried():
+    at = open_page("views/classify.py", query={"model": "resnet50"})
+    assert "could not be downloaded" in at.warning[0].value
+    at.run()  # any rerun of the page: a short line, and no second wait for the network
+    assert_clean(at)
+    assert not any("could not be downloaded" in w.value for w in at.warning)
+    assert any("resnet50 is not available here" in c.value for c in at.caption)
+
+
+def test_removing_a_bad_upload_leaves_no_error_behind():
+    at = open_page("views/classify.py", via_app=True)
+    at.segmented_control(key="image_source").set_value("Upload").run()
+    at.file_uploader[0].upload("notes.jpg", b"just some notes", "image/jpeg").run()
+    assert "notes.jpg" in at.error[0].value
+    at.file_uploader[0].clear().run()  # the user removes it (its ×)
+    assert_clean(at)
+    assert not at.error and "No photo yet" in at.info[0].value
+    at.switch_page("views/feature_maps.py").run()  # and it does not follow to other pages
+    assert_clean(at)
+    assert not at.error
+
+
 def test_untrained_models_say_so():
     at = open_page("views/classify.py", query={"model": "resnet18", "model_untrained": "true"})
     assert "resnet18 (untrained)" in at.subheader[0].value

@@ -24,6 +24,7 @@ MODES = ("convolution", "pooling")
 CUSTOM = "custom (as typed)"
 PADDINGS = ("0", "1", "2", "3", "valid", "same", "full")
 SPEEDS = {"slow": 2.0, "medium": 1.0, "fast": 0.5}  # seconds per step
+MAX_BIAS = 1000  # a link's bias beyond this helps no one and only hides the sum
 PHOTO_SIDE = 48  # the photo is shrunk to this before cropping, so a patch shows a real detail
 # What choosing one of the chapter's examples sets, so it is reproduced exactly.
 CHAPTER_SETUPS = {
@@ -77,18 +78,18 @@ url_state.bind("mode", MODES[0], allowed=MODES)
 url_state.bind("source", examples.SOURCES[0], allowed=examples.SOURCES)
 url_state.bind("rgb", False)
 url_state.bind("size", 5, allowed=range(3, 13))
-url_state.bind("seed", 0)
+url_state.bind("seed", 0, allowed=range(0, 10_001))
 url_state.bind("kernel_preset", "vertical edge (chapter)", allowed=(*KERNELS, CUSTOM))
 url_state.bind("stride", 1, allowed=range(1, 5))
 url_state.bind("padding", "0", allowed=PADDINGS)
 url_state.bind("dilation", 1, allowed=range(1, 4))
-url_state.bind("bias", 0.0)
+url_state.bind("bias", 0.0, valid=lambda b: abs(b) <= MAX_BIAS)
 url_state.bind("flip", False)
 url_state.bind("pool_kind", POOLING_KINDS[0], allowed=POOLING_KINDS)
 url_state.bind("pool_size", 2, allowed=range(2, 5))
 url_state.bind("predict", False)
 url_state.bind("speed", "medium", allowed=tuple(SPEEDS))
-url_state.bind("step", 1)
+url_state.bind("step", 1, allowed=range(1, 10_000))
 
 with controls:
     top = st.columns([1.6, 1.6, 1, 1, 1])
@@ -142,8 +143,8 @@ with details, st.expander("Photo", expanded=st.session_state.source == "photo pa
     size = st.session_state.size
     if small is not None and st.session_state.source == "photo patch":
         size = min(size, small.width, small.height)
-        url_state.bind("top", small.height // 2 - size // 2)
-        url_state.bind("left", small.width // 2 - size // 2)
+        url_state.bind("top", small.height // 2 - size // 2, allowed=range(0, PHOTO_SIDE))
+        url_state.bind("left", small.width // 2 - size // 2, allowed=range(0, PHOTO_SIDE))
         st.session_state.top = min(st.session_state.top, small.height - size)
         st.session_state.left = min(st.session_state.left, small.width - size)
         crop = st.columns([1, 1, 2])

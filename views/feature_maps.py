@@ -7,7 +7,7 @@ from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
 from cnnviz.ui import url_state
 from cnnviz.ui.charts import plot
-from cnnviz.ui.pickers import SHARED, image_picker, model_picker
+from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
@@ -25,15 +25,8 @@ def pick_layer(bundle) -> str:
     """A searchable list of every layer with a spatial output and a depth slider over the
     same list, kept in step; the layer is in the URL (by its readable name)."""
     names = activations.layer_names(bundle)
-    titles = activations.layer_titles(bundle)
     stages = activations.stage_outputs(bundle)
-    # Start in the middle stage, unless the URL names a layer of this model; after a switch
-    # to a model without the current layer, start there again.
-    if st.session_state.get("layer") not in names and (
-            "layer" in st.session_state or st.query_params.get("layer") not in titles.values()):
-        st.session_state.layer = stages[len(stages) // 2].name
-    layer = st.selectbox("Layer (type to search)", names, key="layer",
-                         format_func=titles.__getitem__, **SHARED)
+    layer = layer_picker(bundle, "layer", stages[len(stages) // 2].name)
     st.session_state.depth = names.index(layer) + 1
 
     def follow_slider():
@@ -130,7 +123,8 @@ controls, overview = st.columns([1, 2], gap="large")
 with controls:
     img = image_picker()
     bundle = model_picker()
-    compare = st.toggle("Compare with a second photo", key="compare", **SHARED)
+    url_state.flag("compare")
+    compare = st.toggle("Compare with a second photo", key="compare")
     img2 = second_photo() if compare else None
 
 if img is not None:
@@ -144,15 +138,17 @@ if img is not None:
         st.subheader("From input to output")
         show_strip(bundle, img, fmap.shape)
     order_col, size_col, page_col, scale_col = st.columns([3, 2, 2, 2])
+    url_state.choice("order", ORDERS, label=ORDERS.__getitem__)
     order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
-                                        default="mean", required=True, key="order", **SHARED)
-    per_page = size_col.selectbox("Maps per page", PAGE_SIZES, key="per_page", **SHARED)
+                                        required=True, key="order")
+    url_state.choice("per_page", PAGE_SIZES)
+    per_page = size_col.selectbox("Maps per page", PAGE_SIZES, key="per_page")
     pages = -(-count // per_page)
     if st.session_state.get("grid_page", 1) > pages:
         st.session_state.grid_page = 1
     page = page_col.number_input(f"Page (of {pages})", 1, pages, key="grid_page")
-    shared = scale_col.toggle("Shared colour scale", value=True,
-                              key="shared_scale", **SHARED,
+    url_state.flag("shared_scale", True)
+    shared = scale_col.toggle("Shared colour scale", key="shared_scale",
                               help="On: strong channels stand out. Off: each map uses its own "
                                    "range, which shows the pattern in weak channels too.")
     ranked = activations.rank_channels(fmap, order)

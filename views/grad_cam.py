@@ -8,9 +8,9 @@ from cnnviz.figures import colours
 from cnnviz.figures.cam import sanity_curve, uncertainty_bars
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import fmt_number
-from cnnviz.ui import cached
+from cnnviz.ui import cached, url_state
 from cnnviz.ui.charts import plot
-from cnnviz.ui.pickers import SHARED, image_picker, model_picker
+from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 SANITY_THRESHOLD = 0.2
 
@@ -21,30 +21,6 @@ st.markdown(
     "Compare the map of the answer with the map of a wrong class, look through the depth of "
     "the network, put two networks side by side, and check that the map really comes from "
     "what the network learnt.")
-
-
-def pick_layer(bundle) -> str:
-    """Every layer with a spatial output, by readable name, starting at the last
-    convolutional stage; the URL may also name a module (``_blocks.4``), and a layer it names
-    that has no map gets a message saying why."""
-    names, titles = activations.layer_names(bundle), activations.layer_titles(bundle)
-    default = cam.default_layer(bundle)
-    if st.session_state.get("cam_layer") not in names:
-        first_visit = "cam_layer" not in st.session_state
-        wanted = st.query_params.get("cam_layer") if first_visit else None
-        if wanted in names:
-            st.session_state.cam_layer = wanted
-        elif wanted not in titles.values():  # a title is seeded by the widget itself
-            if wanted:
-                try:
-                    cam.check_layer(bundle, wanted)
-                except activations.LayerError as err:
-                    st.warning(f"{err} Showing “{titles[default]}” instead.")
-            st.session_state.cam_layer = default
-    return st.selectbox("Layer (type to search)", names, key="cam_layer",
-                        format_func=titles.__getitem__, **SHARED,
-                        help=f"Default: the last convolutional stage, “{titles[default]}”. "
-                             f"Deeper layers see whole objects, earlier ones edges.")
 
 
 def show_map(view, result, colour_map, opacity, *, caption, download_key) -> None:
@@ -68,16 +44,21 @@ controls, main = st.columns([1.25, 2], gap="large")
 with controls:
     img = image_picker()
     bundle = model_picker()
-    method = st.segmented_control("Method", list(cam.METHODS), default="gradcam",
-                                  required=True, format_func=cam.METHODS.__getitem__,
-                                  key="cam_method", **SHARED)
-    layer = pick_layer(bundle)
+    url_state.choice("cam_method", cam.METHODS, label=cam.METHODS.__getitem__)
+    method = st.segmented_control("Method", list(cam.METHODS), required=True,
+                                  format_func=cam.METHODS.__getitem__, key="cam_method")
+    default_layer = cam.default_layer(bundle)
+    layer = layer_picker(bundle, "cam_layer", default_layer,
+                         help=f"Default: the last convolutional stage, "
+                              f"“{activations.layer_titles(bundle)[default_layer]}”. Deeper "
+                              f"layers see whole objects, earlier ones edges.")
+    url_state.choice("cam_colours", colours.COLOUR_MAPS)
     colour_map = st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
-                              **SHARED, help="Viridis and cividis read well for everyone, "
+                              help="Viridis and cividis read well for everyone, "
                               "including with colour-vision deficiency; jet is the rainbow of "
                               "many papers, for comparison.")
-    opacity = st.slider("Opacity of the map", 0.0, 1.0, 0.5, 0.05, key="cam_opacity",
-                        **SHARED)
+    url_state.number("cam_opacity", 0.5, 0.0, 1.0)
+    opacity = st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity")
 
 if img is None:
     st.stop()
@@ -95,10 +76,12 @@ with main:
     st.subheader(f"Top 5 · {bundle.label}")
     plot(top_k_bars(top), width="stretch")
     categories = bundle.categories
+    url_state.choice("cam_class", range(len(categories)), top[1][0],
+                     label=lambda i: class_title(categories, i))
     chosen = st.selectbox(
         f"Compare with another class (type to search all {len(categories):,})",
-        range(len(categories)), index=top[1][0], key="cam_class",
-        format_func=lambda i: class_title(categories, i), **SHARED)
+        range(len(categories)), key="cam_class",
+        format_func=lambda i: class_title(categories, i))
     answer = cached.class_map(bundle, img, layer, method, predicted)
     other = cached.class_map(bundle, img, layer, method, chosen)
     left, right = st.columns(2)
@@ -132,7 +115,8 @@ st.caption(f"The map of “{answer.category}” at the last layer of each resolu
            f"knows about objects, which is why Grad-CAM is usually read there.")
 
 st.subheader("One photo, two networks")
-if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
+url_state.flag("cam_two_models")
+if st.toggle("Compare with a second network", key="cam_two_models"):
     st.session_state.setdefault("model2", "resnet18")
     first, second = st.columns(2)
     with second:
@@ -161,7 +145,8 @@ if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
                    f"base it on different parts of the image.")
 
 st.subheader("Sanity check")
-if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity", **SHARED):
+url_state.flag("cam_sanity")
+if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity"):
     count = len(sanity.units(bundle.model))
     checkpoints = tuple(sorted({c for c in (1, 2, 4, 8, 16) if c < count} | {count}))
     steps = cached.randomisation(bundle, img, layer, method, predicted, checkpoints)
@@ -181,13 +166,15 @@ if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity",
                f"a coarse map has few independent cells: read the trend, or try other photos.")
 
 st.subheader("How sure is it? MC dropout")
-if st.toggle("Sample the prediction with dropout left on", key="cam_dropout", **SHARED):
+url_state.flag("cam_dropout")
+if st.toggle("Sample the prediction with dropout left on", key="cam_dropout"):
     try:
         rates = uncertainty.dropout_rates(bundle)
     except uncertainty.NoDropoutError as err:
         st.info(str(err))
     else:
-        passes = st.slider("Stochastic passes", 10, 100, 30, 10, key="cam_passes", **SHARED)
+        url_state.number("cam_passes", 30, 10, 100)
+        passes = st.slider("Stochastic passes", 10, 100, step=10, key="cam_passes")
         spreads = cached.dropout_spread(bundle, img, passes)
         plot(uncertainty_bars(spreads), width="stretch")
         st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "

@@ -21,9 +21,7 @@ def new_quiz() -> None:
 
 
 url_state.bind("quiz", random.randint(1, 99_999), allowed=range(1, 100_000))
-url_state.bind("topics", list(practice.TOPICS))
-if not st.session_state.topics or not set(st.session_state.topics) <= set(practice.TOPICS):
-    st.session_state.topics = list(practice.TOPICS)
+url_state.bind("topics", list(practice.TOPICS), allowed=practice.TOPICS)
 url_state.bind("count", 7, allowed=range(1, 21))
 url_state.bind("format", practice.FORMATS[0], allowed=practice.FORMATS)
 

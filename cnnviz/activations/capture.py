@@ -3,7 +3,6 @@ every session shares, keyed by what identifies them (the model's weights, its pr
 the photo's pixels, the layer) so the same photo picked in two sessions is one entry."""
 
 import hashlib
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ from PIL import Image
 from cnnviz.activations.cache import ActivationCache
 from cnnviz.activations.taps import LayerError, forward_with_taps, layer_names, layers
 from cnnviz.models import ModelBundle
+from cnnviz.models.memo import per_bundle
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
 
@@ -36,9 +36,10 @@ def _preprocess_key(preprocess) -> str:
 
 def model_key(bundle: ModelBundle) -> tuple:
     """What identifies a model's outputs: name, weights, device, preprocessing, and the
-    module's id (two untrained instances of one architecture differ). Every cache of
-    results computed from a model (here and in the pages' caches) keys on it."""
-    return (bundle.name, bundle.weights, str(bundle.device), id(bundle.model),
+    bundle's serial number (two untrained instances of one architecture differ, and a model
+    loaded again after eviction starts afresh). Every cache of results computed from a model
+    (here and in the pages' caches) keys on it; it holds no reference to the model."""
+    return (bundle.name, bundle.weights, str(bundle.device), bundle.serial,
             _preprocess_key(bundle.preprocess))
 
 
@@ -86,7 +87,7 @@ def capture(bundle: ModelBundle, img: Image.Image, layers, *,
     return {name: found[name] for name in names}
 
 
-@lru_cache(maxsize=64)
+@per_bundle
 def _spatial(bundle: ModelBundle) -> frozenset[str]:
     return frozenset(layer_names(bundle))
 

@@ -2,8 +2,6 @@
 layer sits, one layer per resolution (the strip from input to output), the photo as the
 network saw it, the first layer's filters, and channels ranked and summarised."""
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 from PIL import Image
@@ -12,16 +10,17 @@ from torch import nn
 from cnnviz.activations import titles
 from cnnviz.activations.taps import FeatureLayer, LayerError, layer_names, layers
 from cnnviz.models import ModelBundle
+from cnnviz.models.memo import per_bundle
 
 
-@lru_cache(maxsize=64)
+@per_bundle
 def layer_titles(bundle: ModelBundle) -> dict[str, str]:
     """A readable, unique title for every layer of ``layers(bundle)``, such as "stage 3 ·
     block 2 · depthwise conv 5×5" (see cnnviz.activations.titles)."""
     return titles.titles(bundle.name, bundle.model, layer_names(bundle))
 
 
-@lru_cache(maxsize=64)
+@per_bundle
 def layer_places(bundle: ModelBundle) -> dict[str, str]:
     """Where each layer of ``layers(bundle)`` sits, as the first word of its title: "stem",
     "stage 3", "head", "block 2"."""
@@ -47,7 +46,7 @@ def stage_outputs(bundle: ModelBundle) -> list[FeatureLayer]:
     return sorted(chosen, key=layers(bundle).index)
 
 
-@lru_cache(maxsize=64)
+@per_bundle
 def _normalisation(bundle: ModelBundle) -> tuple[torch.Tensor, torch.Tensor]:
     """Offset b and scale a of the preprocessing's per-channel x = a·pixel + b, read off a
     black and a white image (a resize and crop leave a uniform image uniform)."""

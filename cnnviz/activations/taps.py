@@ -17,13 +17,13 @@ and ``out += identity`` overwrite a module's output after its hook ran.
 
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from cnnviz.models import ModelBundle
+from cnnviz.models.memo import per_bundle
 
 PROBE_SCALE = 1.25  # the second probe's size, relative to the model's input
 
@@ -41,7 +41,7 @@ class FeatureLayer:
     shape: tuple[int, int, int]  # (C, H, W) of its output at the model's input size
 
 
-@lru_cache(maxsize=64)
+@per_bundle
 def layers(bundle: ModelBundle) -> tuple[FeatureLayer, ...]:
     """Every module whose output is a (1, C, H, W) map with H·W > 1, in execution order (a
     module is listed when it returns, so a block comes right after its last layer).

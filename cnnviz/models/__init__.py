@@ -18,12 +18,13 @@ from cnnviz.models.zoo import (
     ModelBundle,
     lite0_preprocess,
     load_model,
+    remembered_failure,
 )
 
 __all__ = [
     "DEFAULT_MODEL", "IMAGENET_CATEGORIES", "TORCHVISION_MODELS", "UNTRAINED_SEED",
     "ModelBundle", "ModelError", "UnknownModelError", "WeightsUnavailableError",
     "available_models", "build", "cached_weights_path", "device_choices",
-    "device_description", "ensure_cached", "lite0_preprocess", "load_model", "select_device",
-    "weights_mirror",
+    "device_description", "ensure_cached", "lite0_preprocess", "load_model",
+    "remembered_failure", "select_device", "weights_mirror",
 ]

@@ -43,17 +43,18 @@ def cached_weights_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
 
 
-def ensure_cached(url: str) -> Path:
+def ensure_cached(url: str, progress=None) -> Path:
     """Put the weight file of ``url`` into torch's cache unless it is already there.
 
     The file's SHA-256 must start with the hash prefix in its name (torchvision's naming,
-    e.g. ``resnet50-11ad3fa6.pth``) before it is kept.
+    e.g. ``resnet50-11ad3fa6.pth``) before it is kept; ``progress(done, total)`` hears about
+    the download.
     """
     path = cached_weights_path(url)
     if path.is_file():
         return path
     try:
-        return download.fetch(weights_mirror(url), path,
+        return download.fetch(weights_mirror(url), path, progress=progress,
                               expected=path.stem.rsplit("-", 1)[-1])
     except download.DownloadError as err:
         raise WeightsUnavailableError(

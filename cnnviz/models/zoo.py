@@ -3,9 +3,11 @@ classifiers with their official weights when they can be had, and any of them un
 
 Each model is built once per process and shared by every caller (every browser session): it
 is put in eval mode with ``requires_grad`` off at load time and never changed afterwards, so
-callers that need gradients take them with respect to activations, not parameters.
+callers that need gradients take them with respect to activations, not parameters. Loaded
+models live in a ``ModelCache`` bounded by memory (see ``cnnviz.models.cache``).
 """
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,11 +18,14 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from cnnviz.models.cache import ModelCache
 from cnnviz.models.devices import select_device
 from cnnviz.models.registry import DEFAULT_MODEL, build, default_weights
 from cnnviz.models.weights import ensure_cached, lite0_weights_path
 
 UNTRAINED_SEED = 0
+_serials = itertools.count(1)
+Progress = Callable[[int, int | None], None]  # bytes downloaded, bytes in all (None: unknown)
 
 # ImageNet-1k class names, offline, as torchvision's weight metadata lists them.
 IMAGENET_CATEGORIES: list[str] = list(
@@ -39,6 +44,9 @@ class ModelBundle:
     # Held while hooks are on the shared model, so concurrent sessions never see each
     # other's activations (see cnnviz.activations).
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Unique in this process, unlike id(model), which a model loaded after an evicted one may
+    # reuse: caches of results key on it (see activations.model_key).
+    serial: int = field(default_factory=lambda: next(_serials), init=False)
 
     @property
     def label(self) -> str:
@@ -57,29 +65,38 @@ class ModelBundle:
         return [(int(i), self.categories[int(i)], float(v)) for v, i in zip(values, indices)]
 
 
-_cache: dict[tuple, ModelBundle] = {}
-_cache_lock = threading.Lock()
+_cache = ModelCache()
 
 
-def load_model(name: str = DEFAULT_MODEL, *, pretrained: bool = True) -> ModelBundle:
-    """The shared bundle for ``name``, built on first use.
+def load_model(name: str = DEFAULT_MODEL, *, pretrained: bool = True,
+               progress: Progress | None = None) -> ModelBundle:
+    """The shared bundle for ``name``, built on first use; ``progress`` hears about a
+    download, if one is needed.
 
     Raises ``UnknownModelError`` for a name torchvision does not know and
-    ``WeightsUnavailableError`` when pretrained weights cannot be found or fetched.
+    ``WeightsUnavailableError`` when pretrained weights cannot be found or fetched (a failure
+    is remembered for a few minutes: see ``cnnviz.models.cache``).
     """
     device = select_device()
-    key = (name, pretrained, str(device))
-    with _cache_lock:  # two sessions asking at once must not build the model twice
-        if key not in _cache:
-            builder = _load_lite0 if name == DEFAULT_MODEL else _load_torchvision
-            # Untrained models get the same random weights in every process: a class sees one
-            # network, and a result seen once can be seen again.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(UNTRAINED_SEED)
-                bundle = builder(name, pretrained, device)
-            bundle.model.eval().requires_grad_(False)
-            _cache[key] = bundle
-        return _cache[key]
+
+    def build() -> ModelBundle:
+        builder = _load_lite0 if name == DEFAULT_MODEL else _load_torchvision
+        # Untrained models get the same random weights in every process: a class sees one
+        # network, and a result seen once can be seen again.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(UNTRAINED_SEED)
+            bundle = builder(name, pretrained, device, progress)
+        bundle.model.eval().requires_grad_(False)
+        return bundle
+
+    return _cache.get((name, pretrained, str(device)), build,
+                      pinned=name == DEFAULT_MODEL and pretrained)
+
+
+def remembered_failure(name: str, pretrained: bool = True):
+    """The ``ModelError`` that loading ``name`` met a moment ago, if it is still remembered
+    (a page can then say so without waiting for the network again)."""
+    return _cache.failed((name, pretrained, str(select_device())))
 
 
 def lite0_preprocess(img: Image.Image, size: int = 224) -> torch.Tensor:
@@ -102,7 +119,8 @@ def lite0_preprocess(img: Image.Image, size: int = 224) -> torch.Tensor:
     return (pixels - 127.0) / 128.0
 
 
-def _load_lite0(name: str, pretrained: bool, device: torch.device) -> ModelBundle:
+def _load_lite0(name: str, pretrained: bool, device: torch.device,
+                progress: Progress | None) -> ModelBundle:
     model, _ = build(name)
     weights = f"untrained (random initialisation, seed {UNTRAINED_SEED})"
     if pretrained:
@@ -113,10 +131,11 @@ def _load_lite0(name: str, pretrained: bool, device: torch.device) -> ModelBundl
                        pretrained, weights)
 
 
-def _load_torchvision(name: str, pretrained: bool, device: torch.device) -> ModelBundle:
+def _load_torchvision(name: str, pretrained: bool, device: torch.device,
+                      progress: Progress | None) -> ModelBundle:
     weights = default_weights(name)
     if pretrained:
-        ensure_cached(weights.url)  # torchvision then reads the cached file, no network
+        ensure_cached(weights.url, progress)  # torchvision then reads the cached file
         model, _ = build(name, weights)
         source = f"{weights} (torchvision, ImageNet-1k)"
     else:

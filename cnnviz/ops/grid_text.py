@@ -1,6 +1,7 @@
 """Grids of numbers as text a person can type: one row per line, numbers separated by spaces
 or commas, channels separated by a blank line. Fractions such as 1/9 and a real minus sign
-are accepted, so a kernel can be typed exactly as it is written on a slide."""
+are accepted, so a kernel can be typed exactly as it is written on a slide. Numbers are
+bounded (±1,000,000), so a hand-edited link cannot overflow the arithmetic."""
 
 from fractions import Fraction
 
@@ -9,11 +10,18 @@ import numpy as np
 from cnnviz.formatting import MINUS
 
 
+LIMIT = 1_000_000  # larger numbers help no one by hand, and products of them overflow
+
+
 def _number(token: str, where: str) -> float:
     try:
-        return float(Fraction(token.replace(MINUS, "-")))
+        value = Fraction(token.replace(MINUS, "-"))
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"{where}: {token!r} is not a number") from None
+    if abs(value) > LIMIT:
+        raise ValueError(f"{where}: {token} is too large; numbers here are at most "
+                         f"{LIMIT:,} either way")
+    return float(value)
 
 
 def parse_grid(text: str) -> np.ndarray:

@@ -1,73 +1,134 @@
-"""The image and model pickers every page shares.
+"""The image, model and layer pickers every page shares.
 
-Their choices live in the URL (Streamlit's ``bind="query-params"``), so a shared link opens
-the same photo and model and the choice survives page switches; an upload is kept for the
-session: a student who uploads a photo on one page finds it on the next.
+Their choices live in the URL (through ``cnnviz.ui.url_state``, which checks them), so a
+shared link opens the same photo, model and layer, and the choice survives page switches; an upload is kept for the session: a student who uploads a
+photo on one page finds it on the next.
 """
 
 import streamlit as st
 from PIL import Image
 
-from cnnviz import images, models
+from cnnviz import activations, cam, images, models
+from cnnviz.ui import url_state
 
-# In the URL, and kept across page switches.
-SHARED = dict(bind="query-params", persist_state="session")
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp"]
+
+
+def upload_limit_text() -> str:
+    """Streamlit's upload limit as it applies it: ``server.maxUploadSize`` is in decimal
+    megabytes (a 19.5 MiB file is over a 20 MB limit)."""
+    megabytes = st.get_option("server.maxUploadSize")
+    return f"{megabytes} MB ({megabytes * 1_000_000:,} bytes)"
 
 
 def image_picker(key: str = "image") -> Image.Image | None:
     """A sample photo, an upload or a camera shot as an RGB image; None (with the reason on
     screen) when the chosen source has nothing usable yet."""
     samples = images.sample_images()
-    source = st.segmented_control("Image", IMAGE_SOURCES, default=IMAGE_SOURCES[0],
-                                  required=True, key=f"{key}_source", **SHARED)
+    url_state.choice(f"{key}_source", IMAGE_SOURCES)
+    source = st.segmented_control("Image", IMAGE_SOURCES, required=True,
+                                  key=f"{key}_source")
     if source == "Upload":
-        return _from_file(key, "Upload a photo", st.file_uploader, type=UPLOAD_TYPES)
+        return _from_file(key, "Upload a photo", st.file_uploader, type=UPLOAD_TYPES,
+                          help=f"JPEG, PNG, GIF, BMP, TIFF or WebP, up to "
+                               f"{upload_limit_text()}.")
     if source == "Camera":
         return _from_file(key, "Take a photo", st.camera_input)
-    title = st.selectbox("Sample photo", list(samples), key=f"{key}_sample", **SHARED)
+    url_state.choice(f"{key}_sample", samples)
+    title = st.selectbox("Sample photo", list(samples), key=f"{key}_sample")
     return images.load_image(samples[title])
 
 
 def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
-    """Decode an upload or camera shot; keep its bytes so other pages can reuse the photo."""
+    """Decode an upload or camera shot; keep its bytes, once they decode, so other pages can
+    reuse the photo. A file that does not decode is explained here and kept nowhere, so
+    removing it leaves no error behind."""
     kept = f"_kept_{key}_file"
     upload = widget(label, key=f"{key}_{widget.__name__}", **kwargs)
     if upload is not None:
+        try:
+            img = images.load_image(upload.getvalue())
+        except images.ImageError as err:
+            st.error(f"**{upload.name}**: {err}")
+            return None
         st.session_state[kept] = (upload.name, upload.getvalue())
+        return img
     if kept not in st.session_state:
-        st.info("No photo yet: choose one above, or pick a sample photo instead.")
+        st.info(f"No photo yet: choose one above, or pick a sample photo instead. A file "
+                f"over {upload_limit_text()}, or of another type than JPEG, PNG, GIF, BMP, "
+                f"TIFF or WebP, is refused before it reaches the page.")
         return None
     name, data = st.session_state[kept]
-    try:
-        img = images.load_image(data)
-    except images.ImageError as err:
-        st.error(f"**{name}**: {err}")
-        return None
-    if upload is None:
-        st.caption(f"Using your earlier photo: {name}")
-    return img
+    st.caption(f"Using your earlier photo: {name}")
+    return images.load_image(data)
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
-    """Choose a model of the zoo; when its weights cannot be had, say so once and fall back to
-    the offline default, so the page keeps working."""
-    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title,
-                        **SHARED)
-    untrained = allow_untrained and st.checkbox(
-        "Untrained (random weights)", key=f"{key}_untrained", **SHARED,
-        help="The same architecture with random weights: for exploring shapes, not predictions.")
+    """Choose a model of the zoo; when its weights cannot be had, say so once per session and
+    fall back to the offline default, so the page keeps working. A download shows its
+    progress to the session that asked for it."""
+    url_state.choice(key, models.available_models(), label=_model_title)
+    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title)
+    untrained = False
+    if allow_untrained:
+        url_state.flag(f"{key}_untrained")
+        untrained = st.checkbox(
+            "Untrained (random weights)", key=f"{key}_untrained",
+            help="The same architecture with random weights: for exploring shapes, not "
+                 "predictions.")
     try:
-        with st.spinner(f"Loading {name}…"):
-            bundle = models.load_model(name, pretrained=not untrained)
+        bundle = _load(name, not untrained)
     except models.ModelError as err:
-        st.warning(f"{err}\n\nShowing {models.DEFAULT_MODEL} instead.")
+        said = st.session_state.setdefault("_model_failures_said", set())
+        if (name, str(err)) in said:
+            st.caption(f"{name} is not available here; showing {models.DEFAULT_MODEL}.")
+        else:
+            said.add((name, str(err)))
+            st.warning(f"{err}\n\nShowing {models.DEFAULT_MODEL} instead.")
         bundle = models.load_model(models.DEFAULT_MODEL)
     st.caption(f"{bundle.label} · weights: {bundle.weights} · runs on "
                f"{models.device_description(bundle.device)}")
     return bundle
 
 
+def _load(name: str, pretrained: bool) -> models.ModelBundle:
+    """``models.load_model`` with a progress bar while weights download (only this session
+    sees it; others keep working with their own models)."""
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        text = f"Downloading {name}'s weights: {done / 1e6:.1f} MB" + (
+            f" of {total / 1e6:.1f} MB" if total else "")
+        if bar is None:
+            bar = st.progress(0.0, text=text)
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+    with st.spinner(f"Loading {name}…"):
+        bundle = models.load_model(name, pretrained=pretrained, progress=progress)
+    if bar is not None:
+        bar.empty()
+    return bundle
+
+
 def _model_title(name: str) -> str:
     return f"{name} (offline, pretrained)" if name == models.DEFAULT_MODEL else name
+
+
+def layer_picker(bundle: models.ModelBundle, key: str, default: str, *, help=None) -> str:
+    """Every layer of ``bundle`` with a feature map, by readable title. A link may name a
+    layer by its title or its module name (``_blocks.10``); a module it names that has no map
+    gets a message saying why."""
+    names, titles = activations.layer_names(bundle), activations.layer_titles(bundle)
+
+    def explain(raw: str) -> str | None:
+        try:
+            cam.check_layer(bundle, raw)
+        except activations.LayerError as err:
+            return str(err).rstrip(".")
+        return None
+
+    url_state.choice(key, names, default, label=titles.__getitem__, explain=explain)
+    return st.selectbox("Layer (type to search)", names, key=key,
+                        format_func=titles.__getitem__, help=help)
