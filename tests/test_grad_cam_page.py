@@ -72,8 +72,8 @@ def test_a_layer_without_spatial_extent_gets_a_message():
     at = open_page(PAGE, query={"cam_layer": "_avg_pooling"})
     assert ("Layer '_avg_pooling' of efficientnet_lite0 has no spatial extent: its output is "
             "1280 × 1 × 1" in at.warning[0].value)
-    assert "Showing “head · batch norm” instead" in at.warning[0].value
-    assert at.session_state["cam_layer"] == "_bn1" and captions(at)
+    assert "Showing “head · ReLU6” instead" in at.warning[0].value
+    assert at.session_state["cam_layer"] == "_head_act" and captions(at)
 
 
 def test_an_untrained_model_says_its_map_means_nothing():

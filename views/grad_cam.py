@@ -25,8 +25,8 @@ st.markdown(
 
 def pick_layer(bundle) -> str:
     """Every layer with a spatial output, by readable name, starting at the last
-    convolutional stage; the URL may also name a module (``_blocks.4``), and a layer it names
-    that has no map gets a message saying why."""
+    convolution's activated output; the URL may also name a module (``_blocks.4``), and a
+    layer it names that has no map gets a message saying why."""
     names, titles = activations.layer_names(bundle), activations.layer_titles(bundle)
     default = cam.default_layer(bundle)
     if st.session_state.get("cam_layer") not in names:
@@ -43,7 +43,8 @@ def pick_layer(bundle) -> str:
             st.session_state.cam_layer = default
     return st.selectbox("Layer (type to search)", names, key="cam_layer",
                         format_func=titles.__getitem__, **SHARED,
-                        help=f"Default: the last convolutional stage, “{titles[default]}”. "
+                        help=f"Default: the last convolution after its activation, "
+                             f"“{titles[default]}”, where Selvaraju et al. read Grad-CAM. "
                              f"Deeper layers see whole objects, earlier ones edges.")
 
 
@@ -156,9 +157,9 @@ if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
         if bundle2 is bundle:
             st.info("Both sides show the same network: choose another one on the right.")
         st.caption(f"Both maps are for “{answer.category}” at each network's last "
-                   f"convolutional stage, by {cam.METHODS[method]}. A saliency map describes "
-                   f"one model, not the photo: two networks that give the same answer can "
-                   f"base it on different parts of the image.")
+                   f"convolution after its activation, by {cam.METHODS[method]}. A saliency "
+                   f"map describes one model, not the photo: two networks that give the same "
+                   f"answer can base it on different parts of the image.")
 
 st.subheader("Sanity check")
 if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity", **SHARED):
