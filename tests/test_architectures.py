@@ -80,6 +80,31 @@ def test_the_tutorial_lenet5_has_61706_parameters_as_the_block_arithmetic_says(f
     assert block["compare"][0]["alternative"]["value"] == numel(nn.Conv2d(6, 16, 5))
 
 
+def test_lenet5_subsampling_is_the_papers_sum_times_a_coefficient_plus_a_bias():
+    s2 = LeNet5().S2
+    with torch.no_grad():
+        s2.weight.copy_(torch.randn(6))
+        s2.bias.copy_(torch.randn(6))
+    x = torch.randn(2, 6, 28, 28)
+    block_sums = x.reshape(2, 6, 14, 2, 14, 2).sum(dim=(3, 5))
+    expected = block_sums * s2.weight[:, None, None] + s2.bias[:, None, None]
+    torch.testing.assert_close(s2(x), expected)
+
+
+def test_lenet5_depth_counts_its_trained_layers_not_the_fixed_output(fresh):
+    """By the page's rule (layers with trained weights), the paper's seven layers less its
+    RBF output, whose centres are fixed: C1, S2, C3, S4, C5, F6 form one chain."""
+    model = LeNet5()
+    trained = [name for name, child in model.named_children() if numel(child)]
+    assert trained == ["C1", "S2", "C3", "S4", "C5", "F6"]
+    assert fresh["lenet5"]["depth"] == len(trained) == 6
+    depth = next(f for f in fresh["lenet5"]["flags"] if f["column"] == "Depth")
+    assert depth["chapter"] == "5" and depth["flagged"] and depth["verdict"] == "wrong"
+    assert "not counting the input, all of which contain trainable parameters" in depth["why"]
+    assert depth["found"] == "6 (measured here); 7 (the paper)"
+    assert "section II-B" in depth["source"]
+
+
 def test_lenet5_scores_ten_classes_and_refuses_other_sizes():
     model = LeNet5().eval()
     assert model(torch.randn(3, 1, 32, 32)).shape == (3, 10)
@@ -122,13 +147,15 @@ def test_flops_of_our_own_models_equal_torchs_flop_counter(fresh):
 
 
 def test_lenet5_macs_are_the_connections_that_exist():
-    # C1 6·25·28², C3 (6·3 + 9·4 + 6)·25·10², C5 120·400, F6 84·120, RBF 10·84 (as x·w)
-    expected = 6 * 25 * 28 * 28 + 60 * 25 * 100 + 120 * 400 + 84 * 120 + 10 * 84
+    # C1 6·25·28², S2 6·4·14² (a 2×2 sum times a coefficient, as a convolution), C3
+    # (6·3 + 9·4 + 6)·25·10², S4 16·4·5², C5 120·400, F6 84·120, RBF 10·84 (as x·w)
+    expected = (6 * 25 * 28 * 28 + 6 * 4 * 14 * 14 + 60 * 25 * 100 + 16 * 4 * 5 * 5
+                + 120 * 400 + 84 * 120 + 10 * 84)
     assert profile(LeNet5(), (1, 32, 32)).macs == expected
 
 
 @pytest.mark.parametrize("name, depth", [
-    ("lenet5", 5), ("alexnet", 8), ("vgg16", 16), ("googlenet", 22), ("resnet18", 18),
+    ("alexnet", 8), ("vgg16", 16), ("googlenet", 22), ("resnet18", 18),
     ("resnet50", 50),
 ])
 def test_depth_is_the_papers_count_of_weight_layers(name, depth, fresh):

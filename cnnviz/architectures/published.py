@@ -213,6 +213,16 @@ VERDICTS = {
 # parameters) are compared automatically; a discrepancy found there without a note here is
 # an error (the tests check it). The top-5 column cannot be measured, so every cell has one.
 CHAPTER_NOTES: dict[tuple[str, str], Note] = {
+    ("lenet5", "Depth"): Note(
+        "wrong",
+        "The paper gives LeNet-5 seven layers, \"not counting the input, all of which "
+        "contain trainable parameters (weights)\": C1, S2, C3, S4, C5, F6 and the output. "
+        "The 5 in the name is a version, not a depth. By this page's rule the depth "
+        "is 6: the subsampling layers S2 and S4 have trained weights (a coefficient and a bias "
+        "per map) and count, while the output layer's RBF centres are fixed by hand, not "
+        "trained, so it does not.",
+        LECUN_1998 + ", section II-B",
+        found="7 (the paper)"),
     ("lenet5", "Top-5 Error"): Note(
         "different measure",
         "LeNet-5 was never run on ImageNet: about 1 % is its error on the 10 MNIST digit "

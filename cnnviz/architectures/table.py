@@ -99,6 +99,8 @@ def chapter_flags(name: str, record: dict) -> list[dict]:
             found = f"{measured:,}" if column == "Params" else str(measured)
             if column != "Year":
                 found += " (measured here)"
+            if note is not None and note.found:  # the source's own number, when it differs
+                found += f"; {note.found}"
         elif note is None:
             raise ValueError(f"the chapter's {column} for {name} needs a note with its source")
         else:
