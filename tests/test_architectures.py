@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import get_model, get_model_weights
+from torchvision.ops import SqueezeExcitation
 
 from cnnviz import architectures, models
 from cnnviz.architectures import published, table
@@ -299,9 +300,37 @@ def test_the_chapters_worked_examples_against_torch_layers(fresh):
     vgg = fresh["vgg16"]["block"]["compare"]
     assert vgg[0]["alternative"]["value"] == numel(nn.Conv2d(256, 256, 5, bias=False))
     assert [vgg[0]["saving"], vgg[1]["saving"]] == ["28 % fewer weights", "45 % fewer weights"]
-    inception = fresh["googlenet"]["block"]["compare"][1]
-    assert inception["ours"]["value"] == numel(nn.Conv2d(256, 64, 1)) == 16_448
-    assert inception["alternative"]["value"] == numel(nn.Conv2d(256, 256, 3)) == 590_080
+
+
+def test_the_chapters_1x1_example_is_shown_as_it_is_and_fairly(fresh):
+    """The chapter compares a 1×1 256→64 with a 3×3 256→256: different outputs, and a 3×3
+    still follows the 1×1. The fair pair maps 256 channels to 256 on both sides."""
+    unfair, fair = fresh["googlenet"]["block"]["compare"][1:3]
+    reduce, plain = nn.Conv2d(256, 64, 1), nn.Conv2d(256, 256, 3, padding=1)
+    assert unfair["ours"]["value"] == numel(reduce) == 16_448
+    assert unfair["alternative"]["value"] == numel(plain) == 590_080
+    assert unfair["saving"].startswith("36× fewer") and "chapter's comparison" in \
+        unfair["saving"] and "unfair" in unfair["saving"]
+    bottleneck = nn.Sequential(reduce, nn.Conv2d(64, 256, 3, padding=1))
+    x = torch.randn(1, 256, 8, 8)
+    assert bottleneck(x).shape == plain(x).shape  # the same job on both sides
+    assert fair["ours"]["value"] == numel(bottleneck) == 164_160
+    assert fair["alternative"]["value"] == numel(plain)
+    assert fair["saving"].startswith("3.6× fewer") and "fair comparison" in fair["saving"]
+
+
+def test_the_squeeze_and_excitation_sentence_says_what_the_gate_reads(fresh):
+    """Hu et al. (2018): each channel's gate comes from every channel's mean through two fully
+    connected layers. Checked on torchvision's own SE module by autograd: the gate of channel
+    0 changes with channel 1's input."""
+    caption = fresh["efficientnet_b0"]["block"]["caption"]
+    assert "means of all channels" in caption and "two fully connected layers" in caption
+    torch.manual_seed(0)
+    unit = SqueezeExcitation(8, 2)  # output = gate(means of x) · x, channel by channel
+    x = torch.randn(1, 8, 4, 4, requires_grad=True)
+    unit(x)[0, 0].sum().backward()  # channel 0's output reads channel 1 only through its gate
+    assert x.grad[0, 1].abs().sum() > 0
+    assert sum(isinstance(m, nn.Conv2d) for m in unit.modules()) == 2
 
 
 # ---- the public function, other models, latency ------------------------------------------------
