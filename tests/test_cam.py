@@ -453,6 +453,22 @@ def test_mc_dropout_needs_dropout_and_two_passes(resnet18, lite0, photos):
         uncertainty.mc_dropout(lite0, photos["Cat (Chelsea)"], passes=1)
 
 
+def test_mc_dropout_samples_only_the_head_of_every_zoo_model_with_dropout(lite0):
+    """Where dropout acts decides what the spread measures: in every zoo model it reads the
+    pooled, flattened features, so MC dropout is a last-layer approximation. A network with
+    dropout between convolutions is told apart."""
+    assert uncertainty.samples_head_only(lite0)
+    assert lite0.model._dropout.p == 0.2
+    for name in ("vgg16", "alexnet", "googlenet", "mobilenet_v2", "mobilenet_v3_large",
+                 "efficientnet_b0"):
+        bundle = models.load_model(name, pretrained=False)
+        dropouts = [m for m in bundle.model.modules() if isinstance(m, nn.Dropout)]
+        assert dropouts and uncertainty.samples_head_only(bundle), name
+    body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout2d(0.1), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Dropout(0.5), nn.Linear(4, 1000)).eval()
+    assert not uncertainty.samples_head_only(private_bundle(lite0, body))
+
+
 # --------------------------------------------------------------------------------- overlays
 
 

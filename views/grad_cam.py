@@ -191,7 +191,16 @@ if st.toggle("Sample the prediction with dropout left on", key="cam_dropout", **
         passes = st.slider("Stochastic passes", 10, 100, 30, 10, key="cam_passes", **SHARED)
         spreads = cached.dropout_spread(bundle, img, passes)
         plot(uncertainty_bars(spreads), width="stretch")
+        where = ("Dropout sits only in the classifier head here, after the last feature "
+                 "map, so the passes sample the head alone: a last-layer approximation, blind "
+                 "to what the convolutional layers are unsure of."
+                 if uncertainty.samples_head_only(bundle) else
+                 "Dropout also sits among the convolutional layers here, so the passes sample "
+                 "them too.")
         st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "
                    f"{', '.join(fmt_number(r) for r in rates)}) left on, as Gal & Ghahramani "
                    f"(2016) propose: the bars are the mean probability, the whiskers one "
-                   f"standard deviation. Long whiskers mean the answer hangs on a few units.")
+                   f"standard deviation. The spread approximates the model's epistemic "
+                   f"uncertainty, its uncertainty about its own weights: long whiskers mean "
+                   f"that weights the training data fit about equally well disagree on this "
+                   f"photo. {where}")
