@@ -249,6 +249,22 @@ def test_uncovered_pixels_get_no_gradient(n, f, p, s, d):
 
 
 @RANDOM
+@given(st.integers(1, 16), st.integers(1, 5), PADDING, st.integers(1, 5), st.integers(1, 3))
+def test_uncovered_padding_gets_no_gradient(n, f, p, s, d):
+    """The padded input as a leaf: its padded positions whose gradient is zero."""
+    try:
+        missed = arithmetic.uncovered_padding(n, f, p, s, d)
+    except ValueError:
+        return
+    before, after = arithmetic.padding_amounts(n, f, p, s, d)
+    padded = torch.ones(1, 1, before + n + after, 1, requires_grad=True)
+    y = F.conv2d(padded, torch.ones(1, 1, f, 1), stride=(s, 1), dilation=(d, 1))
+    grad = torch.autograd.grad(y.sum(), padded)[0][0, 0, :, 0]
+    padding = [*range(before), *range(before + n, before + n + after)]
+    assert sum(int(grad[i] == 0) for i in padding) == missed
+
+
+@RANDOM
 @given(st.integers(1, 64), st.integers(1, 64), st.sampled_from((1, 3, 5, 7)), st.booleans())
 def test_depthwise_separable_params_match_torch(c_in, c_out, f, bias):
     with META:
