@@ -211,16 +211,48 @@ def test_precomputed_file_matches_a_fresh_computation(fresh):
 
 # ---- published numbers and the chapter ---------------------------------------------------------
 
+# How torchvision's documentation of each weight set (meta["_docs"]) says it was trained:
+# (DEFAULT, IMAGENET1K_V1). DEFAULT is V2, a newer recipe, for ResNet-50 and the MobileNets.
+SIMPLE, NEW, PORTED = table.SIMPLE_RECIPE, table.NEW_RECIPE, table.PORTED
+RECIPES = {
+    "alexnet": (SIMPLE, SIMPLE), "vgg16": (SIMPLE, SIMPLE), "googlenet": (PORTED, PORTED),
+    "resnet18": (SIMPLE, SIMPLE), "resnet50": (NEW, SIMPLE), "mobilenet_v2": (NEW, SIMPLE),
+    "mobilenet_v3_large": (NEW, SIMPLE), "efficientnet_b0": (PORTED, PORTED),
+    "convnext_tiny": (NEW, NEW),
+}
+
+
 @pytest.mark.parametrize("name", TORCHVISION_MODELS)
 def test_accuracy_is_torchvisions_metadata(name, fresh):
-    metrics = get_model_weights(name).DEFAULT.meta["_metrics"]["ImageNet-1K"]
-    assert (fresh[name]["top1"], fresh[name]["top5"]) == (metrics["acc@1"], metrics["acc@5"])
+    """top1 / top5 stay the DEFAULT weights' numbers; top1_v1 / top5_v1 are the first
+    weights', each named with its recipe."""
+    weights = get_model_weights(name)
+    metrics = weights.DEFAULT.meta["_metrics"]["ImageNet-1K"]
+    first = weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]
+    record = fresh[name]
+    assert (record["top1"], record["top5"]) == (metrics["acc@1"], metrics["acc@5"])
+    assert (record["top1_v1"], record["top5_v1"]) == (first["acc@1"], first["acc@5"])
+    assert record["weights_v1"] == str(weights.IMAGENET1K_V1)
+    assert (record["recipe"], record["recipe_v1"]) == RECIPES[name]
+
+
+def test_default_weights_mix_recipes_and_v1_does_not_credit_them(fresh):
+    """ResNet-50's DEFAULT (V2) gains 4.7 points over V1 by training alone (80.86 vs 76.13)."""
+    resnet = fresh["resnet50"]
+    assert resnet["weights"].endswith("IMAGENET1K_V2") and resnet["top1"] == 80.858
+    assert resnet["top1_v1"] == 76.13
+    for name, (default, first) in RECIPES.items():
+        same = fresh[name]["weights"] == fresh[name]["weights_v1"]
+        assert same == (fresh[name]["top1"] == fresh[name]["top1_v1"]), name
+        assert same or default == NEW, name
 
 
 def test_our_own_models_cite_their_accuracy(fresh):
     lite = fresh["efficientnet_lite0"]
-    assert (lite["top1"], lite["top5"]) == (75.1, None)
+    assert (lite["top1"], lite["top5"]) == (75.1, None) == (lite["top1_v1"], lite["top5_v1"])
     assert "tensorflow/tpu" in lite["accuracy_source"]
+    assert "model card" in lite["accuracy_source"] and "TensorFlow" in lite["recipe"]
+    assert "not torchvision" in lite["recipe"]
     assert fresh["lenet5"]["top1"] is None and "MNIST" in fresh["lenet5"]["accuracy_dataset"]
 
 
@@ -339,7 +371,8 @@ def test_compare_gives_the_documented_fields_for_every_chapter_model():
     records = architectures.compare()
     assert [r["name"] for r in records] == list(architectures.DEFAULT_MODELS)
     for record in records:
-        for key in ("name", "params", "macs", "flops", "depth", "top1", "top5", "year"):
+        for key in ("name", "params", "macs", "flops", "depth", "top1", "top5", "top1_v1",
+                    "top5_v1", "recipe", "recipe_v1", "year"):
             assert key in record, (record["name"], key)
 
 
@@ -385,6 +418,12 @@ def test_bubble_charts_plot_accuracy_against_cost(fresh):
     sizes = figure.data[0].marker.size
     vgg = [r["name"] for r in records].index("vgg16")
     assert max(sizes) == sizes[vgg]  # the most parameters, the largest bubble
+    assert "DEFAULT weights" in figure.layout.yaxis.title.text
+    v1 = accuracy_vs_macs(records, "top1_v1")
+    assert list(v1.data[0].y) == [r["top1_v1"] for r in records]
+    assert "V1 weights" in v1.layout.yaxis.title.text
+    assert "recipe: " + table.SIMPLE_RECIPE in v1.data[0].hovertext[
+        [r["name"] for r in records].index("resnet50")]
     latency = accuracy_vs_latency(records, {"resnet50": 30.0, "vgg16": 90.0}, "CPU")
     assert list(latency.data[0].x) == [90.0, 30.0]
 

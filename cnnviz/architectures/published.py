@@ -124,8 +124,9 @@ PUBLISHED: dict[str, Published] = {
                 "accuracy; no torchvision weight metadata.",
         paper_result="75.1 % top-1 in float32, 4.7 M parameters, 407 M multiply-adds; no top-5 "
                      "published",
-        accuracy={"dataset": "ImageNet-1K (TensorFlow's evaluation)", "top1": 75.1, "top5": None,
-                  "source": LITE_2020},
+        accuracy={"dataset": "ImageNet-1K, TensorFlow's own evaluation", "top1": 75.1,
+                  "top5": None, "source": LITE_2020 + ": the model card of the float32 model",
+                  "recipe": "TensorFlow's, as its model card reports (not torchvision's)"},
     ),
     "convnext_tiny": Published(
         "ConvNeXt-T", 2022, LIU_2022,
