@@ -1,10 +1,14 @@
 """cnnviz entry point: page configuration and navigation, nothing else."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from cnnviz.ui.navigation import SECTIONS
 
-st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
+# A file, not a Material icon: Streamlit loads a Material page icon from Google's font server.
+ICON = Path(__file__).parent / "assets" / "icon.svg"
+st.set_page_config(page_title="cnnviz", page_icon=str(ICON), layout="wide")
 pages = {
     section: [
         st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,

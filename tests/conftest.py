@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -112,6 +113,26 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@pytest.fixture
+def outside_requests(page) -> list[str]:
+    """The URLs of every request and WebSocket the test's tab opens to a host other than this
+    machine, as they happen (an offline classroom would see each one fail). data: and blob:
+    URLs never leave the browser."""
+    seen: list[str] = []
+
+    def record(url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            seen.append(url)
+
+    page.on("request", lambda request: record(request.url))
+    page.on("websocket", lambda socket: record(socket.url))
+    return seen
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def lite0_reference(model, x) -> dict[str, torch.Tensor]:
     out = {}
     h = out["_conv_stem"] = model._conv_stem(x)
     h = out["_bn0"] = model._bn0(h)
-    h = F.relu6(h)
+    h = out["_stem_act"] = F.relu6(h)
     for i, block in enumerate(model._blocks):
         name, inp = f"_blocks.{i}", h
         if hasattr(block, "_expand_conv"):
@@ -67,7 +67,8 @@ def lite0_reference(model, x) -> dict[str, torch.Tensor]:
         h = out[name] = h + inp if h.shape == inp.shape else h
     out["_blocks"] = h
     h = out["_conv_head"] = model._conv_head(h)
-    out["_bn1"] = model._bn1(h)
+    h = out["_bn1"] = model._bn1(h)
+    out["_head_act"] = F.relu6(h)
     return out
 
 
@@ -305,7 +306,7 @@ def test_the_cache_key_separates_models_and_preprocessing(lite0, resnet18, photo
 
 
 def test_a_small_budget_is_never_exceeded_and_evicts_the_least_recent(lite0, photos):
-    budget = 2**20  # a photo's 116 layers need 28 MiB: no prefetching
+    budget = 2**20  # a photo's 118 layers need 28 MiB: no prefetching
     cache = ActivationCache(budget_bytes=budget)
     medium = [layer.name for layer in activations.layers(lite0)
               if 2**18 < np.prod(layer.shape) * 2 < 2**19][:8]  # 256 to 512 KiB each
@@ -359,6 +360,7 @@ def test_lite0_layers_are_named_by_stage_and_block(lite0):
             index += 1
     assert titles["_blocks.4._depthwise_conv"].startswith("stage 3 · block 2 · depthwise conv")
     assert titles["_conv_stem"] == "stem · conv 3×3, stride 2"
+    assert titles["_stem_act"] == "stem · ReLU6" and titles["_head_act"] == "head · ReLU6"
 
 
 def test_torchvision_layers_have_readable_unique_names(resnet18, mobilenet_v2, lite0):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import get_model, get_model_weights
+from torchvision.ops import SqueezeExcitation
 
 from cnnviz import architectures, models
 from cnnviz.architectures import published, table
@@ -84,6 +85,31 @@ def test_the_tutorial_lenet5_has_61706_parameters_as_the_block_arithmetic_says(f
     assert block["compare"][0]["alternative"]["value"] == numel(nn.Conv2d(6, 16, 5))
 
 
+def test_lenet5_subsampling_is_the_papers_sum_times_a_coefficient_plus_a_bias():
+    s2 = LeNet5().S2
+    with torch.no_grad():
+        s2.weight.copy_(torch.randn(6))
+        s2.bias.copy_(torch.randn(6))
+    x = torch.randn(2, 6, 28, 28)
+    block_sums = x.reshape(2, 6, 14, 2, 14, 2).sum(dim=(3, 5))
+    expected = block_sums * s2.weight[:, None, None] + s2.bias[:, None, None]
+    torch.testing.assert_close(s2(x), expected)
+
+
+def test_lenet5_depth_counts_its_trained_layers_not_the_fixed_output(fresh):
+    """By the page's rule (layers with trained weights), the paper's seven layers less its
+    RBF output, whose centres are fixed: C1, S2, C3, S4, C5, F6 form one chain."""
+    model = LeNet5()
+    trained = [name for name, child in model.named_children() if numel(child)]
+    assert trained == ["C1", "S2", "C3", "S4", "C5", "F6"]
+    assert fresh["lenet5"]["depth"] == len(trained) == 6
+    depth = next(f for f in fresh["lenet5"]["flags"] if f["column"] == "Depth")
+    assert depth["chapter"] == "5" and depth["flagged"] and depth["verdict"] == "wrong"
+    assert "not counting the input, all of which contain trainable parameters" in depth["why"]
+    assert depth["found"] == "6 (measured here); 7 (the paper)"
+    assert "section II-B" in depth["source"]
+
+
 def test_lenet5_scores_ten_classes_and_refuses_other_sizes():
     model = LeNet5().eval()
     assert model(torch.randn(3, 1, 32, 32)).shape == (3, 10)
@@ -126,13 +152,15 @@ def test_flops_of_our_own_models_equal_torchs_flop_counter(fresh):
 
 
 def test_lenet5_macs_are_the_connections_that_exist():
-    # C1 6·25·28², C3 (6·3 + 9·4 + 6)·25·10², C5 120·400, F6 84·120, RBF 10·84 (as x·w)
-    expected = 6 * 25 * 28 * 28 + 60 * 25 * 100 + 120 * 400 + 84 * 120 + 10 * 84
+    # C1 6·25·28², S2 6·4·14² (a 2×2 sum times a coefficient, as a convolution), C3
+    # (6·3 + 9·4 + 6)·25·10², S4 16·4·5², C5 120·400, F6 84·120, RBF 10·84 (as x·w)
+    expected = (6 * 25 * 28 * 28 + 6 * 4 * 14 * 14 + 60 * 25 * 100 + 16 * 4 * 5 * 5
+                + 120 * 400 + 84 * 120 + 10 * 84)
     assert profile(LeNet5(), (1, 32, 32)).macs == expected
 
 
 @pytest.mark.parametrize("name, depth", [
-    ("lenet5", 5), ("alexnet", 8), ("vgg16", 16), ("googlenet", 22), ("resnet18", 18),
+    ("alexnet", 8), ("vgg16", 16), ("googlenet", 22), ("resnet18", 18),
     ("resnet50", 50),
 ])
 def test_depth_is_the_papers_count_of_weight_layers(name, depth, fresh):
@@ -187,16 +215,48 @@ def test_precomputed_file_matches_a_fresh_computation(fresh):
 
 # ---- published numbers and the chapter ---------------------------------------------------------
 
+# How torchvision's documentation of each weight set (meta["_docs"]) says it was trained:
+# (DEFAULT, IMAGENET1K_V1). DEFAULT is V2, a newer recipe, for ResNet-50 and the MobileNets.
+SIMPLE, NEW, PORTED = table.SIMPLE_RECIPE, table.NEW_RECIPE, table.PORTED
+RECIPES = {
+    "alexnet": (SIMPLE, SIMPLE), "vgg16": (SIMPLE, SIMPLE), "googlenet": (PORTED, PORTED),
+    "resnet18": (SIMPLE, SIMPLE), "resnet50": (NEW, SIMPLE), "mobilenet_v2": (NEW, SIMPLE),
+    "mobilenet_v3_large": (NEW, SIMPLE), "efficientnet_b0": (PORTED, PORTED),
+    "convnext_tiny": (NEW, NEW),
+}
+
+
 @pytest.mark.parametrize("name", TORCHVISION_MODELS)
 def test_accuracy_is_torchvisions_metadata(name, fresh):
-    metrics = get_model_weights(name).DEFAULT.meta["_metrics"]["ImageNet-1K"]
-    assert (fresh[name]["top1"], fresh[name]["top5"]) == (metrics["acc@1"], metrics["acc@5"])
+    """top1 / top5 stay the DEFAULT weights' numbers; top1_v1 / top5_v1 are the first
+    weights', each named with its recipe."""
+    weights = get_model_weights(name)
+    metrics = weights.DEFAULT.meta["_metrics"]["ImageNet-1K"]
+    first = weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]
+    record = fresh[name]
+    assert (record["top1"], record["top5"]) == (metrics["acc@1"], metrics["acc@5"])
+    assert (record["top1_v1"], record["top5_v1"]) == (first["acc@1"], first["acc@5"])
+    assert record["weights_v1"] == str(weights.IMAGENET1K_V1)
+    assert (record["recipe"], record["recipe_v1"]) == RECIPES[name]
+
+
+def test_default_weights_mix_recipes_and_v1_does_not_credit_them(fresh):
+    """ResNet-50's DEFAULT (V2) gains 4.7 points over V1 by training alone (80.86 vs 76.13)."""
+    resnet = fresh["resnet50"]
+    assert resnet["weights"].endswith("IMAGENET1K_V2") and resnet["top1"] == 80.858
+    assert resnet["top1_v1"] == 76.13
+    for name, (default, first) in RECIPES.items():
+        same = fresh[name]["weights"] == fresh[name]["weights_v1"]
+        assert same == (fresh[name]["top1"] == fresh[name]["top1_v1"]), name
+        assert same or default == NEW, name
 
 
 def test_our_own_models_cite_their_accuracy(fresh):
     lite = fresh["efficientnet_lite0"]
-    assert (lite["top1"], lite["top5"]) == (75.1, None)
+    assert (lite["top1"], lite["top5"]) == (75.1, None) == (lite["top1_v1"], lite["top5_v1"])
     assert "tensorflow/tpu" in lite["accuracy_source"]
+    assert "model card" in lite["accuracy_source"] and "TensorFlow" in lite["recipe"]
+    assert "not torchvision" in lite["recipe"]
     assert fresh["lenet5"]["top1"] is None and "MNIST" in fresh["lenet5"]["accuracy_dataset"]
 
 
@@ -276,9 +336,37 @@ def test_the_chapters_worked_examples_against_torch_layers(fresh):
     vgg = fresh["vgg16"]["block"]["compare"]
     assert vgg[0]["alternative"]["value"] == numel(nn.Conv2d(256, 256, 5, bias=False))
     assert [vgg[0]["saving"], vgg[1]["saving"]] == ["28 % fewer weights", "45 % fewer weights"]
-    inception = fresh["googlenet"]["block"]["compare"][1]
-    assert inception["ours"]["value"] == numel(nn.Conv2d(256, 64, 1)) == 16_448
-    assert inception["alternative"]["value"] == numel(nn.Conv2d(256, 256, 3)) == 590_080
+
+
+def test_the_chapters_1x1_example_is_shown_as_it_is_and_fairly(fresh):
+    """The chapter compares a 1×1 256→64 with a 3×3 256→256: different outputs, and a 3×3
+    still follows the 1×1. The fair pair maps 256 channels to 256 on both sides."""
+    unfair, fair = fresh["googlenet"]["block"]["compare"][1:3]
+    reduce, plain = nn.Conv2d(256, 64, 1), nn.Conv2d(256, 256, 3, padding=1)
+    assert unfair["ours"]["value"] == numel(reduce) == 16_448
+    assert unfair["alternative"]["value"] == numel(plain) == 590_080
+    assert unfair["saving"].startswith("36× fewer") and "chapter's comparison" in \
+        unfair["saving"] and "unfair" in unfair["saving"]
+    bottleneck = nn.Sequential(reduce, nn.Conv2d(64, 256, 3, padding=1))
+    x = torch.randn(1, 256, 8, 8)
+    assert bottleneck(x).shape == plain(x).shape  # the same job on both sides
+    assert fair["ours"]["value"] == numel(bottleneck) == 164_160
+    assert fair["alternative"]["value"] == numel(plain)
+    assert fair["saving"].startswith("3.6× fewer") and "fair comparison" in fair["saving"]
+
+
+def test_the_squeeze_and_excitation_sentence_says_what_the_gate_reads(fresh):
+    """Hu et al. (2018): each channel's gate comes from every channel's mean through two fully
+    connected layers. Checked on torchvision's own SE module by autograd: the gate of channel
+    0 changes with channel 1's input."""
+    caption = fresh["efficientnet_b0"]["block"]["caption"]
+    assert "means of all channels" in caption and "two fully connected layers" in caption
+    torch.manual_seed(0)
+    unit = SqueezeExcitation(8, 2)  # output = gate(means of x) · x, channel by channel
+    x = torch.randn(1, 8, 4, 4, requires_grad=True)
+    unit(x)[0, 0].sum().backward()  # channel 0's output reads channel 1 only through its gate
+    assert x.grad[0, 1].abs().sum() > 0
+    assert sum(isinstance(m, nn.Conv2d) for m in unit.modules()) == 2
 
 
 # ---- the public function, other models, latency ------------------------------------------------
@@ -287,7 +375,8 @@ def test_compare_gives_the_documented_fields_for_every_chapter_model():
     records = architectures.compare()
     assert [r["name"] for r in records] == list(architectures.DEFAULT_MODELS)
     for record in records:
-        for key in ("name", "params", "macs", "flops", "depth", "top1", "top5", "year"):
+        for key in ("name", "params", "macs", "flops", "depth", "top1", "top5", "top1_v1",
+                    "top5_v1", "recipe", "recipe_v1", "year"):
             assert key in record, (record["name"], key)
 
 
@@ -333,6 +422,12 @@ def test_bubble_charts_plot_accuracy_against_cost(fresh):
     sizes = figure.data[0].marker.size
     vgg = [r["name"] for r in records].index("vgg16")
     assert max(sizes) == sizes[vgg]  # the most parameters, the largest bubble
+    assert "DEFAULT weights" in figure.layout.yaxis.title.text
+    v1 = accuracy_vs_macs(records, "top1_v1")
+    assert list(v1.data[0].y) == [r["top1_v1"] for r in records]
+    assert "V1 weights" in v1.layout.yaxis.title.text
+    assert "recipe: " + table.SIMPLE_RECIPE in v1.data[0].hovertext[
+        [r["name"] for r in records].index("resnet50")]
     latency = accuracy_vs_latency(records, {"resnet50": 30.0, "vgg16": 90.0}, "CPU")
     assert list(latency.data[0].x) == [90.0, 30.0]
 

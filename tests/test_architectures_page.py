@@ -28,12 +28,30 @@ def test_the_page_opens_on_the_comparison_with_the_chapters_flags():
     assert resnet["Params (M)"] == pytest.approx(25.557032)
     assert resnet["Chapter's top-5 error"] == "3.57%" and resnet["Chapter check"].startswith("⚠")
     assert resnet["Competition top-5 error %"] == 3.57
+    assert (resnet["Top-1 %"], resnet["Top-1 % (V1)"]) == (80.858, 76.13)
+    assert resnet["Recipe"].startswith("IMAGENET1K_V2: torchvision's new recipe")
+    assert "IMAGENET1K_V1: torchvision's simple recipe" in resnet["Recipe"]
+    lite = table[table["Model"] == "EfficientNet-Lite0"].iloc[0]
+    assert "TensorFlow" in lite["Recipe"] and "model card" in lite["Recipe"]
     flags = at.dataframe[1].value
     assert len(flags) == sum(len(r["flags"]) for r in RECORDS.values())
     assert flags["Source"].str.len().min() > 0
     # the detail opens on ResNet-50, whose chapter top-5 is flagged
     assert at.subheader[0].value == "ResNet-50 (2015)"
     assert any("3.57" in w.value for w in at.warning)
+
+
+def test_the_chart_plots_either_accuracy_and_says_which():
+    at = open_page(PAGE)
+    assert at.session_state["accuracy"] == "top1"
+    chart = next(c for c in at.caption if "DEFAULT weights" in c.value).value
+    assert "mixes architecture and training" in chart
+    assert "ResNet-50" in chart and "MobileNetV2" in chart  # V2: the new recipe
+    at.segmented_control(key="accuracy").set_value("top1_v1").run()
+    assert_clean(at)
+    chart = next(c for c in at.caption if c.value.startswith("V1 weights")).value
+    assert "ResNet-50" not in chart and "ConvNeXt-T" in chart  # its V1 is the new recipe
+    assert at.query_params["accuracy"] == "top1_v1"
 
 
 def test_sort_filter_and_open_one_models_detail():

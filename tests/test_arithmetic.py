@@ -236,16 +236,19 @@ def test_receptive_field_matches_autograd(layers):
 @RANDOM
 @given(st.integers(1, 16), st.integers(1, 5), PADDING, st.integers(1, 5), st.integers(1, 3))
 def test_uncovered_pixels_get_no_gradient(n, f, p, s, d):
+    """The padded input as a leaf: the input pixels and the padded ones whose gradient is zero
+    are those no tap touches."""
     try:
         missed = arithmetic.uncovered(n, f, p, s, d)
+        missed_padding = arithmetic.uncovered_padding(n, f, p, s, d)
     except ValueError:
         return
-    before, after = arithmetic.padding_amounts(n, f, p, s, d)
-    x = torch.ones(1, 1, n, n, requires_grad=True)
-    y = F.conv2d(F.pad(x, (before, after, before, after)), torch.ones(1, 1, f, f), stride=s,
-                 dilation=d)  # the pads come from padding_amounts, checked against TF above
-    grad = torch.autograd.grad(y.sum(), x)[0][0, 0]
-    assert [i for i in range(n) if i not in _support(grad, 0)] == missed
+    before, after = arithmetic.padding_amounts(n, f, p, s, d)  # checked against TF above
+    padded = torch.ones(1, 1, before + n + after, 1, requires_grad=True)
+    y = F.conv2d(padded, torch.ones(1, 1, f, 1), stride=(s, 1), dilation=(d, 1))
+    zero = torch.autograd.grad(y.sum(), padded)[0][0, 0, :, 0] == 0
+    assert [i for i in range(n) if zero[before + i]] == missed
+    assert int(zero[:before].sum() + zero[before + n:].sum()) == missed_padding
 
 
 @RANDOM

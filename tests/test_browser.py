@@ -10,16 +10,24 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("spec", all_pages(), ids=lambda p: p.url_path or "home")
-def test_page_opens_without_exception(spec, visit, page, artefacts):
+def test_page_opens_without_exception_or_a_request_beyond_localhost(
+        spec, visit, page, outside_requests, artefacts):
+    """Opening a page asks nothing of the internet (no font, icon or script from a CDN), so
+    an offline classroom sees no broken requests."""
     visit(spec.url_path)
     assert page.locator("h1").first.inner_text().startswith(
         "cnnviz" if spec.path == "views/home.py" else spec.title.split()[0])
+    page.wait_for_load_state("networkidle")  # the favicon and late images too
+    assert outside_requests == []
     page.screenshot(path=artefacts / f"page-{spec.url_path or 'home'}.png", full_page=True)
 
 
 def test_home_page_shows_where_models_run_and_links_every_page(visit, page):
     visit()
     assert page.get_by_text("Models run on").first.is_visible()
+    assert page.get_by_text("Without an internet connection").first.is_visible()
+    icon = page.locator("link[rel~='icon']").first.get_attribute("href")
+    assert icon.startswith("data:image/svg+xml")  # assets/icon.svg, inlined by Streamlit
     main = page.locator('[data-testid="stMain"]')
     for spec in all_pages()[1:]:
         assert main.get_by_text(spec.title, exact=True).count() >= 1, spec.title

@@ -74,6 +74,20 @@ def test_link_restores_settings_and_step():
     assert written_sum(at).count("·") == 9 and "+ 0.5 =" in written_sum(at)
 
 
+def test_full_padding_is_what_the_help_says_with_dilation():
+    """Full padding pads d·(F − 1) on each side: the size at which the first and last output
+    of a dilated kernel each touch one corner pixel with one tap, as torch computes it."""
+    at = open_page(PAGE, {"padding": "full", "dilation": "2"})
+    assert_clean(at)
+    assert "full = d·(F − 1) on each side" in at.selectbox(key="padding").help
+    x = torch.tensor(examples.WORKED_INPUT)[None, None]  # 4 × 4, 3 × 3 kernel, d = 2
+    ones = torch.ones(1, 1, 3, 3, dtype=x.dtype)
+    out = F.conv2d(x, ones, padding=2 * (3 - 1), dilation=2)[0, 0]
+    assert out.shape == (8, 8)  # 4 + 2·2·(3 − 1) − (2·(3 − 1) + 1) + 1
+    assert out[0, 0] == x[0, 0, 0, 0] and out[-1, -1] == x[0, 0, -1, -1]
+    assert at.slider[0].label == f"Step (of {out.numel()})"
+
+
 def test_exercise_and_flip():
     at = open_page(PAGE)
     at.selectbox(key="source").set_value("exercise").run()

@@ -72,8 +72,8 @@ def test_a_layer_without_spatial_extent_gets_a_message():
     at = open_page(PAGE, query={"cam_layer": "_avg_pooling"})
     assert ("Layer '_avg_pooling' of efficientnet_lite0 has no spatial extent: its output is "
             "1280 × 1 × 1" in at.warning[0].value)
-    assert "showing “head · batch norm” instead" in at.warning[0].value
-    assert at.session_state["cam_layer"] == "_bn1" and captions(at)
+    assert "showing “head · ReLU6” instead" in at.warning[0].value
+    assert at.session_state["cam_layer"] == "_head_act" and captions(at)
 
 
 def test_an_untrained_model_says_its_map_means_nothing():
@@ -99,7 +99,9 @@ def test_two_networks_the_sanity_check_and_mc_dropout():
     count = len(sanity.units(models.load_model().model))
     assert any(c.startswith(f"{count} of {count} random · ρ = ") for c in captions(at))
     assert any("Sanity checks for saliency maps" in c.value for c in at.caption)
-    assert any("drop rate 0.2" in c.value for c in at.caption)
+    dropout = next(c.value for c in at.caption if "drop rate 0.2" in c.value)
+    assert "epistemic uncertainty" in dropout and "Gal & Ghahramani (2016)" in dropout
+    assert "only in the classifier head" in dropout and "last-layer approximation" in dropout
     # resnet18's pretrained weights are not available offline: the picker falls back
     assert any("Both sides show the same network" in i.value for i in at.info)
     at.checkbox(key="model2_untrained").check().run()

@@ -8,7 +8,6 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.models.resnet import Bottleneck
 
 from cnnviz import arithmetic
 from cnnviz.arithmetic import sliding
@@ -123,13 +122,23 @@ def test_resnet50_stem_matches_torchvision():
     assert result.out_shape == out.shape[1:] == (64, 56, 56)
 
 
-def test_bottleneck_block_matches_torchvision():
-    with META:
-        block = Bottleneck(256, 64)
-        out = block(torch.zeros(1, 256, 56, 56))
+def test_bottleneck_block_is_resnet50s_identity_block_as_its_note_says():
+    """The blocks the note names take 256 channels and add an identity shortcut; the stage's
+    first block, which the note sets apart, takes 64 and projects its shortcut."""
+    preset = PRESETS["ResNet bottleneck block"]
     result = preset_trace("ResNet bottleneck block")
-    assert result.params == count(block) == 70_400
-    assert result.out_shape == out.shape[1:]
+    with META:
+        stage = torchvision.models.resnet50().layer1
+        for i in (1, 2):
+            assert f"layer1[{i}]" in preset.note
+            block = stage[i]
+            assert block.downsample is None and block.conv1.in_channels == 256
+            out = block(torch.zeros(1, *preset.input_shape))
+            assert result.params == count(block) == 70_400
+            assert result.out_shape == out.shape[1:]
+    first = stage[0]
+    assert first.conv1.in_channels == 64 and isinstance(first.downsample[0], nn.Conv2d)
+    assert "layer1[0]" in preset.note and "projection" in preset.note
 
 
 def test_lenet5_matches_the_usual_pytorch_version():

@@ -169,6 +169,20 @@ def test_pretrained_weights_are_read_from_torchs_cache(fresh_zoo, monkeypatch):
     torch.testing.assert_close(bundle.model.conv1.weight, saved["conv1.weight"])
 
 
+def test_the_models_that_work_offline_are_the_cached_ones(fresh_zoo, monkeypatch):
+    """What the home page reports: a pretrained torchvision model works offline exactly when
+    torchvision would find its file in the cache, and then it loads without a network."""
+    monkeypatch.setenv("CNNVIZ_WEIGHTS_MIRROR", closed_port_url())
+    assert models.cached_models() == []
+    fresh_zoo.mkdir(parents=True)
+    url = torchvision.models.ResNet18_Weights.DEFAULT.url
+    torch.save(torchvision.models.resnet18().state_dict(), fresh_zoo / url.rsplit("/", 1)[1])
+    assert models.cached_models() == ["resnet18"]
+    assert models.load_model("resnet18").pretrained
+    with pytest.raises(models.WeightsUnavailableError):
+        models.load_model("resnet50")
+
+
 class _FileServer:
     """Serves bytes on loopback, as a weights mirror would."""
 

@@ -1,6 +1,7 @@
 """Every page runs headlessly (AppTest); the shared pickers work as a user drives them."""
 
 import pytest
+import torchvision
 
 from cnnviz import images
 from cnnviz.ui.navigation import all_pages
@@ -18,6 +19,23 @@ def test_app_opens_on_the_home_page_with_the_device_line():
     at = open_page()
     assert at.title[0].value.startswith("cnnviz")
     assert any("Models run on" in info.value for info in at.info)
+
+
+def test_the_home_page_says_exactly_what_works_offline(monkeypatch, tmp_path):
+    """The offline model and untrained models always; each pretrained torchvision model once
+    its weights are cached, and the page names the ones that are."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    offline = next(m.value for m in open_page().markdown
+                   if "Without an internet connection" in m.value)
+    assert "EfficientNet-Lite0" in offline and "untrained" in offline
+    assert "The 9 pretrained torchvision models need their weights" in offline
+    assert offline.endswith("Cached on this machine: none yet.")
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / torchvision.models.VGG16_Weights.DEFAULT.url.rsplit("/", 1)[1]).touch()
+    offline = next(m.value for m in open_page().markdown
+                   if "Without an internet connection" in m.value)
+    assert offline.endswith("Cached on this machine: vgg16.")
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda p: p.url_path or "home")

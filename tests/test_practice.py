@@ -58,6 +58,30 @@ def test_stated_answers_agree_with_arithmetic(topic):
         assert q.check(q.answer_text) and q.answer_text in q.explanation.replace("{,}", ",")
 
 
+@pytest.mark.parametrize("topic", ["output_size", "pooling"])
+def test_explanations_count_the_real_and_padded_rows_no_window_reads(topic):
+    """Split as arithmetic.uncovered and uncovered_padding count them (checked against
+    autograd in test_arithmetic): when the floor's remainder exceeds the padding after the
+    input, real rows are dropped, not only padded ones."""
+    real_dropped = 0
+    for seed in SEEDS:
+        q = practice.question(seed, 0, topic)
+        x = q.numbers
+        real = len(arithmetic.uncovered(x["n"], x["f"], x["p"], x["s"]))
+        padded = arithmetic.uncovered_padding(x["n"], x["f"], x["p"], x["s"])
+        said = re.search(r"No window reads (\d+) real input rows? and (\d+) padded rows?",
+                         q.explanation)
+        if real or padded:
+            assert said and (int(said[1]), int(said[2])) == (real, padded), (seed, q)
+        else:
+            assert said is None, (seed, q)
+        real_dropped += (x["n"] + 2 * x["p"] - x["f"]) % x["s"] > x["p"]
+    assert real_dropped > 0  # the case the old sentence ("drops N padded pixels") got wrong
+    example = practice.question(2, 0, "output_size")  # 128 input, F = 11, S = 4, P = 0
+    assert example.numbers == dict(n=128, f=11, p=0, s=4)
+    assert "1 real input row and 0 padded rows" in example.explanation
+
+
 @pytest.mark.parametrize("topic", practice.TOPICS)
 def test_multiple_choice_has_exactly_one_right_option(topic):
     for seed in SEEDS:

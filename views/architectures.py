@@ -34,6 +34,7 @@ url_state.bind("max_params", 0.0)
 url_state.bind("max_gmacs", 0.0)
 url_state.bind("max_ms", 0.0)
 url_state.bind("device", "CPU", allowed=tuple(DEVICES))
+url_state.bind("accuracy", "top1", allowed=tuple(architectures.ACCURACY_KEYS))
 
 records = cached.chapter_models()
 chosen = {r["name"] for r in records}
@@ -58,6 +59,17 @@ def error_5(record: dict) -> float | None:
     return None if record["top5"] is None else 100 - record["top5"]
 
 
+def recipes(record: dict) -> str:
+    """How the DEFAULT weights were trained, and the V1 weights when they differ."""
+    if record["recipe"] is None:
+        return ""
+    default = record["weights"].rpartition(".")[2] if record["weights"] else ""
+    text = f"{default}: {record['recipe']}" if default else record["recipe"]
+    if record["weights_v1"] and record["weights_v1"] != record["weights"]:
+        text += f"; IMAGENET1K_V1: {record['recipe_v1']}"
+    return text
+
+
 def chapter_check(record: dict) -> str:
     flags = [f for f in record["flags"] if f["flagged"]]
     if not record["flags"]:
@@ -77,7 +89,8 @@ table = pd.DataFrame([{
     "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
     "Params (M)": r["params"] / 1e6, "GMACs": r["macs"] / 1e9, "GFLOPs": r["flops"] / 1e9,
     "Activations (MB)": mb(r["activation_bytes"]), "File (MB)": mb(r["file_bytes"]),
-    "Top-1 %": r["top1"], "Top-5 error %": error_5(r),
+    "Top-1 %": r["top1"], "Top-1 % (V1)": r["top1_v1"], "Recipe": recipes(r),
+    "Top-5 error %": error_5(r),
     "Competition top-5 error %": r["competition"]["top5_error"] if r["competition"] else None,
     "Chapter's top-5 error": r["chapter"].get("Top-5 Error", ""),
     "Chapter check": chapter_check(r),
@@ -91,8 +104,14 @@ st.dataframe(table, hide_index=True, key="comparison", column_config={
     "File (MB)": st.column_config.NumberColumn(format="%.1f",
                                                help="float32 weights, MiB (2²⁰ bytes)"),
     "Top-1 %": st.column_config.NumberColumn(
-        format="%.1f", help="Single model, single centre crop, ImageNet-1K validation set "
-                            "(torchvision's DEFAULT weights)"),
+        format="%.1f", help="Single model, single centre crop, ImageNet-1K validation set, "
+                            "torchvision's DEFAULT weights (its best); EfficientNet-Lite0's "
+                            "is from TensorFlow's model card. The Recipe column names how "
+                            "each was trained."),
+    "Top-1 % (V1)": st.column_config.NumberColumn(
+        format="%.1f", help="The same for torchvision's first weights (IMAGENET1K_V1), which "
+                            "for most models follow the paper's recipe: compare architectures "
+                            "here, not training recipes."),
     "Top-5 error %": st.column_config.NumberColumn(
         format="%.1f", help="100 − top-5 accuracy: single model, single crop, validation set "
                             "(torchvision)"),
@@ -113,8 +132,23 @@ with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in f
 
 # ---- accuracy against compute --------------------------------------------------------------------
 st.header("Accuracy against compute")
+st.segmented_control("Top-1 of", list(architectures.ACCURACY_KEYS), key="accuracy",
+                     required=True, format_func=architectures.ACCURACY_KEYS.__getitem__)
+accuracy = st.session_state["accuracy"]
 on_imagenet = [r for r in records if r["top1"] is not None]
-plot(accuracy_vs_macs(on_imagenet), width="stretch", key="bubbles")
+plot(accuracy_vs_macs(on_imagenet, accuracy), width="stretch", key="bubbles")
+new_recipe = [r["label"] for r in on_imagenet
+              if r["recipe" + accuracy.removeprefix("top1")] == architectures.NEW_RECIPE]
+st.caption(
+    ("DEFAULT weights: torchvision's best for each model, trained by different recipes, so a "
+     "bubble's height mixes architecture and training. Choose V1 weights to compare "
+     "architectures."
+     if accuracy == "top1" else
+     "V1 weights: torchvision's first for each model, which mostly follow the paper's recipe.")
+    + (f" Trained by torchvision's new recipe (2021): {', '.join(new_recipe)}."
+       if new_recipe else "")
+    + " The Recipe column above names each; EfficientNet-Lite0's 75.1 % is TensorFlow's, "
+      "from its model card.")
 left_out = [r["label"] for r in records if r["top1"] is None]
 if left_out:
     st.caption(f"Not shown, no ImageNet accuracy: {', '.join(left_out)}.")
@@ -213,6 +247,8 @@ if record["competition"]:
                  f"{record['competition']['what']}")
 lines.append(f"**Accuracy source:** {record['accuracy_dataset']}; {record['accuracy_source']}"
              + (f" ({record['weights']})" if record["weights"] else ""))
+if record["recipe"]:
+    lines.append(f"**Recipe:** {recipes(record)}")
 if record["other_weights"]:
     lines.append("**Other torchvision weights:** " + "; ".join(
         f"{w['weights']}: top-1 {w['top1']:.1f} %, top-5 {w['top5']:.1f} %"
@@ -265,4 +301,4 @@ st.caption("Output shapes are per image (channels × height × width); parameter
            "layer include its children's.")
 
 url_state.publish("add", "sort", "descending", "max_params", "max_gmacs", "max_ms", "device",
-                  "model", "level")
+                  "accuracy", "model", "level")

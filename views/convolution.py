@@ -114,7 +114,8 @@ with controls:
     row[3].selectbox("Padding P", PADDINGS, key="padding",
                      help="Pixels of zeros on each side, or a named mode: valid = none; same = "
                           "output ⌈n / S⌉ (TensorFlow's rule, the odd pixel at the bottom / "
-                          "right); full = F − 1 on each side.")
+                          "right); full = d·(F − 1) on each side with dilation d (F − 1 "
+                          "without), so every pixel meets every tap.")
     if not pooling:
         row[4].number_input("Dilation d", 1, 3, key="dilation",
                             help="Spread the kernel's taps d pixels apart.")

@@ -49,9 +49,10 @@ with controls:
                                   format_func=cam.METHODS.__getitem__, key="cam_method")
     default_layer = cam.default_layer(bundle)
     layer = layer_picker(bundle, "cam_layer", default_layer,
-                         help=f"Default: the last convolutional stage, "
-                              f"“{activations.layer_titles(bundle)[default_layer]}”. Deeper "
-                              f"layers see whole objects, earlier ones edges.")
+                         help=f"Default: the last convolution after its activation, "
+                              f"“{activations.layer_titles(bundle)[default_layer]}”, where "
+                              f"Selvaraju et al. read Grad-CAM. Deeper layers see whole "
+                              f"objects, earlier ones edges.")
     url_state.choice("cam_colours", colours.COLOUR_MAPS)
     colour_map = st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
                               help="Viridis and cividis read well for everyone, "
@@ -140,9 +141,9 @@ if st.toggle("Compare with a second network", key="cam_two_models"):
         if bundle2 is bundle:
             st.info("Both sides show the same network: choose another one on the right.")
         st.caption(f"Both maps are for “{answer.category}” at each network's last "
-                   f"convolutional stage, by {cam.METHODS[method]}. A saliency map describes "
-                   f"one model, not the photo: two networks that give the same answer can "
-                   f"base it on different parts of the image.")
+                   f"convolution after its activation, by {cam.METHODS[method]}. A saliency "
+                   f"map describes one model, not the photo: two networks that give the same "
+                   f"answer can base it on different parts of the image.")
 
 st.subheader("Sanity check")
 url_state.flag("cam_sanity")
@@ -177,7 +178,16 @@ if st.toggle("Sample the prediction with dropout left on", key="cam_dropout"):
         passes = st.slider("Stochastic passes", 10, 100, step=10, key="cam_passes")
         spreads = cached.dropout_spread(bundle, img, passes)
         plot(uncertainty_bars(spreads), width="stretch")
+        where = ("Dropout sits only in the classifier head here, after the last feature "
+                 "map, so the passes sample the head alone: a last-layer approximation, blind "
+                 "to what the convolutional layers are unsure of."
+                 if uncertainty.samples_head_only(bundle) else
+                 "Dropout also sits among the convolutional layers here, so the passes sample "
+                 "them too.")
         st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "
                    f"{', '.join(fmt_number(r) for r in rates)}) left on, as Gal & Ghahramani "
                    f"(2016) propose: the bars are the mean probability, the whiskers one "
-                   f"standard deviation. Long whiskers mean the answer hangs on a few units.")
+                   f"standard deviation. The spread approximates the model's epistemic "
+                   f"uncertainty, its uncertainty about its own weights: long whiskers mean "
+                   f"that weights the training data fit about equally well disagree on this "
+                   f"photo. {where}")

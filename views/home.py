@@ -10,7 +10,15 @@ st.markdown(
     "cnnviz turns the ideas of a CNN course into things you can watch and change: a "
     "convolution computed cell by cell, padding and stride, feature maps, and what a trained "
     "network looks at in your own photo. Everything runs here, on real models with real "
-    "weights, and works without an internet connection."
+    "weights, and the pages load no fonts, scripts or icons from other servers."
+)
+cached = models.cached_models()
+st.markdown(
+    f"**Without an internet connection** every page works with EfficientNet-Lite0, the default "
+    f"model, whose ImageNet weights come with the app, and with every model untrained (random "
+    f"weights). The {len(models.TORCHVISION_MODELS)} pretrained torchvision models need their "
+    f"weights in PyTorch's cache, downloaded once while online. Cached on this machine: "
+    f"{', '.join(cached) if cached else 'none yet'}."
 )
 try:
     st.info(f"Models run on: **{models.device_description()}**", icon=":material/memory:")

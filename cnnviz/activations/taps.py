@@ -8,7 +8,7 @@ against it (bench/bench_feature_maps.py, EfficientNet-Lite0, one CPU thread) a c
 through an extractor already built is 8–25 % faster, and four threads capturing at once
 finish 1.2–2 times sooner. But each new set of layers costs a trace of 0.2–0.5 s (6 to 9
 captures; tracing is not thread-safe either, so it needs a lock of its own), and an extractor
-returns wrong tensors where these hooks do not: for 8 of Lite0's 116 layers (a block without
+returns wrong tensors where these hooks do not: for 8 of Lite0's 118 layers (a block without
 shortcut is traced to a weight) and for 9 of ResNet-18's 57 (its in-place ReLU overwrites the
 batch norms' outputs inside the traced graph), 3 more missing. Hooks also work for every
 model, traceable or not. Tapped outputs are copied at once: ResNet's ``ReLU(inplace=True)``

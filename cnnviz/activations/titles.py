@@ -65,7 +65,7 @@ def _lite0_parts(model: nn.Module, name: str) -> list[str]:
         return where + [leaf]
     if name == "_blocks":
         return ["all blocks", "output"]
-    place = "stem" if name in ("_conv_stem", "_bn0") else "head"
+    place = "stem" if name in ("_conv_stem", "_bn0", "_stem_act") else "head"
     return [place, module_words(module)]
 
 

@@ -14,6 +14,8 @@ from cnnviz.architectures.profile import (
 )
 from cnnviz.architectures.published import DEFAULT_MODELS, PUBLISHED, VERDICTS
 from cnnviz.architectures.table import (
+    ACCURACY_KEYS,
+    NEW_RECIPE,
     TABLE_PATH,
     available,
     chapter_flags,
@@ -22,11 +24,12 @@ from cnnviz.architectures.table import (
     load_table,
     measure,
     rebuild,
+    recipe,
 )
 
 __all__ = [
-    "ACTIVATION_RULE", "DEFAULT_MODELS", "DEPTH_RULE", "MACS_RULE", "PUBLISHED", "SORT_KEYS",
-    "TABLE_PATH", "VERDICTS", "LayerStats", "Profile", "available", "chapter_flags", "compare",
-    "fits", "latencies", "load_table", "measure", "profile", "rebuild", "sort_records",
+    "ACCURACY_KEYS", "ACTIVATION_RULE", "DEFAULT_MODELS", "DEPTH_RULE", "MACS_RULE",
+    "NEW_RECIPE", "PUBLISHED", "SORT_KEYS", "TABLE_PATH", "VERDICTS", "LayerStats", "Profile", "available", "chapter_flags", "compare",
+    "fits", "latencies", "load_table", "measure", "profile", "rebuild", "recipe", "sort_records",
     "within_budget",
 ]

@@ -225,9 +225,7 @@ def _inception(model: GoogLeNet) -> dict:
         _versus(term(f"1×1 reduce to {mid}, then 3×3 to {c3}", f"{c_in}·{mid} + 3·3·{mid}·{c3}",
                      c_in * mid + 9 * mid * c3),
                 term(f"3×3 straight from {c_in} to {c3}", f"3·3·{c_in}·{c3}", 9 * c_in * c3)),
-        _versus(term("the chapter's 1×1, 256→64, with bias", "(256 + 1)·64", 257 * 64),
-                term("the chapter's 3×3, 256→256, with bias", "(3·3·256 + 1)·256",
-                     (9 * 256 + 1) * 256)),
+        *_chapter_bottleneck(),
         {"ours": term("torchvision's '5×5' branch (a 3×3 kernel)",
                       f"3·3·{five_in}·{five_out}", 9 * five_in * five_out),
          "alternative": term("the paper's 5×5 kernel", f"5·5·{five_in}·{five_out}",
@@ -240,6 +238,23 @@ def _inception(model: GoogLeNet) -> dict:
                        "convolution is followed by batch norm and ReLU (torchvision).",
             "nodes": nodes, "edges": edges, "arithmetic": arithmetic,
             "total": sum(t["value"] for t in arithmetic), "compare": compare}
+
+
+def _chapter_bottleneck() -> list[dict]:
+    """The chapter's 1×1 example, as it compares it and as a fair comparison. The chapter sets
+    a 1×1 256→64 (16,448 weights) against a 3×3 256→256 (590,080), "36× fewer": layers with
+    different outputs, and the 3×3 it saves still follows the 1×1. The fair pair gives both
+    sides the same input and output: 1×1 256→64 then 3×3 64→256 against one 3×3 256→256."""
+    reduce = term("1×1, 256→64, with bias", "(256 + 1)·64", 257 * 64)
+    plain = term("3×3, 256→256, with bias", "(3·3·256 + 1)·256", (9 * 256 + 1) * 256)
+    unfair = _versus(dict(reduce, what=f"the chapter's {reduce['what']}, alone"), plain)
+    unfair["saving"] += (" in the chapter's comparison, which is unfair: the 1×1 outputs 64 "
+                         "channels, the 3×3 256, and a 3×3 still follows the 1×1")
+    fair = _versus(term("1×1, 256→64, then 3×3, 64→256, with biases",
+                        "(256 + 1)·64 + (3·3·64 + 1)·256", 257 * 64 + (9 * 64 + 1) * 256),
+                   plain)
+    fair["saving"] += ": the fair comparison, same input and output on both sides"
+    return [unfair, fair]
 
 
 def _resnet(model: ResNet) -> dict:
@@ -301,8 +316,11 @@ def _inverted_residual(model: nn.Module) -> dict:
                    input_label=f"{c_in} channels", module=path,
                    caption="1×1 expands the channels, a depthwise convolution filters each "
                            "channel alone, a linear 1×1 projects back; the shortcut joins the "
-                           "narrow ends." + (" The squeeze-and-excitation gate rescales each "
-                                             "channel by a weight computed from its mean."
+                           "narrow ends." + (" Squeeze-and-excitation (Hu et al., 2018) "
+                                             "gates each channel by a weight computed from "
+                                             "the means of all channels, through two fully "
+                                             "connected layers (1×1 convolutions here), so "
+                                             "channels recalibrate one another."
                                              if has_se else ""))
     block["compare"] = _depthwise_comparisons(depthwise)
     return block

@@ -20,7 +20,8 @@ from torch.utils.weak import WeakTensorKeyDictionary
 aten = torch.ops.aten
 
 # The operations torch's FLOP counter counts as matrix products or convolutions. One of them
-# is a *layer with weights* when one of its operands is a parameter or buffer of the model.
+# is a *layer with weights* when one of its operands is a parameter of the model: a weight
+# that training learns. A buffer is fixed (LeNet-5's RBF centres), so it does not count.
 WEIGHTED_OPS = frozenset({
     aten.convolution, aten._convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm,
 })
@@ -35,9 +36,11 @@ def _attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None,
 CPU_ATTENTION = {aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops}
 
 DEPTH_RULE = (
-    "Depth = the longest chain of layers with weights (convolutions and fully connected "
-    "layers) from the input to the output, found by following every tensor through one "
-    "forward pass. Normalisation, activation and pooling layers do not count; parallel "
+    "Depth = the longest chain of layers with trained weights (convolutions and fully "
+    "connected layers, and LeNet-5's subsampling layers, each a 2×2 convolution with one "
+    "trained coefficient per map) from the input to the output, found by following every "
+    "tensor through one forward pass. Normalisation, activation and pooling layers do not "
+    "count, nor does a layer whose weights are fixed (LeNet-5's RBF output); parallel "
     "branches (an Inception module, a shortcut projection) count once, along the longest of "
     "them; a squeeze-and-excitation gate lies on such a chain and counts."
 )
@@ -127,7 +130,7 @@ def profile(model: nn.Module, input_shape: tuple[int, ...]) -> Profile:
         return hook
 
     handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n]
-    weight_storages = {_storage(t) for t in [*model.parameters(), *model.buffers()]}
+    weight_storages = {_storage(t) for t in model.parameters()}
     counter = FlopCounterMode(display=False, depth=None, custom_mapping=CPU_ATTENTION)
     dataflow = _Dataflow(weight_storages)
     try:

@@ -124,8 +124,9 @@ PUBLISHED: dict[str, Published] = {
                 "accuracy; no torchvision weight metadata.",
         paper_result="75.1 % top-1 in float32, 4.7 M parameters, 407 M multiply-adds; no top-5 "
                      "published",
-        accuracy={"dataset": "ImageNet-1K (TensorFlow's evaluation)", "top1": 75.1, "top5": None,
-                  "source": LITE_2020},
+        accuracy={"dataset": "ImageNet-1K, TensorFlow's own evaluation", "top1": 75.1,
+                  "top5": None, "source": LITE_2020 + ": the model card of the float32 model",
+                  "recipe": "TensorFlow's, as its model card reports (not torchvision's)"},
     ),
     "convnext_tiny": Published(
         "ConvNeXt-T", 2022, LIU_2022,
@@ -213,6 +214,16 @@ VERDICTS = {
 # parameters) are compared automatically; a discrepancy found there without a note here is
 # an error (the tests check it). The top-5 column cannot be measured, so every cell has one.
 CHAPTER_NOTES: dict[tuple[str, str], Note] = {
+    ("lenet5", "Depth"): Note(
+        "wrong",
+        "The paper gives LeNet-5 seven layers, \"not counting the input, all of which "
+        "contain trainable parameters (weights)\": C1, S2, C3, S4, C5, F6 and the output. "
+        "The 5 in the name is a version, not a depth. By this page's rule the depth "
+        "is 6: the subsampling layers S2 and S4 have trained weights (a coefficient and a bias "
+        "per map) and count, while the output layer's RBF centres are fixed by hand, not "
+        "trained, so it does not.",
+        LECUN_1998 + ", section II-B",
+        found="7 (the paper)"),
     ("lenet5", "Top-5 Error"): Note(
         "different measure",
         "LeNet-5 was never run on ImageNet: about 1 % is its error on the 10 MNIST digit "

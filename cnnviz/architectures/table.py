@@ -44,15 +44,45 @@ def available() -> list[str]:
     return [*DEFAULT_MODELS, *others]
 
 
+# The accuracies the page can plot: torchvision's DEFAULT weights (its best) for each model,
+# or the first it published (V1), which for most models follow the paper's recipe closely.
+# DEFAULT mixes recipes (ResNet-50's V2 gains 4.7 points over its V1 from training alone), so
+# V1 compares architectures more fairly; ConvNeXt-T's only weights use the new recipe.
+# Each key's top-5 and recipe share its ending: top5 / recipe, top5_v1 / recipe_v1.
+ACCURACY_KEYS = {"top1": "DEFAULT weights", "top1_v1": "V1 weights"}
+PORTED = "the paper's own weights, ported"
+SIMPLE_RECIPE = "torchvision's simple recipe, close to the paper's"
+NEW_RECIPE = "torchvision's new recipe (2021), beyond the paper's"
+
+
+def recipe(weights) -> str:
+    """How a torchvision weight set was trained, in a few words, from its documentation
+    (``meta["_docs"]``); what the documentation says in other words is named by its link."""
+    docs = " ".join(weights.meta.get("_docs", "").split())
+    if "ported from the original paper" in docs:
+        return PORTED
+    if "simple training recipe" in docs or "simplified training recipe" in docs:
+        return SIMPLE_RECIPE
+    if "new training recipe" in docs:
+        return NEW_RECIPE
+    return f"see {weights.meta.get('recipe', 'torchvision')}"
+
+
 def _accuracy(name: str) -> dict:
     """ImageNet-1K top-1 / top-5 of torchvision's DEFAULT weights (what the rest of the app
-    loads), every other weight set beside them; or the published numbers of our own models."""
+    loads) and of its first weights (V1), each with its recipe, every other weight set beside
+    them; or the published numbers of our own models, with their source."""
     info = published.PUBLISHED.get(name)
     if name in OWN_MODELS:
-        return {"top1": info.accuracy["top1"], "top5": info.accuracy["top5"],
+        top1, top5 = info.accuracy["top1"], info.accuracy["top5"]
+        return {"top1": top1, "top5": top5, "top1_v1": top1, "top5_v1": top5,
+                "recipe": info.accuracy.get("recipe"), "recipe_v1": info.accuracy.get("recipe"),
                 "accuracy_dataset": info.accuracy["dataset"],
-                "accuracy_source": info.accuracy["source"], "weights": None, "other_weights": []}
-    default = get_model_weights(name).DEFAULT
+                "accuracy_source": info.accuracy["source"], "weights": None,
+                "weights_v1": None, "other_weights": []}
+    all_weights = get_model_weights(name)
+    default = all_weights.DEFAULT
+    first = getattr(all_weights, "IMAGENET1K_V1", default)
 
     def metrics(weights):
         m = weights.meta["_metrics"]["ImageNet-1K"]
@@ -60,12 +90,13 @@ def _accuracy(name: str) -> dict:
 
     top1, top5 = metrics(default)
     others = [{"weights": str(w), "top1": metrics(w)[0], "top5": metrics(w)[1]}
-              for w in get_model_weights(name)
+              for w in all_weights
               if w is not default and not math.isnan(metrics(w)[0])]  # VGG's features-only
-    return {"top1": top1, "top5": top5,
+    return {"top1": top1, "top5": top5, "top1_v1": metrics(first)[0],
+            "top5_v1": metrics(first)[1], "recipe": recipe(default), "recipe_v1": recipe(first),
             "accuracy_dataset": "ImageNet-1K validation set, one centre crop",
             "accuracy_source": published.TORCHVISION, "weights": str(default),
-            "other_weights": others}
+            "weights_v1": str(first), "other_weights": others}
 
 
 def _matches(cell: str, value: int) -> bool:
@@ -99,6 +130,8 @@ def chapter_flags(name: str, record: dict) -> list[dict]:
             found = f"{measured:,}" if column == "Params" else str(measured)
             if column != "Year":
                 found += " (measured here)"
+            if note is not None and note.found:  # the source's own number, when it differs
+                found += f"; {note.found}"
         elif note is None:
             raise ValueError(f"the chapter's {column} for {name} needs a note with its source")
         else:
@@ -162,7 +195,8 @@ def load_table(path: Path = TABLE_PATH) -> list[dict]:
 
 def compare(names: Iterable[str] | None = None, *, path: Path = TABLE_PATH) -> list[dict]:
     """One record per model (default: the chapter's models), with at least name, params, macs,
-    flops, depth, top1, top5 and year. Records come from the precomputed table; a model not in
+    flops, depth, top1, top5 (torchvision's DEFAULT weights), top1_v1, top5_v1 (its first,
+    IMAGENET1K_V1), recipe, recipe_v1 and year. Records come from the precomputed table; a model not in
     it (any other torchvision classifier) is measured now."""
     table = {record["name"]: record for record in load_table(path)}
     return [table[name] if name in table else measure(name)

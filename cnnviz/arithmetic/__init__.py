@@ -23,6 +23,7 @@ from cnnviz.arithmetic.formulas import (
     transposed_output_size,
     transposed_padding,
     uncovered,
+    uncovered_padding,
     window_taps,
 )
 
@@ -31,5 +32,5 @@ __all__ = [
     "depthwise_separable_params", "flops", "linear_macs", "linear_params", "output_size",
     "padding_amounts", "parse_padding", "plain_block_params", "receptive_field",
     "receptive_step", "size_work", "span", "transposed_output_size", "transposed_padding",
-    "uncovered", "window_taps",
+    "uncovered", "uncovered_padding", "window_taps",
 ]

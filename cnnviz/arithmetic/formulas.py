@@ -91,7 +91,8 @@ class SizeWork:
 
     @property
     def remainder(self) -> int:
-        """Padded pixels at the bottom / right that the last window does not reach."""
+        """Pixels of the padded input at the bottom / right that the last window does not
+        reach: padding first, then real input pixels when it exceeds the padding after."""
         return self.numerator % self.s
 
     @property
@@ -143,12 +144,24 @@ def window_taps(o: int, f: int, s: int = 1, d: int = 1, before: int = 0) -> list
     return [o * s + k * d - before for k in range(f)]
 
 
+def _touched(work: SizeWork) -> set[int]:
+    """Positions of the padded input that some kernel tap reads."""
+    return {x for o in range(work.out) for x in window_taps(o, work.f, work.s, work.d)}
+
+
 def uncovered(n: int, f: int, p=0, s: int = 1, d: int = 1) -> list[int]:
     """Input positions (0-based) that no kernel tap ever touches: the rows the floor drops at
     the end, and the gaps a stride larger than the (dilated) kernel leaves."""
     work = size_work(n, f, p, s, d)
-    touched = {x for o in range(work.out) for x in window_taps(o, f, s, d, work.before)}
-    return [x for x in range(n) if x not in touched]
+    touched = _touched(work)
+    return [x for x in range(n) if x + work.before not in touched]
+
+
+def uncovered_padding(n: int, f: int, p=0, s: int = 1, d: int = 1) -> int:
+    """How many padded positions (before and after the input) no kernel tap touches."""
+    work = size_work(n, f, p, s, d)
+    padding = [*range(work.before), *range(work.before + n, work.padded)]
+    return len(set(padding) - _touched(work))
 
 
 def transposed_output_size(n: int, f: int, p: int = 0, s: int = 1, d: int = 1,

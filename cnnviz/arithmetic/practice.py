@@ -76,6 +76,31 @@ def _choices(rng: random.Random, answer, mistakes, digits: int) -> tuple[str, ..
     return tuple(f"{v:,.{digits}f}" for v in options)
 
 
+def _rows(count: int, kind: str) -> str:
+    return f"{count} {kind} row{'' if count == 1 else 's'}"
+
+
+def _never_covered(work: formulas.SizeWork) -> str:
+    """What no window reads, split into real input rows and padding (the same holds for the
+    columns): the floor drops the padded input's last ``remainder`` rows, padding first, and
+    a stride longer than the window skips rows between windows."""
+    n, f, p, s = work.n, work.f, work.before, work.s
+    real = len(formulas.uncovered(n, f, p, s))
+    padded = formulas.uncovered_padding(n, f, p, s)
+    if not real and not padded:
+        return ""
+    reasons = []
+    if work.remainder:
+        last = "last" if work.remainder == 1 else f"last {work.remainder}"
+        reasons.append(f"the floor drops the {last} of the {work.padded} rows of the padded "
+                       f"input")
+    if s > f:
+        reasons.append(f"stride {s} is longer than the {f}-row window, so rows between windows "
+                       f"are skipped")
+    return (f" No window reads {_rows(real, 'real input')} and {_rows(padded, 'padded')} "
+            f"(the same for the columns): {' and '.join(reasons)}.")
+
+
 def _output_size(rng):
     while True:
         n = rng.choice((28, 32, 48, 56, 64, 96, 112, 128, 224, 227))
@@ -90,9 +115,7 @@ def _output_size(rng):
             f"(one number: they are equal)?")
     explanation = (f"$${work.latex()}$$\n\nThe output is {work.out}×{work.out}×{k}: the "
                    f"depth is the number of filters, {k}.")
-    if work.remainder:
-        explanation += (f" The floor drops {work.remainder} padded pixel"
-                        f"{'s' if work.remainder > 1 else ''} that the last stride cannot reach.")
+    explanation += _never_covered(work)
     mistakes = [-(-work.numerator // s) + 1,  # ceiling instead of floor
                 -(-n // s),  # took the padding for "same" (P = 1 with a 5×5 kernel)
                 work.numerator // s,  # forgot the +1
@@ -203,7 +226,7 @@ def _pooling(rng):
             + f" is applied to a {n}×{n}×64 feature map. What are the output's height and "
               f"width?")
     explanation = (f"Pooling slides a window like a convolution (it just has no weights):\n\n"
-                   f"$${work.latex()}$$\n\nThe channels stay 64.")
+                   f"$${work.latex()}$$\n\nThe channels stay 64.{_never_covered(work)}")
     mistakes = [n // f, work.numerator // s, -(-work.numerator // s) + 1, -(-n // s),
                 (n - f) // s + 1 if p else n // s + 1]
     return text, work.out, explanation, dict(n=n, f=f, p=p, s=s), mistakes, 0

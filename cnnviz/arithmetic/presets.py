@@ -88,7 +88,9 @@ PRESETS = {preset.name: preset for preset in (
         (LayerSpec("conv", 64, 1, bias=False), LayerSpec("batchnorm"), LayerSpec("relu"),
          LayerSpec("conv", 64, 3, p=1, bias=False), LayerSpec("batchnorm"), LayerSpec("relu"),
          LayerSpec("conv", 256, 1, bias=False), LayerSpec("batchnorm"), LayerSpec("relu")),
-        "The first block of ResNet-50's conv2_x stage: 1×1 reduce to 64, 3×3, 1×1 expand to "
-        "256. The shortcut adds the input x before the last ReLU; it has no parameters, and "
-        "a Sequential cannot express the addition."),
+        "The second and third blocks of ResNet-50's conv2_x stage (torchvision's "
+        "layer1[1] and layer1[2]): 1×1 reduce to 64, 3×3, 1×1 expand to 256. Their identity "
+        "shortcut adds the input x before the last ReLU; it has no parameters, and a "
+        "Sequential cannot express the addition. The stage's first block, layer1[0], differs: "
+        "it takes the stem's 64 channels, and its shortcut is a 1×1 projection to 256."),
 )}

@@ -43,11 +43,21 @@ class CamResult:
 
 
 def default_layer(bundle: ModelBundle) -> str:
-    """The last convolutional stage: the last module with a spatial output that is not a
-    pooling layer (VGG's and AlexNet's adaptive pooling merely repeat the last stage)."""
+    """The last convolution's activated output, where Selvaraju et al. read Grad-CAM (VGG-16's
+    conv5_3 after its ReLU, 14 × 14): the last layer with a map that neither is a pooling
+    layer nor ends in one. VGG's and AlexNet's ``features`` end in a max pool, which only
+    subsamples that ReLU's map. A residual stage's output (ResNet, ConvNeXt) is what the head
+    reads, and a block that ends in its activation (MobileNet's last 1×1 conv unit, GoogLeNet's
+    inception) is already activated."""
     modules = dict(bundle.model.named_modules())
-    spatial = [layer.name for layer in activations.layers(bundle)
-               if not isinstance(modules[layer.name], POOLING)]
+    pooled: set[str] = set()
+    previous = ""
+    for layer in activations.layers(bundle):  # a container is listed right after its last layer
+        ends_in_pooling = previous in pooled and previous.startswith(layer.name + ".")
+        if isinstance(modules[layer.name], POOLING) or ends_in_pooling:
+            pooled.add(layer.name)
+        previous = layer.name
+    spatial = [name for name in activations.layer_names(bundle) if name not in pooled]
     if not spatial:
         raise LayerError(f"{bundle.name} has no layer with a spatial output.")
     return spatial[-1]

@@ -8,6 +8,11 @@ shared model (so it costs no memory for weights) and has its dropout modules in 
 mode. The passes are batched, and cheaply: the twin runs the image once up to its first
 dropout module, which repeats its input once per pass, so only the layers after it (the
 classifier head, in every model of the zoo) see the whole batch.
+
+The spread over the passes approximates the model's epistemic uncertainty, its uncertainty
+about its own weights. It samples only the weights that dropout reaches: where every dropout
+module acts on flat feature vectors after the last feature map (``samples_head_only``, true
+for every model of the zoo), that is the classifier head alone, a last-layer approximation.
 """
 
 import copy
@@ -48,6 +53,8 @@ class _StochasticTwin:
         for module in dropouts:
             module.train()
         self.rates = tuple(module.p for module in dropouts)
+        self.dropouts = dropouts
+        self.head_only: bool | None = None  # found by the first ``samples_head_only``
         self.passes = 1
         self.lock = threading.Lock()  # guards ``passes`` for the duration of one call
         dropouts[0].register_forward_pre_hook(
@@ -68,6 +75,27 @@ def _twin(bundle: ModelBundle) -> _StochasticTwin:
 def dropout_rates(bundle: ModelBundle) -> tuple[float, ...]:
     """The drop probability of each dropout module; ``NoDropoutError`` when there is none."""
     return _twin(bundle).rates
+
+
+@torch.inference_mode()
+def samples_head_only(bundle: ModelBundle) -> bool:
+    """Whether every dropout module acts on flat (N, features) vectors, after the last feature
+    map, so that MC dropout samples the classifier head alone; ``NoDropoutError`` when the
+    model has no dropout. Found once per model, by a pass of a grey image through the twin."""
+    twin = _twin(bundle)
+    with twin.lock:
+        if twin.head_only is None:
+            inputs = []
+            handles = [m.register_forward_pre_hook(lambda m, args: inputs.append(args[0].dim()))
+                       for m in twin.dropouts]
+            try:
+                twin.passes = 1
+                twin.model(bundle.batch(Image.new("RGB", (256, 256), (128, 128, 128))))
+            finally:
+                for handle in handles:
+                    handle.remove()
+            twin.head_only = bool(inputs) and all(dim == 2 for dim in inputs)
+        return twin.head_only
 
 
 @torch.inference_mode()

@@ -5,6 +5,7 @@ import math
 
 import plotly.graph_objects as go
 
+from cnnviz.architectures import ACCURACY_KEYS
 from cnnviz.figures.style import ACCENT, FONT_SIZE, SEQUENTIAL, fmt_number, layout
 
 BUBBLE_MAX_PX = 70  # diameter of the largest model's bubble
@@ -40,20 +41,25 @@ def _padded_range(x: list[float], records: list[dict], positions: list[str]) -> 
     return [math.log10(x[first]) - left, math.log10(x[last]) + right]
 
 
-def _bubbles(records: list[dict], x: list[float], x_title: str, title: str) -> go.Figure:
-    """Top-1 accuracy against ``x`` (log axis); bubble area ∝ parameters, colour = year."""
+def _bubbles(records: list[dict], x: list[float], x_title: str, title: str,
+             accuracy: str = "top1") -> go.Figure:
+    """Top-1 accuracy (``accuracy``, a key of ``ACCURACY_KEYS``) against ``x`` (log axis);
+    bubble area ∝ parameters, colour = year."""
     largest = max(r["params"] for r in records)
     sizes = [BUBBLE_MAX_PX * math.sqrt(r["params"] / largest) + 8 for r in records]
+    weights = accuracy.removeprefix("top1")  # "" or "_v1", as the record's keys end
+    top5, recipe = f"top5{weights}", f"recipe{weights}"
     hover = [
-        f"<b>{r['label']}</b> ({r['year']})<br>top-1 {fmt_number(r['top1'], 1)} %"
-        + (f", top-5 {fmt_number(r['top5'], 1)} %" if r.get("top5") is not None else "")
+        f"<b>{r['label']}</b> ({r['year']})<br>top-1 {fmt_number(r[accuracy], 1)} %"
+        + (f", top-5 {fmt_number(r[top5], 1)} %" if r.get(top5) is not None else "")
+        + f"<br>recipe: {r[recipe]}"
         + f"<br>{fmt_number(r['params'] / 1e6, 2)} M parameters"
         f"<br>{fmt_number(r['macs'] / 1e9, 3)} GMACs ({fmt_number(r['flops'] / 1e9, 3)} GFLOPs)"
         f"<br>{x_title}: {fmt_number(value, 3)}"
         for r, value in zip(records, x)
     ]
     years = [r["year"] for r in records]
-    y = [r["top1"] for r in records]
+    y = [r[accuracy] for r in records]
     positions = _label_positions(x, y)
     figure = go.Figure(go.Scatter(
         x=x, y=y, mode="markers+text",
@@ -65,16 +71,17 @@ def _bubbles(records: list[dict], x: list[float], x_title: str, title: str) -> g
     ))
     figure.update_layout(**layout(title=title, height=560, showlegend=False))
     figure.update_xaxes(type="log", title=x_title, range=_padded_range(x, records, positions))
-    figure.update_yaxes(title="ImageNet top-1 accuracy (%)")
+    figure.update_yaxes(title=f"ImageNet top-1 (%), {ACCURACY_KEYS[accuracy]}")
     return figure
 
 
-def accuracy_vs_macs(records: list[dict]) -> go.Figure:
-    """The chapter's trade-off: accuracy against compute. Records without an ImageNet top-1
-    (LeNet-5) are left out by the caller."""
+def accuracy_vs_macs(records: list[dict], accuracy: str = "top1") -> go.Figure:
+    """The chapter's trade-off: accuracy (``top1``, torchvision's DEFAULT weights, or
+    ``top1_v1``, its first) against compute. Records without an ImageNet top-1 (LeNet-5) are
+    left out by the caller."""
     return _bubbles(records, [r["macs"] / 1e9 for r in records],
                     "GMACs per image (log scale; 1 MAC = 2 FLOPs)",
-                    "Accuracy against compute (bubble area ∝ parameters)")
+                    "Accuracy against compute (bubble area ∝ parameters)", accuracy)
 
 
 def accuracy_vs_latency(records: list[dict], latency_ms: dict[str, float],

@@ -82,6 +82,7 @@ class EfficientNetLite(nn.Module):
         super().__init__()
         self._conv_stem = Conv2dSame(3, STEM_CHANNELS, 3, stride=2)
         self._bn0 = nn.BatchNorm2d(STEM_CHANNELS, **BN)
+        self._stem_act = nn.ReLU6()
         blocks = []
         for repeats, kernel, stride, expand, c_in, c_out in STAGES:
             for i in range(repeats):
@@ -90,15 +91,18 @@ class EfficientNetLite(nn.Module):
         self._blocks = nn.Sequential(*blocks)
         self._conv_head = Conv2dSame(STAGES[-1][-1], HEAD_CHANNELS, 1)
         self._bn1 = nn.BatchNorm2d(HEAD_CHANNELS, **BN)
-        self.act = nn.ReLU6()
+        # The head's activated output is the last convolutional stage Grad-CAM reads, so it
+        # gets a ReLU6 of its own: one module shared with the stem would run twice per pass
+        # and could not be tapped. Activations hold no weights, so the state_dict is the port's.
+        self._head_act = nn.ReLU6()
         self._avg_pooling = nn.AdaptiveAvgPool2d(1)
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward(self, x):
-        x = self.act(self._bn0(self._conv_stem(x)))
+        x = self._stem_act(self._bn0(self._conv_stem(x)))
         x = self._blocks(x)
-        x = self.act(self._bn1(self._conv_head(x)))
+        x = self._head_act(self._bn1(self._conv_head(x)))
         x = self._avg_pooling(x).flatten(1)
         return self._fc(self._dropout(x))
 

@@ -46,7 +46,11 @@ class ScaledTanh(nn.Module):
 
 class Subsampling(nn.Module):
     """S2 / S4: the sum of each non-overlapping 2×2 block, times a trainable coefficient, plus a
-    trainable bias, one pair per map (2 parameters per map)."""
+    trainable bias, one pair per map (2 parameters per map).
+
+    Computed as what it is, a depthwise 2×2 convolution of stride 2 whose four weights are one
+    shared coefficient: a layer with trained weights, which the architecture page's depth
+    counts (the paper: "all of which contain trainable parameters")."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -54,8 +58,8 @@ class Subsampling(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        block_sums = nn.functional.avg_pool2d(x, 2) * 4
-        return block_sums * self.weight[:, None, None] + self.bias[:, None, None]
+        kernel = self.weight[:, None, None, None].expand(-1, 1, 2, 2)
+        return nn.functional.conv2d(x, kernel, self.bias, stride=2, groups=x.shape[1])
 
 
 class PartialConv2d(nn.Module):

@@ -12,7 +12,12 @@ from pathlib import Path
 import torch
 
 from cnnviz import download
-from cnnviz.models.registry import DEFAULT_MODEL, WeightsUnavailableError
+from cnnviz.models.registry import (
+    DEFAULT_MODEL,
+    TORCHVISION_MODELS,
+    WeightsUnavailableError,
+    default_weights,
+)
 
 MIRROR_ENV = "CNNVIZ_WEIGHTS_MIRROR"
 
@@ -41,6 +46,13 @@ def weights_mirror(url: str) -> str:
 def cached_weights_path(url: str) -> Path:
     """Where torch.hub (and so torchvision) looks for the file of ``url``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
+
+
+def cached_models() -> list[str]:
+    """The pickers' torchvision models whose pretrained weights are in torch's cache: these
+    work offline on this machine; the others need a network once."""
+    return [name for name in TORCHVISION_MODELS
+            if cached_weights_path(default_weights(name).url).is_file()]
 
 
 def ensure_cached(url: str, progress=None) -> Path:
