@@ -9,7 +9,6 @@ import numpy as np
 
 from cnnviz.formatting import MINUS
 
-
 LIMIT = 1_000_000  # larger numbers help no one by hand, and products of them overflow
 
 
