@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cnnviz.ui import presentation
 from cnnviz.ui.navigation import SECTIONS
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
@@ -14,4 +15,5 @@ pages = {
     for section, specs in SECTIONS.items()
     if specs
 }
-st.navigation(pages).run()
+# Presenting, the page list moves to the top bar and leaves the whole width to the figure.
+st.navigation(pages, position="top" if presentation.is_on() else "sidebar").run()
