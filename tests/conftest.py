@@ -146,3 +146,16 @@ def assert_no_exception(tab) -> None:
     boxes = tab.locator('[data-testid="stException"]')
     assert boxes.count() == 0, boxes.first.inner_text()
     assert tab.get_by_text("Page not found").count() == 0, f"{tab.url} does not exist"
+
+
+class ServerMessages:
+    """Counts the messages a tab sends to the Streamlit server over its websocket (a rerun
+    request is one), so a test can tell that something happened in the browser alone.
+    Create it before the page opens: only sockets opened afterwards are seen."""
+
+    def __init__(self, tab):
+        self.count = 0
+        tab.on("websocket", lambda ws: ws.on("framesent", self._sent))
+
+    def _sent(self, _frame) -> None:
+        self.count += 1

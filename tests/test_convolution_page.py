@@ -2,7 +2,6 @@
 animated step by step, the other modes, links that restore the page, bad input."""
 
 import io
-import json
 import re
 
 import numpy as np
@@ -15,8 +14,8 @@ from cnnviz.figures.grids import step_animation
 from cnnviz.figures.step_gif import SLIDE_WIDTH, animation_gif
 from cnnviz.ops import examples, steps
 from cnnviz.ops.examples import KERNELS
-from tests.conftest import assert_no_exception, wait_for_app
-from tests.pagetest import assert_clean, open_page
+from tests.conftest import ServerMessages, assert_no_exception
+from tests.pagetest import animations, assert_clean, open_page
 
 PAGE = "views/convolution.py"
 MINUS = "\u2212"
@@ -25,7 +24,7 @@ MINUS = "\u2212"
 def board(at) -> dict:
     """The data the page hands its animation: every frame (or, predicting, the one step the
     server shows)."""
-    return json.loads(at.get("bidi_component")[0].proto.json)
+    return animations(at)[0]
 
 
 def captions(at) -> list[str]:
@@ -191,12 +190,12 @@ def test_gif_has_one_frame_per_step_at_a_slides_resolution():
 
 @pytest.mark.browser
 def test_browser_steps_and_click_to_jump(visit, page, artefacts):
+    messages = ServerMessages(page)
     visit("convolution")
     written = page.locator(".written-sum")
     assert re.search(r"= \u22122$", written.inner_text())
     # Stepping happens in the browser: not one message goes to the server.
-    sent = []
-    page.on("websocket", lambda ws: ws.on("framesent", sent.append))
+    sent = messages.count
     page.get_by_role("button", name="Forward").click()
     assert "cell (0, 1)" in written.inner_text()
     assert "step=2" in page.url
@@ -217,5 +216,5 @@ def test_browser_steps_and_click_to_jump(visit, page, artefacts):
         "() => document.querySelector('.written-sum')?.innerText.includes('cell (1, 1)')",
         timeout=60_000)
     page.get_by_role("button", name="Play").wait_for(timeout=60_000)
-    assert not sent, f"stepping and playing sent {len(sent)} message(s) to the server"
+    assert messages.count == sent, "stepping and playing sent messages to the server"
     assert_no_exception(page)

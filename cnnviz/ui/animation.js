@@ -117,6 +117,10 @@ export default function (component) {
   let timer = null;
   let speed = data.speed;
   let drawn = null; // per grid: {rects, texts, font} of what the board shows
+  // Grids that change from frame to frame (an output filling up, products); the others are
+  // painted once per layout.
+  const changing = data.grids.map((grid, g) => Boolean(grid.filling)
+    || data.frames.some((frame) => frame.cells && frame.cells[g]));
   let marksLayer = null;
 
   // New data call this function again: the board it drew before goes first.
@@ -174,6 +178,7 @@ export default function (component) {
     const fixed = make("g", {}, board);
     for (const mark of data.marks || []) drawMark(fixed, mark);
     marksLayer = make("g", { class: "cnnviz-marks" }, board);
+    for (let g = 0; g < data.grids.length; g++) paintGrid(g, frameOf());
     show();
   }
 
@@ -294,7 +299,7 @@ export default function (component) {
 
   function show() {
     const frame = frameOf();
-    for (let g = 0; g < data.grids.length; g++) paintGrid(g, frame);
+    for (let g = 0; g < data.grids.length; g++) if (changing[g]) paintGrid(g, frame);
     marksLayer.replaceChildren();
     for (const [a, b] of frame.links || []) drawLink(marksLayer, frame.marks[a], frame.marks[b]);
     for (const mark of frame.marks) drawMark(marksLayer, mark);
