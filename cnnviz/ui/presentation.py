@@ -68,6 +68,14 @@ class PageHeader:
             self._controls = self._slot.popover(label, icon=":material/tune:", width="stretch")
         return self._controls
 
+    def split(self, spec=(1, 2), label: str = "Settings"):
+        """(settings, main): normally two columns side by side, the settings on the left;
+        presenting, the settings pop-over and the full width for the main part."""
+        if self.presenting:
+            return self.controls(label), st.container()
+        side, main = st.columns(spec, gap="large")
+        return side, main
+
 
 def page_header(title: str, intro: str | None = None) -> PageHeader:
     """The page's title, the presentation switch and its introduction (Markdown)."""
