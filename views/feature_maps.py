@@ -12,7 +12,7 @@ from cnnviz.ui.pickers import SHARED, image_picker, model_picker
 ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
 SECOND_SAMPLE = "Espresso cup"  # the second photo's default, so a comparison starts with two
-GRID_PX = {False: 520, True: 400}  # the channel grid's width, presenting or not
+GRID_PX = {False: fm.GRID_WIDTH_PX, True: 400}  # the channel grid's width, presenting or not
 
 page = presentation.page_header(
     "Feature maps",
