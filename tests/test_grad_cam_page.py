@@ -120,7 +120,9 @@ def test_two_networks_the_sanity_check_and_mc_dropout():
     # Each network at its own default layer, whatever the layer chosen for the first.
     at.selectbox(key="cam_layer").set_value("_blocks.4").run()
     assert sum("at “head · batch norm” · p = " in c for c in captions(at)) == 2
+    assert at.selectbox(key="model2").value == "efficientnet_lite0"  # the model really used
     at.checkbox(key="model2_untrained").check().run()
+    at.selectbox(key="model2").set_value("resnet18").run()  # untrained: nothing to download
     assert_clean(at)
     assert any("resnet18 (untrained)" in c for c in captions(at))
     assert any("map of an untrained network means nothing" in w.value for w in at.warning)

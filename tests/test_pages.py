@@ -49,11 +49,18 @@ def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
     assert not at.error and at.subheader[0].value.startswith("Top 5")
 
 
-def test_unavailable_weights_fall_back_to_the_offline_model():
+def test_unavailable_weights_fall_back_to_the_offline_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty weight cache
     at = open_page("views/classify.py", query={"model": "resnet50"})
     assert "could not be downloaded" in at.warning[0].value
     assert "Showing efficientnet_lite0 instead" in at.warning[0].value
     assert "efficientnet_lite0" in at.subheader[0].value
+    # One plain sentence (no errno, no cache path), and the picker shows the model used.
+    assert "Errno" not in at.warning[0].value and str(tmp_path) not in at.warning[0].value
+    assert at.selectbox(key="model").value == "efficientnet_lite0"
+    labels = at.selectbox(key="model").options
+    assert "resnet50 (needs download)" in labels
+    assert "efficientnet_lite0 (offline, pretrained)" in labels
 
 
 def test_untrained_models_say_so():
@@ -66,9 +73,11 @@ def test_choices_survive_a_visit_to_another_page():
     at = open_page()
     at.switch_page("views/classify.py").run()
     at.selectbox(key="image_sample").set_value("Espresso cup").run()
+    at.checkbox(key="model_untrained").check().run()  # no weights to download
     at.selectbox(key="model").set_value("mobilenet_v2").run()
     at.switch_page("views/home.py").run()
     at.switch_page("views/classify.py").run()
     assert_clean(at)
     assert at.selectbox(key="image_sample").value == "Espresso cup"
     assert at.selectbox(key="model").value == "mobilenet_v2"
+    assert at.checkbox(key="model_untrained").value

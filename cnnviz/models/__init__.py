@@ -11,7 +11,12 @@ from cnnviz.models.registry import (
     available_models,
     build,
 )
-from cnnviz.models.weights import cached_weights_path, ensure_cached, weights_mirror
+from cnnviz.models.weights import (
+    cached_weights_path,
+    ensure_cached,
+    pretrained_on_disk,
+    weights_mirror,
+)
 from cnnviz.models.zoo import (
     IMAGENET_CATEGORIES,
     UNTRAINED_SEED,
@@ -24,6 +29,7 @@ __all__ = [
     "DEFAULT_MODEL", "IMAGENET_CATEGORIES", "TORCHVISION_MODELS", "UNTRAINED_SEED",
     "ModelBundle", "ModelError", "UnknownModelError", "WeightsUnavailableError",
     "available_models", "build", "cached_weights_path", "device_choices",
-    "device_description", "ensure_cached", "lite0_preprocess", "load_model", "select_device",
+    "device_description", "ensure_cached", "lite0_preprocess", "load_model",
+    "pretrained_on_disk", "select_device",
     "weights_mirror",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from cnnviz import download
-from cnnviz.models.registry import DEFAULT_MODEL, WeightsUnavailableError
+from cnnviz.models.registry import DEFAULT_MODEL, WeightsUnavailableError, default_weights
 
 MIRROR_ENV = "CNNVIZ_WEIGHTS_MIRROR"
 
@@ -41,6 +41,17 @@ def weights_mirror(url: str) -> str:
 def cached_weights_path(url: str) -> Path:
     """Where torch.hub (and so torchvision) looks for the file of ``url``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
+
+
+def pretrained_on_disk(name: str) -> bool:
+    """Whether the pretrained weights of model ``name`` are on this machine, so choosing it
+    needs no download."""
+    if name == DEFAULT_MODEL:
+        try:
+            return lite0_weights_path().is_file()
+        except WeightsUnavailableError:
+            return False
+    return cached_weights_path(default_weights(name).url).is_file()
 
 
 def ensure_cached(url: str) -> Path:

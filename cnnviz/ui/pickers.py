@@ -51,23 +51,51 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
-    """Choose a model of the zoo; when its weights cannot be had, say so once and fall back to
-    the offline default, so the page keeps working."""
-    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title,
-                        **SHARED)
-    untrained = allow_untrained and st.checkbox(
-        "Untrained (random weights)", key=f"{key}_untrained", **SHARED,
-        help="The same architecture with random weights: for exploring shapes, not predictions.")
+    """Choose a model of the zoo (those whose weights would have to be downloaded say so).
+    The model is loaded before its picker is drawn: when its weights cannot be had, the
+    picker switches to the offline default, says why in one plain sentence, and shows the
+    model the page really uses."""
+    options = models.available_models()
+    untrained_key = f"{key}_untrained"
+    name = _chosen(key, options, models.DEFAULT_MODEL)
+    untrained = allow_untrained and _chosen(untrained_key, (True, False), False)
+    fallback = None
     try:
         with st.spinner(f"Loading {name}…"):
             bundle = models.load_model(name, pretrained=not untrained)
     except models.ModelError as err:
-        st.warning(f"{err}\n\nShowing {models.DEFAULT_MODEL} instead.")
-        bundle = models.load_model(models.DEFAULT_MODEL)
+        if name == models.DEFAULT_MODEL:  # nothing to fall back to
+            st.error(str(err))
+            st.stop()
+        fallback = (f"The pretrained weights of {name} are not on this machine and could not "
+                    f"be downloaded (is it offline?)."
+                    if isinstance(err, models.WeightsUnavailableError) else str(err))
+        st.session_state[key] = models.DEFAULT_MODEL
+        bundle = models.load_model(models.DEFAULT_MODEL, pretrained=not untrained)
+    st.selectbox("Model", options, key=key, format_func=_model_title, **SHARED)
+    if allow_untrained:
+        st.checkbox("Untrained (random weights)", key=untrained_key, **SHARED,
+                    help="The same architecture with random weights: for exploring shapes, "
+                         "not predictions.")
+    if fallback:
+        st.warning(f"{fallback} Showing {models.DEFAULT_MODEL} instead, which works without "
+                   f"a network.", icon=":material/cloud_off:")
     st.caption(f"{bundle.label} · weights: {bundle.weights} · runs on "
                f"{models.device_description(bundle.device)}")
     return bundle
 
 
+def _chosen(key: str, options, default):
+    """A widget's value before it is drawn: this session's, else the link's, else the
+    default (a link's value that is not an option is ignored, as the widget would)."""
+    if key in st.session_state:
+        return st.session_state[key]
+    raw = st.query_params.get(key)
+    by_text = {str(option).lower(): option for option in options}
+    return by_text.get(str(raw).lower(), default) if raw is not None else default
+
+
 def _model_title(name: str) -> str:
-    return f"{name} (offline, pretrained)" if name == models.DEFAULT_MODEL else name
+    if name == models.DEFAULT_MODEL:
+        return f"{name} (offline, pretrained)"
+    return name if models.pretrained_on_disk(name) else f"{name} (needs download)"
