@@ -21,7 +21,7 @@ from cnnviz.figures.stacks import (
     growth_figure,
     stacked_kernels_figure,
 )
-from cnnviz.formatting import shape_text
+from cnnviz.formatting import shape_text, si_count
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.animation import animate
 from cnnviz.ui.charts import plot
@@ -91,13 +91,6 @@ def field_formula(result, picked: int) -> str:
     return (f"$r_{{{k}}} = r_{{{p}}} + (f_{{{k}}} - 1) \\cdot j_{{{p}}} = {r0} + ({span} - 1) "
             f"\\times {j0} = {row.rf}$, $j_{{{k}}} = j_{{{p}}} \\cdot s_{{{k}}} = {j0} \\times "
             f"{layer.stride} = {row.jump}${dilated}.")
-
-
-def human(count: int) -> str:
-    for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if count >= size:
-            return f"{count / size:.3g}{suffix}"
-    return str(count)
 
 
 def result_table(result):
@@ -187,8 +180,8 @@ else:
 result = trace((channels, height, width), layers)
 totals = st.columns(3)
 totals[0].metric("Parameters", f"{result.params:,}")
-totals[1].metric("MACs", human(result.macs), help=f"{result.macs:,} multiply-accumulates; "
-                 f"FLOPs ≈ 2 × MACs = {human(arithmetic.flops(result.macs))}")
+totals[1].metric("MACs", si_count(result.macs), help=f"{result.macs:,} multiply-accumulates; "
+                 f"FLOPs ≈ 2 × MACs = {si_count(arithmetic.flops(result.macs))}")
 totals[2].metric("Output", shape_text(result.out_shape))
 if result.error:
     st.error(str(result.error))
