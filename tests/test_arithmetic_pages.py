@@ -215,6 +215,19 @@ def test_practice_page_asks_the_seeds_questions_and_checks_answers():
     assert at.metric[0].value == "1 / 2 checked"
 
 
+def test_practice_page_reveals_every_answer_for_the_teacher_and_scores_on_top():
+    at = open_page(PRACTICE_PAGE, {"quiz": "99", "count": "3", "format": "numeric"})
+    questions = practice.quiz(99, 3, fmt="numeric")
+    assert at.metric[0].value == "—" and not at.info  # nothing checked, nothing shown
+    at.toggle(key="reveal").set_value(True).run()
+    assert [i.value for i in at.info] == [f"Answer: {q.answer_text}." for q in questions]
+    assert all(q.explanation in texts(at.markdown) for q in questions)
+    # The score is drawn above the questions: before the first question's text.
+    order = [getattr(e, "value", None) for e in at.main if e.type in ("metric", "markdown")]
+    assert order.index("—") < order.index(next(m for m in order if m and "**Question 1**"
+                                               in str(m)))
+
+
 def test_practice_page_multiple_choice():
     at = open_page(PRACTICE_PAGE, {"quiz": "7", "count": "1", "format": "multiple choice"})
     q = practice.quiz(7, 1, fmt="multiple choice")[0]

@@ -6,6 +6,7 @@ At least ``width`` pixels wide (1280 by default: a slide's resolution)."""
 import html
 import io
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
@@ -18,6 +19,7 @@ MARGIN = 24  # pixels around the board
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 
 
+@lru_cache(maxsize=64)
 def font(size: int, bold: bool = False):
     """DejaVu Sans where installed (it has the real minus and ∞); Pillow's own font otherwise."""
     path = FONTS / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
@@ -46,14 +48,23 @@ def _plain(caption: str) -> list[str]:
 
 class _Slide:
     """Where every grid of an animation goes on a slide ``width`` pixels wide, one row of
-    grids per layout row (no wrapping: a slide is wide)."""
+    grids per layout row (no wrapping: a slide is wide); a title wider than its grid pushes
+    the next grid along, as in the browser."""
 
     def __init__(self, animation: Animation, width: int):
         grids = animation.grids
-        units = max(sum(grids[g].units or grids[g].cols for g in row)
-                    + GAP_UNITS * (len(row) - 1) for row in animation.layout)
-        self.unit = (width - 2 * MARGIN) / units
-        self.title_font = font(max(14, min(28, round(self.unit * 0.36))), bold=True)
+        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        self.unit = (width - 2 * MARGIN) / max(
+            sum(grids[g].units or grids[g].cols for g in row) + GAP_UNITS * (len(row) - 1)
+            for row in animation.layout)
+        for _ in range(3):  # titles are measured at the unit they are drawn at
+            self.title_font = font(max(10, min(28, round(self.unit * 0.36))), bold=True)
+            wide = {g: max(grids[g].units or grids[g].cols,
+                           (measure.textlength(grids[g].title, font=self.title_font) + 6)
+                           / self.unit) for row in animation.layout for g in row}
+            self.unit = (width - 2 * MARGIN) / max(
+                sum(wide[g] for g in row) + GAP_UNITS * (len(row) - 1)
+                for row in animation.layout)
         band = round(self.title_font.size * 1.7)
         self.boxes = {}
         y = MARGIN
@@ -65,7 +76,7 @@ class _Slide:
                 cell = w / grids[g].cols
                 self.boxes[g] = (x, y + band, cell)
                 tallest = max(tallest, grids[g].rows * cell)
-                x += w + GAP_UNITS * self.unit
+                x += wide[g] * self.unit + GAP_UNITS * self.unit
             y += band + tallest + GAP_UNITS * self.unit * 0.5
         self.board_height = round(y)
         self.width = width
@@ -144,7 +155,7 @@ def animation_gif(animation: Animation, width: int = SLIDE_WIDTH, ms_per_frame: 
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     captions = [[line for part in _plain(f.caption)
                  for line in _wrap(measure, part, caption_font, width - 2 * MARGIN)]
-                for f in animation.frames]
+                if f.caption else [] for f in animation.frames]
     line_px = round(caption_font.size * 1.4)
     height = slide.board_height + line_px * max(len(c) for c in captions) + MARGIN
     images = []
