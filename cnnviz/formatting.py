@@ -30,5 +30,7 @@ def si_count(count: float, smallest: str = "") -> str:
     them reads in one unit per magnitude and never as 0.000."""
     for prefix, size in PREFIXES:
         if count >= size or prefix == smallest:
-            return f"{count / size:.3g} {prefix}".strip()
+            value = count / size
+            digits = f"{value:#.3g}".rstrip(".") if value else "0"  # 3.00 G, not 3 G
+            return f"{digits} {prefix}".strip()
     return "0"

@@ -132,6 +132,21 @@ def test_stack_page_finds_the_broken_cnn_bug_and_the_fix_clears_it():
     assert json.loads(at.query_params["layers"])[-1] == {"kind": "linear", "out": 10, "n_in": 512}
 
 
+def test_stack_page_shows_every_stride_and_says_when_the_preset_was_edited():
+    at = open_page(STACK_PAGE)
+    table = at.data_editor[0].value
+    pools = table[table["layer"] == "Max pool"]
+    assert list(pools["stride"]) == [2, 2]  # a pool's stride is its size, and it shows
+    assert at.caption[0].value == PRESETS["CIFAR-10 worked example"].note
+    editor = f"stack_editor_{at.session_state['stack_version']}"
+    at.session_state[editor] = {"edited_rows": {0: {"out": 32}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert at.caption[0].value.startswith("Your own stack, started from the preset "
+                                          "“CIFAR-10 worked example”")
+
+
 def test_stack_page_presets_give_the_published_totals():
     at = open_page(STACK_PAGE)
     assert texts(at.metric)[0] == "157,578"

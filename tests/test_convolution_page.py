@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnnviz.figures.grids import step_animation
 from cnnviz.figures.step_gif import SLIDE_WIDTH, animation_gif
-from cnnviz.ops import examples, steps
+from cnnviz.ops import examples, filtering, steps
 from cnnviz.ops.examples import KERNELS
 from tests.conftest import ServerMessages, assert_no_exception
 from tests.pagetest import animations, assert_clean, open_page
@@ -179,6 +179,32 @@ def test_photo_patch_comes_from_the_picked_photo():
     values = np.array([[float(v) for v in row.split()] for row in grid.splitlines()])
     assert values.shape == (4, 4) and values.min() >= 0 and values.max() <= 255
     assert not at.error
+
+
+def test_pooling_the_whole_photo_shows_it_pixel_for_pixel_and_says_so():
+    at = open_page(PAGE, {"mode": "pooling", "pool_size": "2", "stride": "2"})
+    original, pooled = (c for image in at.image[-2:] for c in image.captions)
+    width, height = (int(n) for n in original.split(", ")[1].split(" × "))
+    assert pooled.startswith(f"Result max pooling of each colour channel, 2 × 2 windows: "
+                             f"{width // 2} × {height // 2}, each pixel drawn 2 × 2")
+    assert "greyscale" not in pooled
+
+
+def test_the_output_size_working_is_written_one_step_a_line():
+    at = open_page(PAGE)  # 4 × 4 input, 3 × 3 kernel: 2 × 2
+    assert [e.label for e in at.expander if e.label.startswith("Output size")] == [
+        "Output size: 2 × 2"]
+    for latex in at.latex:  # rows, then columns; aligned, so a narrow screen wraps it
+        assert latex.value.startswith(r"\begin{aligned}W_{out} &=")
+        assert latex.value.endswith(r"\\ &= 2\end{aligned}")
+
+
+def test_a_smaller_result_is_enlarged_pixel_for_pixel():
+    small = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4) * 20)
+    big, factor = filtering.enlarged(small, (8, 6))
+    assert factor == 2 and big.size == (8, 6)
+    assert (np.asarray(big) == np.asarray(small).repeat(2, 0).repeat(2, 1)).all()
+    assert filtering.enlarged(small, (4, 3)) == (small, 1)
 
 
 def test_gif_has_one_frame_per_step_at_a_slides_resolution():

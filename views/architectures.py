@@ -14,7 +14,7 @@ from cnnviz.ui.charts import plot
 MB = 2 ** 20
 DEVICES = models.device_choices()  # label -> torch device
 MISSING = "—"  # what a table shows where a number does not exist (LeNet-5's ImageNet top-1)
-ROW_PX = 35  # a table row, so a table can be as tall as its rows
+ROW_PX = 36  # a table row, so a table can be as tall as its rows
 
 page = presentation.page_header(
     "Architectures: LeNet-5 to ConvNeXt",
@@ -30,7 +30,7 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None, **kw
     config = {frame.columns[0]: st.column_config.Column(pinned=True), **(column_config or {})}
     height = min(ROW_PX * (len(frame) + 1) + 3, 600)
     return st.dataframe(frame, hide_index=True, key=key, column_config=config,
-                        placeholder=MISSING, height=height, **kwargs)
+                        placeholder=MISSING, height=height, row_height=ROW_PX, **kwargs)
 
 
 def count_text(count: float) -> str:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnviz import arithmetic
 from cnnviz.arithmetic import sliding
+from cnnviz.formatting import fmt_number
 from cnnviz.figures.stride_diagram import stride_animation
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.animation import animate
@@ -46,8 +47,9 @@ def describe_window(grid: sliding.SlideGrid, position: int, before: int) -> str:
     i, j = divmod(position, grid.out)
     rows = arithmetic.window_taps(i, grid.f, grid.s, grid.d, before)
     cols = arithmetic.window_taps(j, grid.f, grid.s, grid.d, before)
-    return (f"Output cell ({i}, {j}) is computed from input rows {rows[0]} to {rows[-1]} and "
-            f"columns {cols[0]} to {cols[-1]} (negative or ≥ {n}: padding).")
+    return (f"Output cell ({i}, {j}) is computed from input rows {fmt_number(rows[0])} to "
+            f"{rows[-1]} and columns {fmt_number(cols[0])} to {cols[-1]} (negative or ≥ {n}: "
+            f"padding).")
 
 
 def describe_transposed(grid: sliding.SlideGrid, position: int) -> str:

@@ -183,7 +183,8 @@ export default function (component) {
   }
 
   function drawGrid(grid, g, box, titleFont) {
-    const group = make("g", { transform: `translate(${box.x},${box.y})` }, board);
+    const group = make("g", { transform: `translate(${box.x},${box.y})`, class: "cnnviz-grid",
+                              "data-title": grid.title, "data-cell": box.cell.toFixed(1) }, board);
     const title = make("text", { x: 0, y: -titleFont * 0.55, class: "cnnviz-title",
                                  "font-size": titleFont }, group);
     title.textContent = grid.title;

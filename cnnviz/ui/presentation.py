@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-KEY = "present"  # the session-state key, and the URL parameter
+KEY = "present"  # the session-state key (not a widget's: it outlives page switches) and the URL's
+SWITCH = "_present_switch"  # the switch's own key
 ON = ("1", "true", "yes", "on")
 
 # Presentation mode: less empty space above the page, a smaller title, and a figure that may
@@ -36,10 +37,15 @@ _ALWAYS = """<style>
 
 
 def is_on() -> bool:
-    """Whether this session presents: its switch, else the link's ``?present=1``."""
+    """Whether this session presents: as its switch was last set, on any page, else as the
+    link says (``?present=1``)."""
     if KEY not in st.session_state:
         st.session_state[KEY] = str(st.query_params.get(KEY, "")).lower() in ON
     return bool(st.session_state[KEY])
+
+
+def _flip() -> None:
+    st.session_state[KEY] = bool(st.session_state[SWITCH])
 
 
 def _publish() -> None:
@@ -87,7 +93,7 @@ def page_header(title: str, intro: str | None = None) -> PageHeader:
         head, switch = st.columns([5, 1], vertical_alignment="center")
         about = slot = None
     head.title(title)
-    switch.toggle("Present", key=KEY, persist_state="session",
+    switch.toggle("Present", value=presenting, key=SWITCH, on_change=_flip,
                   help="Presentation mode, for a projector: the figure takes the screen and "
                        "the settings fold into one bar. Links with ?present=1 open in it.")
     _publish()
