@@ -195,8 +195,9 @@ def test_the_output_size_working_is_written_one_step_a_line():
     assert [e.label for e in at.expander if e.label.startswith("Output size")] == [
         "Output size: 2 × 2"]
     for latex in at.latex:  # rows, then columns; aligned, so a narrow screen wraps it
-        assert latex.value.startswith(r"\begin{aligned}W_{out} &=")
-        assert latex.value.endswith(r"\\ &= 2\end{aligned}")
+        body = latex.value.strip("$\n")
+        assert body.startswith(r"\begin{aligned}W_{out} &=")
+        assert body.endswith(r"\\ &= 2\end{aligned}")
 
 
 def test_a_smaller_result_is_enlarged_pixel_for_pixel():
