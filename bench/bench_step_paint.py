@@ -29,6 +29,8 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, running_app, wait_for_app  #
 
 # A random 8 × 8 grid and a 3 × 3 kernel: 36 steps, enough for every click to move on.
 PAGE = "convolution?source=random+grid&size=8&seed=3"
+READY = """() => [...document.querySelectorAll('button')]
+    .some((b) => b.innerText.includes('Forward') && !b.disabled)"""
 CLICK_TO_PAINT = """() => new Promise((resolve, reject) => {
   const text = () => document.querySelector('.written-sum')?.innerText;
   const before = text();
@@ -60,6 +62,7 @@ def measure(url: str, clicks: int) -> list[float]:
         page.wait_for_selector(".written-sum", timeout=60_000)
         times = []
         for _ in range(clicks):
+            page.wait_for_function(READY, timeout=60_000)
             times.append(page.evaluate(CLICK_TO_PAINT))
             wait_for_app(page)
         browser.close()
