@@ -139,7 +139,8 @@ def _draw_marks(image: Image.Image, frame, styles: dict, link: dict, slide: _Sli
                     shading.rectangle(rect, fill=(*colour, round(255 * style.get("opacity", 1))))
                 if style.get("stroke"):
                     outlines.append((rect, style))
-    image = Image.alpha_composite(image.convert("RGBA"), shade).convert("RGB")
+    if shade.getbbox():  # blend only when something is shaded
+        image = Image.alpha_composite(image.convert("RGBA"), shade).convert("RGB")
     draw = ImageDraw.Draw(image)
     for rect, style in outlines:
         draw.rectangle(rect, outline=style["stroke"], width=style["width"])
@@ -158,17 +159,36 @@ def animation_gif(animation: Animation, width: int = SLIDE_WIDTH, ms_per_frame: 
                 if f.caption else [] for f in animation.frames]
     line_px = round(caption_font.size * 1.4)
     height = slide.board_height + line_px * max(len(c) for c in captions) + MARGIN
+    # Grids no frame changes are drawn once; each frame draws only the others on a copy.
+    changing = {g for g, grid in enumerate(animation.grids)
+                if grid.filling or any(g in f.cells for f in animation.frames)}
+    base = Image.new("RGB", (width, height), "white")
+    for g, grid in enumerate(animation.grids):
+        if g not in changing:
+            _draw_grid(ImageDraw.Draw(base), slide, g, grid, animation.frames[0], data["hidden"])
     images = []
     for frame, caption in zip(animation.frames, captions):
-        image = Image.new("RGB", (width, height), "white")
+        image = base.copy()
         draw = ImageDraw.Draw(image)
-        for g, grid in enumerate(animation.grids):
-            _draw_grid(draw, slide, g, grid, frame, data["hidden"])
+        for g in sorted(changing):
+            _draw_grid(draw, slide, g, animation.grids[g], frame, data["hidden"])
         image = _draw_marks(image, frame, data["styles"], data["link"], slide)
         ImageDraw.Draw(image).multiline_text((MARGIN, slide.board_height), "\n".join(caption), fill=DARK_TEXT,
                             font=caption_font, spacing=line_px - caption_font.size)
         images.append(image)
+    # One palette for every frame, from the first frame and every colour any frame uses:
+    # quantising each frame on its own is most of the time a GIF takes.
+    used = {c for g in animation.grids for c in (g.fill or []) + (g.ink or [])}
+    used |= {c for f in animation.frames for cells in f.cells.values()
+             for c in cells.get("fill", []) + cells.get("ink", [])}
+    swatch = Image.new("RGB", (max(1, len(used)), 1))
+    swatch.putdata([ImageColor.getrgb(c) for c in sorted(used)] or [(255, 255, 255)])
+    sample = Image.new("RGB", (images[0].width, images[0].height + 1), "white")
+    sample.paste(images[0])
+    sample.paste(swatch, (0, images[0].height))
+    palette = sample.quantize(256, method=Image.Quantize.MEDIANCUT)
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
     buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                    duration=ms_per_frame, loop=0)
     return buffer.getvalue()
