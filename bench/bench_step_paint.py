@@ -19,6 +19,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -77,9 +78,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.app_dir}: load average at start {os.getloadavg()[0]:.1f} "
           f"({os.cpu_count()} cores)")
-    with running_app(Path("/tmp/bench-step-paint.log"), cwd=args.app_dir) as url:
+    log = Path(tempfile.gettempdir()) / "bench-step-paint.log"
+    with running_app(log, cwd=args.app_dir) as url:
         times = measure(url, args.clicks)
-    ms = sorted(t for t in times)
+    ms = sorted(times)
     print(f"click on Forward -> new frame painted, {len(ms)} clicks: median "
           f"{statistics.median(ms):.0f} ms, fastest {ms[0]:.0f} ms, slowest {ms[-1]:.0f} ms")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
