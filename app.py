@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from cnnviz.ui import presentation
 from cnnviz.ui.navigation import SECTIONS
 
 # A file, not a Material icon: Streamlit loads a Material page icon from Google's font server.
@@ -18,4 +19,5 @@ pages = {
     for section, specs in SECTIONS.items()
     if specs
 }
-st.navigation(pages).run()
+# Presenting, the page list moves to the top bar and leaves the whole width to the figure.
+st.navigation(pages, position="top" if presentation.is_on() else "sidebar").run()

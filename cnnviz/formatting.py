@@ -1,5 +1,5 @@
 """Numbers and shapes as people read them, one way everywhere: a real minus sign, no
-trailing zeros, and shapes written "3 × 224 × 224".
+trailing zeros, large counts with a prefix (20.7 M), and shapes written "3 × 224 × 224".
 
 Core code (step traces, grid text, error messages) and figures both write numbers, so this
 lives in the core and ``cnnviz.figures.style`` re-exports it for figures.
@@ -19,3 +19,18 @@ def fmt_number(x: float, digits: int = 2) -> str:
 def shape_text(shape) -> str:
     """(32, 112, 112) -> "32 × 112 × 112": channels × height × width, or any other shape."""
     return " × ".join(str(int(n)) for n in shape)
+
+
+PREFIXES = (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1))
+
+
+def si_count(count: float, smallest: str = "") -> str:
+    """A count with an SI prefix and three significant digits: 999, 341 k, 20.7 M, 15.5 G;
+    counts below the ``smallest`` prefix given are written in it (0.341 M), so a column of
+    them reads in one unit per magnitude and never as 0.000."""
+    for prefix, size in PREFIXES:
+        if count >= size or prefix == smallest:
+            value = count / size
+            digits = f"{value:#.3g}".rstrip(".") if value else "0"  # 3.00 G, not 3 G
+            return f"{digits} {prefix}".strip()
+    return "0"

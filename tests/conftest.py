@@ -53,15 +53,16 @@ def artefacts() -> Path:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path):
-    """`streamlit run app.py` exactly as the README starts it, on a free localhost port;
-    yields its URL once it answers, and fails if its log holds a traceback when it stops."""
+def running_app(log_path: Path, cwd: Path = ROOT):
+    """`streamlit run app.py` exactly as the README starts it, in ``cwd`` (this checkout), on
+    a free localhost port; yields its URL once it answers, and fails if its log holds a
+    traceback when it stops."""
     port = _free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -166,3 +167,16 @@ def assert_no_exception(tab) -> None:
     boxes = tab.locator('[data-testid="stException"]')
     assert boxes.count() == 0, boxes.first.inner_text()
     assert tab.get_by_text("Page not found").count() == 0, f"{tab.url} does not exist"
+
+
+class ServerMessages:
+    """Counts the messages a tab sends to the Streamlit server over its websocket (a rerun
+    request is one), so a test can tell that something happened in the browser alone.
+    Create it before the page opens: only sockets opened afterwards are seen."""
+
+    def __init__(self, tab):
+        self.count = 0
+        tab.on("websocket", lambda ws: ws.on("framesent", self._sent))
+
+    def _sent(self, _frame) -> None:
+        self.count += 1

@@ -1,5 +1,6 @@
 """Running one page headlessly with Streamlit's AppTest, as the page tests all do."""
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -29,3 +30,9 @@ def open_page(path: str = "app.py", query: dict | None = None, *,
 def assert_clean(at: AppTest) -> None:
     """Fail with the page's own error text when it raised."""
     assert not at.exception, [e.value for e in at.exception]
+
+
+def animations(at: AppTest) -> list[dict]:
+    """The data each browser animation on the page was given (cnnviz.figures.animation),
+    in page order: the frames, where it starts, its grids."""
+    return [json.loads(element.proto.json) for element in at.get("bidi_component")]

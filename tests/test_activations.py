@@ -392,6 +392,20 @@ def test_stage_outputs_show_resolution_falling_and_channels_rising(request, fixt
     assert stages[-1].name == {"lite0": "_blocks", "resnet18": "layer4"}[fixture]
 
 
+def test_stage_ends_show_every_stage_from_stem_to_head(lite0, resnet18):
+    ends = activations.stage_ends(lite0)
+    assert [name for name, _ in ends] == ["stem", *(f"stage {k}" for k in range(1, 8)), "head"]
+    # Stages 4 and 5 share a resolution (14 × 14): both are there, with their own channels.
+    stage = dict(ends)
+    assert stage["stage 4"].shape == (80, 14, 14) and stage["stage 5"].shape == (112, 14, 14)
+    assert [layer.name for _, layer in ends][1:-1] == [
+        "_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14",
+        "_blocks.15"]  # each stage's last block, as EfficientNet-B0's table groups them
+    names = [name for name, _ in activations.stage_ends(resnet18)]
+    assert names == ["stem", "stage 1", "stage 2", "stage 3", "stage 4"]
+    assert activations.stage_ends(resnet18)[-1][1].name == "layer4"
+
+
 # ----------------------------------------------------------------- helpers for the page
 
 

@@ -54,6 +54,22 @@ def test_the_chart_plots_either_accuracy_and_says_which():
     assert at.query_params["accuracy"] == "top1_v1"
 
 
+def test_every_table_reads_one_way_per_column():
+    at = open_page(PAGE)
+    assert all(frame.proto.placeholder == "—" for frame in at.dataframe)  # never "None"
+    table = at.dataframe[0].value
+    for _, row in table.iterrows():  # MACs and FLOPs in M or G, three significant digits
+        record = LABELS[row["Model"]]
+        for column, count in (("MACs", record["macs"]), ("FLOPs", record["flops"])):
+            number, unit = row[column].split(" ")
+            assert unit in ("M", "G")
+            assert float(number) * {"M": 1e6, "G": 1e9}[unit] == pytest.approx(count, rel=5e-3)
+    assert table.loc[table["Model"] == "LeNet-5", "MACs"].item() != "0 M"
+    config = at.dataframe[0].proto.columns
+    assert '"format": "%.1f"' in config and '"format": "%d"' in config  # top-1, years
+    assert '"pinned": true' in config  # the model stays in view when the table scrolls
+
+
 def test_sort_filter_and_open_one_models_detail():
     at = open_page(PAGE)
     at.selectbox(key="sort").set_value("Parameters").run()

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnviz import arithmetic, ops
 from cnnviz.arithmetic import sliding
-from cnnviz.figures.stride_diagram import stride_diagram
+from cnnviz.figures.stride_diagram import stride_animation
 
 RANDOM = settings(max_examples=500, derandomize=True, deadline=None)
 
@@ -498,14 +498,28 @@ def test_conv_layout_marks_padding_and_never_covered_pixels(n, f, p, s, d):
 
 def test_stride_diagram_animates_every_position():
     grid = sliding.conv_layout(7, 3, 1, 2)
-    fig = stride_diagram(grid, 5)
-    assert len(fig.frames) == grid.out ** 2 == 16
-    taps_x = fig.data[2].x  # nine unit squares, six points each (the last a gap)
-    assert len(taps_x) == 9 * 6 and np.isnan(taps_x[5])
-    cell_x, cell_y = fig.data[3].x, fig.data[3].y
-    i, j = divmod(5, grid.out)
-    centre = lambda v: (np.nanmin(v) + np.nanmax(v)) / 2  # noqa: E731
-    assert centre(cell_y) == pytest.approx((grid.cells.shape[0] - grid.out) / 2 + i)
-    assert centre(cell_x) == pytest.approx(grid.cells.shape[0] + 2 + j)
-    big = stride_diagram(sliding.conv_layout(16, 1, "full", 1), 0)
-    assert len(big.frames) <= 256  # beyond 256 positions ▶ skips some; the slider reaches all
+    animation = stride_animation(grid, start=5)
+    assert len(animation.frames) == grid.out ** 2 == 16 and animation.start == 5
+
+    def cells(mark):
+        return {(r, c) for a, b in mark[2] for r in range(a, b + 1)
+                for e, f in mark[3] for c in range(e, f + 1)}
+
+    for k, frame in enumerate(animation.frames):
+        taps, _, current = frame.marks
+        assert taps[:2] == [0, "tap"] and cells(taps) == set(grid.taps(k))
+        assert current[:2] == [1, "current"] and cells(current) == {divmod(k, grid.out)}
+        assert frame.params == {"pos": k}
+    # Every cell says what it holds: padding and inserted zeros read 0, uncovered pixels ×.
+    source = animation.grids[0]
+    marks = dict(zip(grid.cells.ravel().tolist(), source.text))
+    assert marks[sliding.PADDING] == "0" and marks[sliding.INPUT] == ""
+    gaps = stride_animation(sliding.transposed_layout(3, 3, 1, 2))
+    inserted = [t for t, c in zip(gaps.grids[0].text, sliding.transposed_layout(3, 3, 1, 2)
+                                  .cells.ravel()) if c == sliding.INSERTED]
+    assert inserted and set(inserted) == {"0"}
+    # Dilation spreads the taps: runs with gaps, and every position plays, however many.
+    dilated = stride_animation(sliding.conv_layout(9, 3, 0, 1, 2))
+    assert dilated.frames[0].marks[0][2] == [[0, 0], [2, 2], [4, 4]]
+    big = stride_animation(sliding.conv_layout(16, 1, "full", 1))
+    assert len(big.frames) == 16 ** 2

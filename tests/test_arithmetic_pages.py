@@ -9,8 +9,8 @@ import pytest
 from cnnviz import arithmetic
 from cnnviz.arithmetic import practice
 from cnnviz.arithmetic.presets import PRESETS
-from tests.conftest import assert_no_exception, wait_for_app
-from tests.pagetest import assert_clean, open_page
+from tests.conftest import ServerMessages, assert_no_exception, wait_for_app
+from tests.pagetest import animations, assert_clean, open_page
 
 PADDING_PAGE = "views/padding_and_stride.py"
 STACK_PAGE = "views/receptive_field.py"
@@ -32,8 +32,8 @@ def trace_table(at):
 
 
 def result_of(latex) -> int:
-    """The number a worked formula ends with."""
-    return int(re.search(r"= (\d+)\s*\$*\s*$", latex.value).group(1))
+    """The number a worked formula ends with (on one line, or the last of aligned lines)."""
+    return int(re.search(r"= (\d+)\s*(\\end\{aligned\})?\s*\$*\s*$", latex.value).group(1))
 
 
 # ---------------------------------------------------------------- padding & stride
@@ -41,7 +41,7 @@ def result_of(latex) -> int:
 
 def test_padding_page_works_the_formula_with_the_users_numbers():
     at = open_page(PADDING_PAGE, {"n": "7", "f": "3", "p": "1", "s": "4"})
-    assert arithmetic.size_work(7, 3, 1, 4).latex() in at.latex[0].value
+    assert arithmetic.size_work(7, 3, 1, 4).latex(aligned=True) in at.latex[0].value
     assert "7 - 3 + 2 \\times 1" in at.latex[0].value and result_of(at.latex[0]) == 2
     warnings = " ".join(texts(at.warning))
     assert "not divisible by $S = 4$" in warnings and "remainder of 2" in warnings
@@ -59,16 +59,15 @@ def test_padding_page_says_when_the_kernel_does_not_fit():
     assert not at.error and result_of(at.latex[0]) == 2 + 7 - 1
 
 
-def test_padding_page_position_slider_reaches_every_cell():
-    at = open_page(PADDING_PAGE, {"n": "5", "f": "3", "p": "1", "s": "2"})
-    slider = at.slider(key="pos")
-    assert (slider.min, slider.max) == (0, 8)
-    slider.set_value(8).run()
+def test_padding_page_animation_reaches_every_cell():
+    at = open_page(PADDING_PAGE, {"n": "5", "f": "3", "p": "1", "s": "2", "pos": "8"})
+    diagram = animations(at)[0]
+    assert len(diagram["frames"]) == 9 and diagram["start"] == 8
     assert "Output cell (2, 2) is computed from input rows 3 to 5 and columns 3 to 5" in (
-        at.caption[0].value)
+        diagram["frames"][8]["caption"])
     at.slider(key="s").set_value(3).run()  # 2×2 output: the position is clamped, not an error
     assert_clean(at)
-    assert at.slider(key="pos").value == 3
+    assert animations(at)[0]["start"] == 3 and at.session_state["pos"] == 3
 
 
 def test_transposed_tab_inverts_the_sizes():
@@ -88,7 +87,8 @@ def test_padding_page_state_round_trips_through_the_url():
     query = {"n": "9", "f": "4", "p": "same", "s": "3", "d": "2", "direction": "Convolution",
              "pos": "5", "op": "1", "tpos": "7"}
     at = open_page(PADDING_PAGE, query)
-    assert [at.slider(key=k).value for k in ("n", "f", "s", "d", "pos")] == [9, 4, 3, 2, 5]
+    assert [at.slider(key=k).value for k in ("n", "f", "s", "d")] == [9, 4, 3, 2]
+    assert animations(at)[0]["start"] == 5
     assert at.selectbox(key="p").value == "same"
     assert {k: at.query_params[k] for k in query} == query
     at.slider(key="n").set_value(12).run()
@@ -105,7 +105,7 @@ def test_padding_page_ignores_a_broken_link():
     at = open_page(PADDING_PAGE, {"n": "999", "p": "lots", "direction": "sideways",
                                   "pos": "-4", "op": "9", "tpos": "x"})
     assert at.slider(key="n").value == 5 and at.selectbox(key="p").value == "1"
-    assert at.slider(key="pos").value == 0
+    assert animations(at)[0]["start"] == 0
     at.session_state["direction"] = "Transposed convolution"
     at.run()
     assert_clean(at)
@@ -132,6 +132,21 @@ def test_stack_page_finds_the_broken_cnn_bug_and_the_fix_clears_it():
     assert json.loads(at.query_params["layers"])[-1] == {"kind": "linear", "out": 10, "n_in": 512}
 
 
+def test_stack_page_shows_every_stride_and_says_when_the_preset_was_edited():
+    at = open_page(STACK_PAGE)
+    table = at.data_editor[0].value
+    pools = table[table["layer"] == "Max pool"]
+    assert list(pools["stride"]) == [2, 2]  # a pool's stride is its size, and it shows
+    assert at.caption[0].value == PRESETS["CIFAR-10 worked example"].note
+    editor = f"stack_editor_{at.session_state['stack_version']}"
+    at.session_state[editor] = {"edited_rows": {0: {"out": 32}}, "added_rows": [],
+                                "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert at.caption[0].value.startswith("Your own stack, started from the preset "
+                                          "“CIFAR-10 worked example”")
+
+
 def test_stack_page_presets_give_the_published_totals():
     at = open_page(STACK_PAGE)
     assert texts(at.metric)[0] == "157,578"
@@ -140,13 +155,24 @@ def test_stack_page_presets_give_the_published_totals():
     assert "nn.Linear(25088, 4096)" in at.code[0].value
 
 
+def footprints(at) -> dict[tuple[int, int], str]:
+    """Each output position the footprint animation steps through, and its caption."""
+    frames = animations(at)[0]["frames"]
+    return {(int(f["params"]["rf_row"]), int(f["params"]["rf_col"])): f["caption"]
+            for f in frames}
+
+
 def test_stack_page_receptive_field_of_a_chosen_output():
     at = open_page(STACK_PAGE, {"rf_layer": "6", "rf_row": "3", "rf_col": "5"})
+    footprint = animations(at)[0]
+    assert len(footprint["frames"]) == 8 * 8  # every output of the 8 × 8 pool
+    assert footprint["frames"][footprint["start"]]["params"] == {"rf_row": "3", "rf_col": "5"}
+    assert "depends on input rows 9–18 and columns 17–26 (100 pixels)" in footprints(at)[3, 5]
     text = " ".join(texts(at.markdown))
-    assert "depends on input rows 9–18 and columns 17–26 (100 pixels)" in text
     assert "$r = 10$" in text and "$j = 4$" in text
-    at.slider(key="rf_row").set_value(0).run()
-    assert "input rows 0–6" in " ".join(texts(at.markdown))  # clipped: part falls on padding
+    # The recurrence with the numbers of layers 5 and 6 substituted.
+    assert "= 8 + (2 - 1) \\times 2 = 10$" in text and "= 2 \\times 2 = 4$" in text
+    assert "input rows 0–6" in footprints(at)[0, 5]  # clipped: part falls on padding
 
 
 def test_stack_page_bad_cells_and_links_get_a_message():
@@ -174,7 +200,8 @@ def test_stack_page_state_round_trips_through_the_url():
     at = open_page(STACK_PAGE, query)
     assert {k: at.query_params[k] for k in query} == query
     assert texts(at.metric)[2] == "8 × 10 × 8"
-    assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (2, 1)
+    footprint = animations(at)[0]
+    assert footprint["frames"][footprint["start"]]["params"] == {"rf_row": "2", "rf_col": "1"}
     at.number_input(key="channels").set_value(100).run()
     at.number_input(key="w").set_value(64).run()
     again = reopen(STACK_PAGE, at)
@@ -204,6 +231,19 @@ def test_practice_page_asks_the_seeds_questions_and_checks_answers():
     assert at.error[0].value.startswith("Not quite: you answered 1")
     assert first.explanation in texts(at.markdown)
     assert at.metric[0].value == "1 / 2 checked"
+
+
+def test_practice_page_reveals_every_answer_for_the_teacher_and_scores_on_top():
+    at = open_page(PRACTICE_PAGE, {"quiz": "99", "count": "3", "format": "numeric"})
+    questions = practice.quiz(99, 3, fmt="numeric")
+    assert at.metric[0].value == "—" and not at.info  # nothing checked, nothing shown
+    at.toggle(key="reveal").set_value(True).run()
+    assert [i.value for i in at.info] == [f"Answer: {q.answer_text}." for q in questions]
+    assert all(q.explanation in texts(at.markdown) for q in questions)
+    # The score is drawn above the questions: before the first question's text.
+    order = [getattr(e, "value", None) for e in at.main if e.type in ("metric", "markdown")]
+    assert order.index("—") < order.index(next(m for m in order if m and "**Question 1**"
+                                               in str(m)))
 
 
 def test_practice_page_multiple_choice():
@@ -255,6 +295,7 @@ def choose(tab, label: str, option: str) -> None:
 
 @pytest.mark.browser
 def test_browser_padding_page_slider_tab_and_play(visit, page, artefacts):
+    messages = ServerMessages(page)
     visit("padding-stride?n=7&f=3&p=1&s=3")
     assert page.get_by_text("is not divisible by").count() == 0
     slider(page, "Stride S").press("ArrowRight")
@@ -262,11 +303,12 @@ def test_browser_padding_page_slider_tab_and_play(visit, page, artefacts):
     page.get_by_text("not divisible by").first.wait_for(timeout=30_000)
     assert "s=4" in page.url
     # ▶ Play moves the kernel in the browser, without a rerun
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
-    read = "() => document.querySelector('.js-plotly-plot')._fullData[3].x[0]"
-    before = page.evaluate(read)
-    chart.get_by_text("Play").click()
-    page.wait_for_function(f"() => ({read[6:]}) !== {before}", timeout=10_000)
+    diagram = page.locator(".cnnviz-anim").first
+    before, sent = diagram.get_attribute("data-step"), messages.count
+    diagram.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"() => document.querySelector('.cnnviz-anim').dataset.step "
+                           f"!== '{before}'", timeout=10_000)
+    assert messages.count == sent
     page.screenshot(path=artefacts / "padding-stride.png", full_page=True)
     page.get_by_role("tab", name="Transposed convolution").click()
     wait_for_app(page)

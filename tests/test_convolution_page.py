@@ -10,18 +10,31 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnviz.figures.step_gif import trace_gif
-from cnnviz.ops import examples, steps
+from cnnviz.figures.grids import step_animation
+from cnnviz.figures.step_gif import SLIDE_WIDTH, animation_gif
+from cnnviz.ops import examples, filtering, steps
 from cnnviz.ops.examples import KERNELS
-from tests.conftest import assert_no_exception, wait_for_app
-from tests.pagetest import assert_clean, open_page
+from tests.conftest import ServerMessages, assert_no_exception
+from tests.pagetest import animations, assert_clean, open_page
 
 PAGE = "views/convolution.py"
 MINUS = "\u2212"
 
 
+def board(at) -> dict:
+    """The data the page hands its animation: every frame (or, predicting, the one step the
+    server shows)."""
+    return animations(at)[0]
+
+
+def captions(at) -> list[str]:
+    return [frame.get("caption", "") for frame in board(at)["frames"]]
+
+
 def written_sum(at) -> str:
-    return next(m.value for m in at.markdown if "written-sum" in m.value)
+    """The written sum of the frame the animation shows first."""
+    data = board(at)
+    return captions(at)[0 if data["server"] else data["start"]]
 
 
 def value_in(text: str) -> float:
@@ -40,31 +53,27 @@ def test_worked_example_full_animation():
     x = torch.tensor(examples.WORKED_INPUT)[None, None]
     w = torch.tensor(KERNELS["vertical edge (chapter)"])[None, None]
     expected = F.conv2d(x, w).numpy()[0, 0].ravel()  # 2 × 2: four steps
-    assert at.slider[0].label == "Step (of 4)"
-    seen = []
-    for step in range(1, 5):
-        assert at.session_state.step == step
-        assert at.query_params["step"] == str(step)
-        seen.append(value_in(written_sum(at)))
-        if step < 4:
-            click(at, "Forward")
-    assert seen == list(expected)
-    assert written_sum(at).count("·") == 9  # the whole 3×3 sum is written out
-    assert next(b for b in at.button if b.label == "Forward").disabled
-    click(at, "Back")
-    assert at.session_state.step == 3
-    click(at, "Reset")
-    assert at.session_state.step == 1
-    at.slider[0].set_value(4).run()
-    assert value_in(written_sum(at)) == expected[3]
+    data = board(at)
+    assert len(data["frames"]) == 4 and data["start"] == 0 and at.session_state.step == 1
+    assert at.query_params["step"] == "1"
+    assert [value_in(c) for c in captions(at)] == list(expected)
+    assert all(c.count("·") == 9 for c in captions(at))  # the whole 3×3 sum is written out
+    # Each frame fills the output one more cell and puts its number in the link.
+    assert [f["upto"] for f in data["frames"]] == [0, 1, 2, 3]
+    assert [f["params"]["step"] for f in data["frames"]] == ["1", "2", "3", "4"]
+    # The window moves as the output cell does: row-major, stride 1.
+    windows = [next(m for m in f["marks"] if m[1] == "window") for f in data["frames"]]
+    assert [(m[2][0][0], m[3][0][0]) for m in windows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    current = [next(m for m in f["marks"] if m[1] == "current") for f in data["frames"]]
+    assert [(m[2][0][0], m[3][0][0]) for m in current] == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def test_link_restores_settings_and_step():
     at = open_page(PAGE, {"padding": "same", "stride": "2", "step": "3", "bias": "0.5",
                           "kernel_preset": "Sobel x"})
     # A 4×4 input, "same" with stride 2: output ⌈4/2⌉ = 2 per side, so four steps.
-    assert at.slider[0].label == "Step (of 4)"
-    assert at.session_state.step == 3
+    assert len(board(at)["frames"]) == 4
+    assert at.session_state.step == 3 and board(at)["start"] == 2
     x = torch.tensor(examples.WORKED_INPUT)[None, None]
     w = torch.tensor(KERNELS["Sobel x"])[None, None]
     # TensorFlow's "same" here: total padding (2 − 1)·2 + 3 − 4 = 1, the odd pixel after.
@@ -93,10 +102,9 @@ def test_exercise_and_flip():
     at.selectbox(key="source").set_value("exercise").run()
     assert_clean(at)
     assert at.selectbox(key="kernel_preset").value == "diagonal (chapter exercise)"
-    assert at.slider[0].label == "Step (of 9)"
+    assert len(board(at)["frames"]) == 9
     assert value_in(written_sum(at)) == 2
-    click(at, "Forward")
-    assert value_in(written_sum(at)) == 0
+    assert value_in(captions(at)[1]) == 0
     # True convolution of the worked example flips the kernel: every sign changes.
     at.selectbox(key="source").set_value("worked example").run()
     at.toggle(key="flip").set_value(True).run()
@@ -106,20 +114,30 @@ def test_exercise_and_flip():
 
 def test_predict_then_reveal():
     at = open_page(PAGE, {"predict": "true"})
-    assert not any("written-sum" in m.value for m in at.markdown)  # hidden until guessed
-    at.number_input(key="guess_0").set_value(-2)
-    next(b for b in at.button if b.label == "Check").click().run()
-    assert_clean(at)
-    assert "Right" in at.success[0].value
-    assert value_in(written_sum(at)) == -2
-    click(at, "Forward")
-    at.number_input(key="guess_1").set_value(5)
-    next(b for b in at.button if b.label == "Check").click().run()
-    assert f"the value is {MINUS}2" in at.error[0].value
+    # First the size: neither the output grid, nor its title, nor the working give it away.
+    assert written_sum(at) == ""
+    assert not any(g["title"].startswith("Output") for g in board(at)["grids"])
+    assert board(at)["server"]["locked"]
+    assert not any("Output size" in e.label for e in at.expander)
     at.number_input(key="guess_rows").set_value(2)
     at.number_input(key="guess_cols").set_value(2)
     next(b for b in at.button if b.label == "Check the size").click().run()
-    assert any("Right: 2 × 2" in s.value for s in at.success)
+    assert_clean(at)
+    assert any("Right: the output is 2 × 2" in s.value for s in at.success)
+    assert any(g["title"] == "Output 2 × 2" for g in board(at)["grids"])
+    # Then each value, hidden until the student has typed a guess.
+    assert written_sum(at) == ""
+    at.number_input(key="guess_0").set_value(-2)
+    next(b for b in at.button if b.label == "Check").click().run()
+    assert_clean(at)
+    assert any("Right! Here is the working." in s.value for s in at.success)
+    assert value_in(written_sum(at)) == -2
+    click(at, "Next cell")
+    assert board(at)["server"]["index"] == 1 and written_sum(at) == ""
+    at.number_input(key="guess_1").set_value(5)
+    next(b for b in at.button if b.label == "Check").click().run()
+    assert f"the value is {MINUS}2" in at.error[0].value
+    assert value_in(written_sum(at)) == -2
 
 
 def test_multichannel_shows_three_sums_and_total():
@@ -138,11 +156,9 @@ def test_pooling_mode_steps_through_the_chapters_example():
     assert_clean(at)
     assert at.session_state.mode == "pooling"
     results = []
-    for step in range(4):
-        results.append(value_in(written_sum(at)))
-        assert written_sum(at).split(">", 1)[1].split(":", 1)[1].strip().startswith("max(")
-        if step < 3:
-            click(at, "Forward")
+    for caption in captions(at):
+        results.append(value_in(caption))
+        assert caption.split(":", 1)[1].strip().startswith("max(")
     x = torch.tensor(examples.POOLING_INPUT)[None, None]
     assert results == list(F.max_pool2d(x, 2).numpy().ravel())
 
@@ -151,8 +167,7 @@ def test_switching_modes_keeps_every_setting():
     at = open_page(PAGE, {"kernel_preset": "custom (as typed)", "kernel": "0 1\n1 0",
                           "bias": "1.5"})
     at.segmented_control(key="mode").set_value("pooling").run()
-    click(at, "Forward")
-    click(at, "Forward")  # a second run without the kernel's text box on screen
+    at.run()  # a second run without the kernel's text box on screen
     at.segmented_control(key="mode").set_value("convolution").run()
     assert_clean(at)
     assert at.text_area(key="kernel").value == "0 1\n1 0"
@@ -180,29 +195,53 @@ def test_photo_patch_comes_from_the_picked_photo():
     assert not at.error
 
 
-def test_gif_has_one_frame_per_step():
+def test_pooling_the_whole_photo_shows_it_pixel_for_pixel_and_says_so():
+    at = open_page(PAGE, {"mode": "pooling", "pool_size": "2", "stride": "2"})
+    original, pooled = (c for image in at.image[-2:] for c in image.captions)
+    width, height = (int(n) for n in original.split(", ")[1].split(" × "))
+    assert pooled.startswith(f"Result max pooling of each colour channel, 2 × 2 windows: "
+                             f"{width // 2} × {height // 2}, each pixel drawn 2 × 2")
+    assert "greyscale" not in pooled
+
+
+def test_the_output_size_working_is_written_one_step_a_line():
+    at = open_page(PAGE)  # 4 × 4 input, 3 × 3 kernel: 2 × 2
+    assert [e.label for e in at.expander if e.label.startswith("Output size")] == [
+        "Output size: 2 × 2"]
+    for latex in at.latex:  # rows, then columns; aligned, so a narrow screen wraps it
+        body = latex.value.strip("$\n")
+        assert body.startswith(r"\begin{aligned}W_{out} &=")
+        assert body.endswith(r"\\ &= 2\end{aligned}")
+
+
+def test_a_smaller_result_is_enlarged_pixel_for_pixel():
+    small = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4) * 20)
+    big, factor = filtering.enlarged(small, (8, 6))
+    assert factor == 2 and big.size == (8, 6)
+    assert (np.asarray(big) == np.asarray(small).repeat(2, 0).repeat(2, 1)).all()
+    assert filtering.enlarged(small, (4, 3)) == (small, 1)
+
+
+def test_gif_has_one_frame_per_step_at_a_slides_resolution():
     t = steps.conv_trace(examples.WORKED_INPUT, KERNELS["vertical edge (chapter)"], padding=1)
-    gif = Image.open(io.BytesIO(trace_gif(t)))
+    gif = Image.open(io.BytesIO(animation_gif(step_animation(t))))
     assert gif.format == "GIF" and gif.n_frames == len(t) == 16
+    assert gif.width >= SLIDE_WIDTH >= 1280
 
 
 @pytest.mark.browser
 def test_browser_steps_and_click_to_jump(visit, page, artefacts):
+    messages = ServerMessages(page)
     visit("convolution")
     written = page.locator(".written-sum")
     assert re.search(r"= \u22122$", written.inner_text())
+    # Stepping happens in the browser: not one message goes to the server.
+    sent = messages.count
     page.get_by_role("button", name="Forward").click()
-    wait_for_app(page)
     assert "cell (0, 1)" in written.inner_text()
     assert "step=2" in page.url
-    # Click the bottom-right output cell: the animation jumps to the last step. The output's
-    # invisible markers are the board's last trace, one point per cell in reading order.
-    cell = page.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace').last \
-        .locator(".point").nth(3)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    wait_for_app(page)
+    # Click the bottom-right output cell: the animation jumps to the last step.
+    page.locator('.cnnviz-clickable rect[data-k="3"]').click()
     page.wait_for_function(
         "() => document.querySelector('.written-sum')?.innerText.includes('cell (1, 1)')",
         timeout=30_000)
@@ -210,7 +249,6 @@ def test_browser_steps_and_click_to_jump(visit, page, artefacts):
     page.screenshot(path=str(artefacts / "convolution-by-hand.png"), full_page=True)
     # Play from the last step starts over and runs to the end on its own, then stops.
     page.get_by_text("fast", exact=True).click()
-    wait_for_app(page)
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(
         "() => document.querySelector('.written-sum')?.innerText.includes('cell (0, 1)')",
@@ -219,4 +257,5 @@ def test_browser_steps_and_click_to_jump(visit, page, artefacts):
         "() => document.querySelector('.written-sum')?.innerText.includes('cell (1, 1)')",
         timeout=60_000)
     page.get_by_role("button", name="Play").wait_for(timeout=60_000)
+    assert messages.count == sent, "stepping and playing sent messages to the server"
     assert_no_exception(page)

@@ -192,9 +192,29 @@ def test_overlay_is_the_photo_where_the_map_is_lowest_and_the_scale_where_it_is_
     channel = np.zeros((4, 4), dtype=np.float32)
     channel[0, 0] = 5.0
     pixels = decoded(fm.overlay(photo, channel, opacity=0.75))
-    top = hex_rgb(get_colorscale("Cividis")[-1][1])
+    top = hex_rgb(get_colorscale("Turbo")[-1][1])  # the default scale: turbo, hot is red
     assert np.abs(pixels[0, 0] - (0.25 * 100 + 0.75 * top)).max() <= 2
     assert np.abs(pixels[39, 39] - 100).max() <= 1
+    # A signed channel is shown where it fires: everything at or below zero is the photo.
+    channel[1:, 1:] = -3.0
+    pixels = decoded(fm.overlay(photo, channel, opacity=0.75))
+    assert np.abs(pixels[39, 39] - 100).max() <= 1 and np.abs(pixels[20, 20] - 100).max() <= 1
+
+
+def test_stage_strip_shows_each_map_at_its_own_size_on_one_scale():
+    maps = [("stem", (32, 4, 4), np.arange(16, dtype=np.float32).reshape(4, 4)),
+            ("stage 1", (16, 2, 2), np.array([[-1.0, 0.0], [0.0, 3.0]], dtype=np.float32))]
+    strip = fm.stage_strip(maps, current=1)
+    sources = re.findall(r'src="data:image/png;base64,([^"]+)"', strip)
+    pictures = [np.asarray(Image.open(io.BytesIO(base64.b64decode(s))).convert("RGB")).astype(int)
+                for s in sources]
+    assert [p.shape[:2] for p in pictures] == [(4, 4), (2, 2)]  # the browser enlarges them
+    bottom, top = (hex_rgb(get_colorscale("Cividis")[k][1]) for k in (0, -1))
+    for picture in pictures:  # every map from its lowest to its highest value, one scale
+        assert np.abs(picture[0, 0] - bottom).max() <= 2
+        assert np.abs(picture[-1, -1] - top).max() <= 2
+    assert "<b>stem</b><br>4 × 4<br>32 channels" in strip and "stage 1" in strip
+    assert strip.count("border:4px solid transparent") == 1  # only the current one outlined
 
 
 def test_first_layer_filters_show_positive_weights_as_their_colour():

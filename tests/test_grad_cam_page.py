@@ -36,10 +36,11 @@ def test_upload_pick_a_wrong_class_change_layer_and_method_and_download():
     at.file_uploader[0].upload("my coffee.jpg", ESPRESSO.read_bytes(), "image/jpeg").run()
     assert_clean(at)
     assert at.subheader[0].value == "Top 5 · efficientnet_lite0"
-    assert captions(at)[0].startswith("Predicted: espresso · p = ")
+    assert captions(at)[0].startswith("The photo as efficientnet_lite0 sees it")
+    assert captions(at)[1].startswith("Predicted: espresso · p = ")
 
     at.selectbox(key="cam_class").set_value(281).run()  # tabby: a wrong class
-    assert captions(at)[1].startswith("Chosen: tabby · p = ")
+    assert captions(at)[2].startswith("Chosen: tabby · p = ")
     at.selectbox(key="cam_layer").set_value("_blocks.10").run()
     at.segmented_control(key="cam_method").set_value("layercam").run()
     assert_clean(at)
@@ -60,7 +61,21 @@ def test_a_shared_link_opens_the_same_view():
     state = at.session_state
     assert (state["cam_method"], state["cam_layer"], state["cam_class"],
             state["cam_colours"]) == ("gradcam++", "_blocks.10", 285, "cividis")
-    assert captions(at)[1].startswith("Chosen: Egyptian cat")
+    assert captions(at)[2].startswith("Chosen: Egyptian cat")
+
+
+def test_the_default_overlay_fades_cold_areas_and_the_class_follows_a_new_photo():
+    at = open_page(PAGE)
+    state = at.session_state
+    assert (state["cam_colours"], state["cam_fade"], state["cam_opacity"]) == ("turbo", True, 0.7)
+    bundle, first = models.load_model(), images.load_image(images.sample_images()[
+        at.selectbox(key="image_sample").value])
+    assert state["cam_class"] == bundle.classify(first, k=2)[1][0]  # its second guess
+    at.selectbox(key="image_sample").set_value("Espresso cup").run()
+    assert_clean(at)
+    second_guess = bundle.classify(images.load_image(ESPRESSO), k=2)[1][0]
+    assert at.session_state["cam_class"] == second_guess
+    assert captions(at)[2].startswith(f"Chosen: {bundle.categories[second_guess]} · p = ")
 
 
 def test_a_layer_given_by_its_module_name_in_the_link_is_selected():
@@ -104,7 +119,12 @@ def test_two_networks_the_sanity_check_and_mc_dropout():
     assert "only in the classifier head" in dropout and "last-layer approximation" in dropout
     # resnet18's pretrained weights are not available offline: the picker falls back
     assert any("Both sides show the same network" in i.value for i in at.info)
+    # Each network at its own default layer, whatever the layer chosen for the first.
+    at.selectbox(key="cam_layer").set_value("_blocks.4").run()
+    assert sum("at “head · batch norm” · p = " in c for c in captions(at)) == 2
+    assert at.selectbox(key="model2").value == "efficientnet_lite0"  # the model really used
     at.checkbox(key="model2_untrained").check().run()
+    at.selectbox(key="model2").set_value("resnet18").run()  # untrained: nothing to download
     assert_clean(at)
     assert any("resnet18 (untrained)" in c for c in captions(at))
     assert any("map of an untrained network means nothing" in w.value for w in at.warning)
@@ -149,7 +169,8 @@ def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
     bundle = models.load_model()
     img = images.load_image(ESPRESSO)
     expected = colours.overlay(activations.network_input(bundle, img), cam.grad_cam(
-        bundle, img, target=281, layer="_blocks.10", method="layercam").heatmap)
+        bundle, img, target=281, layer="_blocks.10", method="layercam").heatmap, "turbo", 0.7,
+        by_value=True)  # the page's default: turbo, more opaque where the map is hotter
     assert picture.shape == (224, 224, 3)
     assert np.abs(picture.astype(int) - expected).max() <= 2
 

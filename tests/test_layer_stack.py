@@ -15,7 +15,9 @@ from cnnviz.arithmetic.export import to_pytorch
 from cnnviz.arithmetic.presets import PRESETS
 from cnnviz.arithmetic.stacks import LayerSpec, StackError, footprint, trace
 from cnnviz.figures.stacks import (
-    footprint_figure,
+    MAX_POSITIONS,
+    footprint_animation,
+    footprint_positions,
     growth_figure,
     stacked_kernels_figure,
 )
@@ -378,15 +380,32 @@ def test_export_refuses_layers_after_an_error():
 # ---------------------------------------------------------------- figures
 
 
-def test_footprint_figure_fills_exactly_the_footprint():
+def test_footprint_animation_fills_exactly_the_footprint():
     result = preset_trace("CIFAR-10 worked example")
-    seen = footprint(result, 6, 3, 5)
     maps = [1, 3, 4, 6]  # the convolutions and pools
-    fig = footprint_figure(result, maps, [seen[0]] + [seen[i] for i in maps])
-    masks = [trace_.z for trace_ in fig.data if trace_.type == "heatmap"]
-    assert [int(mask.sum()) for mask in masks] == [100, 64, 16, 4, 1]
-    assert masks[0][9:19, 17:27].all()
-    assert "sees 10×10" in fig.layout.annotations[0].text
+    positions = [(3, 5), (0, 0)]
+    seen = [[part for k, part in enumerate(footprint(result, 6, *p)) if k in [0, *maps]]
+            for p in positions]
+    animation = footprint_animation(result, maps, seen, positions, ["", ""], start=1)
+
+    def cells(mark):
+        return {(r, c) for a, b in mark[2] for r in range(a, b + 1)
+                for e, f in mark[3] for c in range(e, f + 1)}
+
+    marks = animation.frames[0].marks
+    assert [len(cells(m)) for m in marks] == [100, 64, 16, 4, 1]
+    assert cells(marks[0]) == {(r, c) for r in range(9, 19) for c in range(17, 27)}
+    assert [m[1] for m in marks] == ["area"] * 4 + ["target"]  # the output itself stands out
+    assert cells(animation.frames[1].marks[-1]) == {(0, 0)} and animation.start == 1
+    assert animation.grids[0].title == "input · 32 × 32"
+    assert animation.frames[0].params == {"rf_row": 3, "rf_col": 5}
+
+
+def test_footprint_positions_step_through_a_large_layer():
+    every, step = footprint_positions(8, 8)
+    assert step == 1 and every == [(r, c) for r in range(8) for c in range(8)]
+    some, step = footprint_positions(224, 224)
+    assert step == 7 and len(some) == 32 * 32 <= MAX_POSITIONS and some[1] == (0, 7)
 
 
 def test_growth_figure_plots_the_traced_fields():

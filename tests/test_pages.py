@@ -18,7 +18,22 @@ def offline(monkeypatch):
 def test_app_opens_on_the_home_page_with_the_device_line():
     at = open_page()
     assert at.title[0].value.startswith("cnnviz")
-    assert any("Models run on" in info.value for info in at.info)
+    assert any("Models run on" in caption.value for caption in at.caption)
+
+
+def test_home_invites_in_with_a_numbered_lesson_path_and_a_picture_for_every_page():
+    at = open_page()
+    steps = [m.value for m in at.markdown if "lesson-step" in m.value]
+    assert [s.split(">")[1].split("<")[0] for s in steps] == [f"Step {k}" for k in range(1, 8)]
+    links = at.get("page_link")
+    labels = [link.proto.label for link in links]
+    # The chapter's order: convolution, padding & stride, pooling, feature maps,
+    # architectures, Grad-CAM, practice; then every other page.
+    assert labels[:7] == ["Convolution by hand", "Padding & stride", "Pooling", "Feature maps",
+                          "Architectures", "Grad-CAM", "Practice"]
+    assert {page.title for page in all_pages()[1:]} <= set(labels)
+    assert links[2].proto.query_string == "source=pooling+example&mode=pooling"
+    assert len(at.image) == len(labels)  # a picture for each
 
 
 def test_the_home_page_says_exactly_what_works_offline(monkeypatch, tmp_path):
@@ -67,11 +82,18 @@ def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
     assert not at.error and at.subheader[0].value.startswith("Top 5")
 
 
-def test_unavailable_weights_fall_back_to_the_offline_model():
+def test_unavailable_weights_fall_back_to_the_offline_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty weight cache
     at = open_page("views/classify.py", query={"model": "resnet50"})
     assert "could not be downloaded" in at.warning[0].value
     assert "Showing efficientnet_lite0 instead" in at.warning[0].value
     assert "efficientnet_lite0" in at.subheader[0].value
+    # One plain sentence (no errno, no cache path), and the picker shows the model used.
+    assert "Errno" not in at.warning[0].value and str(tmp_path) not in at.warning[0].value
+    assert at.selectbox(key="model").value == "efficientnet_lite0"
+    labels = at.selectbox(key="model").options
+    assert "resnet50 (needs download)" in labels
+    assert "efficientnet_lite0 (offline, pretrained)" in labels
 
 
 def test_a_model_that_failed_is_said_once_per_session_and_not_retried():
@@ -106,9 +128,11 @@ def test_choices_survive_a_visit_to_another_page():
     at = open_page()
     at.switch_page("views/classify.py").run()
     at.selectbox(key="image_sample").set_value("Espresso cup").run()
+    at.checkbox(key="model_untrained").check().run()  # no weights to download
     at.selectbox(key="model").set_value("mobilenet_v2").run()
     at.switch_page("views/home.py").run()
     at.switch_page("views/classify.py").run()
     assert_clean(at)
     assert at.selectbox(key="image_sample").value == "Espresso cup"
     assert at.selectbox(key="model").value == "mobilenet_v2"
+    assert at.checkbox(key="model_untrained").value

@@ -1,6 +1,6 @@
 """The convolution page's step-through, driven without a page and with a fake clock."""
 
-from cnnviz.ops.stepper import PLAY_SLACK, Follow, Stepper, follow
+from cnnviz.ops.stepper import Follow, Stepper, follow
 
 
 def test_a_grid_follows_its_preset_only_when_the_preset_changes():
@@ -23,19 +23,17 @@ def test_steps_stay_inside_the_trace():
     assert stepper.step == 2
 
 
-def test_play_advances_by_the_clock_and_stops_at_the_end():
+def test_the_size_is_hidden_until_it_is_guessed_and_again_for_new_numbers():
     stepper = Stepper()
-    stepper.show("a", count=3)
-    stepper.toggle_play(now=100.0)
-    assert stepper.playing and stepper.step == 1
-    assert not stepper.tick(now=100.0 + 0.5 * PLAY_SLACK, seconds_per_step=1.0)  # too early
-    assert stepper.tick(now=101.0, seconds_per_step=1.0) and stepper.step == 2
-    assert not stepper.tick(now=101.1, seconds_per_step=1.0)  # a rerun right after: no skip
-    assert stepper.tick(now=102.0, seconds_per_step=1.0) and stepper.step == 3
-    assert not stepper.tick(now=103.0, seconds_per_step=1.0)
-    assert not stepper.playing and stepper.step == 3  # paused at the last cell
-    stepper.toggle_play(now=104.0)  # play again from the end starts over
-    assert stepper.playing and stepper.step == 1
+    stepper.show("a", count=4)
+    assert stepper.size_hidden(predicting=True) and not stepper.size_hidden(predicting=False)
+    assert not stepper.check_size((3, 3), (2, 2))  # wrong, but revealed all the same
+    assert not stepper.size_hidden(predicting=True)
+    assert stepper.check_size((2, 2), (2, 2))
+    stepper.show("a", count=4)
+    assert not stepper.size_hidden(predicting=True)  # same numbers: still known
+    stepper.show("b", count=4)
+    assert stepper.size_hidden(predicting=True)
 
 
 def test_predict_then_reveal_hides_each_cell_until_it_is_checked():

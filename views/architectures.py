@@ -6,25 +6,36 @@ import streamlit as st
 
 from cnnviz import architectures, models
 from cnnviz.architectures import ACTIVATION_RULE, DEPTH_RULE, MACS_RULE, VERDICTS
-from cnnviz.figures.architectures import (
-    accuracy_vs_latency,
-    accuracy_vs_macs,
-    block_diagram,
-)
-from cnnviz.formatting import shape_text
-from cnnviz.ui import cached, url_state
+from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
+from cnnviz.formatting import shape_text, si_count
+from cnnviz.ui import cached, presentation, url_state
 from cnnviz.ui.charts import plot
 
 MB = 2 ** 20
 DEVICES = models.device_choices()  # label -> torch device
+MISSING = "—"  # what a table shows where a number does not exist (LeNet-5's ImageNet top-1)
+ROW_PX = 36  # a table row, so a table can be as tall as its rows
 
-st.title("Architectures: LeNet-5 to ConvNeXt")
-st.markdown(
+page = presentation.page_header(
+    "Architectures: LeNet-5 to ConvNeXt",
     "Every size and cost below is measured from the model itself, built here with random "
     "weights; accuracies are the published ones, with their sources. The chapter's table sits "
-    "beside them, and where it disagrees with a primary source the page says so and why."
-)
+    "beside them, and where it disagrees with a primary source the page says so and why.")
 
+
+def table(frame: pd.DataFrame, key: str, column_config: dict | None = None, **kwargs):
+    """A table as every table on this page is drawn: "—" for a missing value, the first
+    column pinned so it stays in view when a wide table scrolls sideways inside its frame,
+    and tall enough for all its rows (up to a screenful) with the header always on top."""
+    config = {frame.columns[0]: st.column_config.Column(pinned=True), **(column_config or {})}
+    height = min(ROW_PX * (len(frame) + 1) + 3, 600)
+    return st.dataframe(frame, hide_index=True, key=key, column_config=config,
+                        placeholder=MISSING, height=height, row_height=ROW_PX, **kwargs)
+
+
+def count_text(count: float) -> str:
+    """MACs and FLOPs in M or G, three significant digits: 0.341 M for LeNet-5, not 0.000."""
+    return si_count(count, smallest="M")
 
 
 url_state.bind("add", [])
@@ -40,7 +51,7 @@ records = cached.chapter_models()
 chosen = {r["name"] for r in records}
 others = [n for n in architectures.available() if n not in chosen]
 st.session_state["add"] = [n for n in st.session_state["add"] if n in others]
-st.multiselect("Add torchvision models to the comparison", others, key="add",
+page.controls().multiselect("Add torchvision models to the comparison", others, key="add",
                help="Any torchvision classifier: it is built and measured now (large ones take "
                     "a while on a CPU).")
 for name in st.session_state["add"]:
@@ -79,26 +90,27 @@ def chapter_check(record: dict) -> str:
 
 # ---- the comparison table --------------------------------------------------------------------
 st.header("The comparison")
-left, right = st.columns([2, 1])
+left, right = page.controls().columns([2, 1])
 left.selectbox("Sort by", list(architectures.SORT_KEYS), key="sort")
 right.toggle("Largest first", key="descending")
 ordered = architectures.sort_records(records, st.session_state["sort"],
                                      st.session_state["descending"])
 
-table = pd.DataFrame([{
+table(pd.DataFrame([{
     "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
-    "Params (M)": r["params"] / 1e6, "GMACs": r["macs"] / 1e9, "GFLOPs": r["flops"] / 1e9,
+    "Params (M)": r["params"] / 1e6, "MACs": count_text(r["macs"]),
+    "FLOPs": count_text(r["flops"]),
     "Activations (MB)": mb(r["activation_bytes"]), "File (MB)": mb(r["file_bytes"]),
     "Top-1 %": r["top1"], "Top-1 % (V1)": r["top1_v1"], "Recipe": recipes(r),
     "Top-5 error %": error_5(r),
     "Competition top-5 error %": r["competition"]["top5_error"] if r["competition"] else None,
-    "Chapter's top-5 error": r["chapter"].get("Top-5 Error", ""),
-    "Chapter check": chapter_check(r),
-} for r in ordered])
-st.dataframe(table, hide_index=True, key="comparison", column_config={
+    "Chapter's top-5 error": r["chapter"].get("Top-5 Error") or None,
+    "Chapter check": chapter_check(r) or None,
+} for r in ordered]), "comparison", {
+    "Year": st.column_config.NumberColumn(format="%d"),
     "Params (M)": st.column_config.NumberColumn(format="%.2f"),
-    "GMACs": st.column_config.NumberColumn(format="%.3f", help=MACS_RULE),
-    "GFLOPs": st.column_config.NumberColumn(format="%.3f", help=MACS_RULE),
+    "MACs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
+    "FLOPs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
     "Depth": st.column_config.NumberColumn(help=DEPTH_RULE),
     "Activations (MB)": st.column_config.NumberColumn(format="%.1f", help=ACTIVATION_RULE),
     "File (MB)": st.column_config.NumberColumn(format="%.1f",
@@ -123,11 +135,14 @@ st.caption(f"{MACS_RULE} {DEPTH_RULE}")
 flags = [(r, f) for r in records for f in r["flags"]]
 with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in flags)} of "
                  f"{len(flags)} cells flagged", expanded=True):
-    st.dataframe(pd.DataFrame([{
+    table(pd.DataFrame([{
         "Model": r["label"], "Column": f["column"], "Chapter says": f["chapter"],
         "Source says": f["found"], "Verdict": ("⚠ " if f["flagged"] else "✓ ") + f["verdict"],
-        "Why": f["why"], "Source": f["source"],
-    } for r, f in flags]), hide_index=True, key="flags")
+        "Why": f["why"] or None, "Source": f["source"] or None,
+    } for r, f in flags]), "flags", {
+        "Why": st.column_config.TextColumn(width="large"),
+        "Source": st.column_config.TextColumn(width="large"),
+    })
     st.caption(" · ".join(f"**{v}**: {text}" for v, text in VERDICTS.items()))
 
 # ---- accuracy against compute --------------------------------------------------------------------
@@ -173,13 +188,14 @@ fitting = architectures.within_budget(
 if fitting:
     st.success(f"{len(fitting)} of {len(records)} networks fit: "
                + ", ".join(r["label"] for r in fitting) + ".")
-    st.dataframe(pd.DataFrame([{
-        "Model": r["label"], "Params (M)": r["params"] / 1e6, "GMACs": r["macs"] / 1e9,
+    table(pd.DataFrame([{
+        "Model": r["label"], "Params (M)": r["params"] / 1e6, "MACs": count_text(r["macs"]),
         "Latency (ms)": measured_ms.get(r["name"]), "Top-1 %": r["top1"],
-    } for r in fitting]), hide_index=True, key="fitting", column_config={
+    } for r in fitting]), "fitting", {
         "Params (M)": st.column_config.NumberColumn(format="%.2f"),
-        "GMACs": st.column_config.NumberColumn(format="%.3f"),
+        "MACs": st.column_config.TextColumn(alignment="right"),
         "Latency (ms)": st.column_config.NumberColumn(format="%.1f"),
+        "Top-1 %": st.column_config.NumberColumn(format="%.1f"),
     })
 else:
     st.warning("No network fits this budget: raise a limit.")
@@ -226,10 +242,10 @@ st.selectbox("Model", names, key="model",
              format_func=lambda n: next(r["label"] for r in records if r["name"] == n))
 record = next(r for r in records if r["name"] == st.session_state["model"])
 
-st.subheader(f"{record['label']} ({record['year']})")
+st.subheader(f"{record['label']} ({record['year']:d})")
 m = st.columns(3) + st.columns(3)
 m[0].metric("Parameters", f"{record['params']:,}")
-m[1].metric("GMACs (GFLOPs ÷ 2)", f"{record['macs'] / 1e9:.3f}", help=MACS_RULE)
+m[1].metric("MACs (FLOPs ÷ 2)", count_text(record["macs"]), help=MACS_RULE)
 m[2].metric("Depth", record["depth"], help=DEPTH_RULE)
 m[3].metric("Activations", f"{mb(record['activation_bytes']):.1f} MB", help=ACTIVATION_RULE)
 m[4].metric("File (float32)", f"{mb(record['file_bytes']):.1f} MB")
@@ -268,12 +284,11 @@ if block:
         plot(block_diagram(block), width="stretch", key="block")
     with right:
         st.caption(f"`{block['module']}` — {block['caption']}")
-        st.dataframe(pd.DataFrame([
+        table(pd.DataFrame([
             *({"Layer": t["what"], "Weights": t["formula"], "=": t["value"]}
               for t in block["arithmetic"]),
-            {"Layer": "total", "Weights": "", "=": block["total"]},
-        ]), hide_index=True, key="arithmetic",
-            column_config={"=": st.column_config.NumberColumn(format="localized")})
+            {"Layer": "total", "Weights": None, "=": block["total"]},
+        ]), "arithmetic", {"=": st.column_config.NumberColumn(format="localized")})
         for pair in block["compare"]:
             ours, other = pair["ours"], pair["alternative"]
             st.markdown(f"- {ours['what']}: {ours['formula']} = **{ours['value']:,}** vs "
@@ -289,11 +304,11 @@ st.session_state["level"] = min(max(st.session_state["level"], 1), deepest)
 if deepest > 1:
     st.slider("Nesting levels shown", 1, deepest, key="level")
 rows = [layer for layer in record["layers"] if layer["level"] <= st.session_state["level"]]
-st.dataframe(pd.DataFrame([{
+table(pd.DataFrame([{
     "Layer": "  " * (layer["level"] - 1) + layer["name"], "Type": layer["kind"],
-    "Output shape": "—" if layer["output_shape"] is None else shape_text(layer["output_shape"]),
+    "Output shape": None if layer["output_shape"] is None else shape_text(layer["output_shape"]),
     "Parameters": layer["params"], "MACs": layer["macs"],
-} for layer in rows]), hide_index=True, key="layers", column_config={
+} for layer in rows]), "layers", {
     "Parameters": st.column_config.NumberColumn(format="localized"),
     "MACs": st.column_config.NumberColumn(format="localized"),
 })

@@ -4,20 +4,21 @@ import streamlit as st
 
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.formatting import shape_text
+from cnnviz.ui import presentation
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, model_picker
 
-st.title("Classify a photo")
-st.markdown(
+page = presentation.page_header(
+    "Classify a photo",
     "Pick a photo and a network trained on ImageNet's 1,000 classes, and see its five most "
-    "likely answers. The same models drive every other page."
-)
-left, right = st.columns([1, 1.3], gap="large")
-with left:
+    "likely answers. The same models drive every other page.")
+controls, main = page.split((1, 2))
+with controls:
     img = image_picker()
     bundle = model_picker()
-    if img is not None:
-        st.image(img, caption=f"{img.width} × {img.height} pixels", width="stretch")
+left, right = main.columns([1, 1.3], gap="large")
+if img is not None:
+    left.image(img, caption=f"{img.width} × {img.height} pixels", width="stretch")
 with right:
     if img is not None:
         if not bundle.pretrained:

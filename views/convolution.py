@@ -1,29 +1,27 @@
 """Convolution by hand: the sliding dot product, one output cell at a time."""
 
-import functools
 import inspect
-import time
 
 import numpy as np
 import streamlit as st
 
 from cnnviz import arithmetic
-from cnnviz.figures.grids import photo_with_box, step_board
-from cnnviz.figures.step_gif import trace_gif
+from cnnviz.figures.grids import photo_with_box, predict_animation, step_animation
+from cnnviz.figures.step_gif import animation_gif
 from cnnviz.formatting import fmt_number
 from cnnviz.ops import examples, filtering, loops
 from cnnviz.ops.examples import KERNELS
 from cnnviz.ops.grid_text import format_grid, parse_grid
 from cnnviz.ops.stepper import Follow, Stepper, follow
-from cnnviz.ops.steps import POOLING_KINDS, conv_trace, pool_trace, written_sum
-from cnnviz.ui import url_state
+from cnnviz.ops.steps import POOLING_KINDS, conv_trace, pool_trace
+from cnnviz.ui import presentation, url_state
+from cnnviz.ui.animation import animate
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker
 
 MODES = ("convolution", "pooling")
 CUSTOM = "custom (as typed)"
 PADDINGS = ("0", "1", "2", "3", "valid", "same", "full")
-SPEEDS = {"slow": 2.0, "medium": 1.0, "fast": 0.5}  # seconds per step
 MAX_BIAS = 1000  # a link's bias beyond this helps no one and only hides the sum
 PHOTO_SIDE = 48  # the photo is shrunk to this before cropping, so a patch shows a real detail
 # What choosing one of the chapter's examples sets, so it is reproduced exactly.
@@ -36,14 +34,13 @@ CHAPTER_SETUPS = {
 }
 URL_KEYS = ("mode", "source", "rgb", "size", "seed", "top", "left", "grid", "kernel_preset",
             "kernel", "stride", "padding", "dilation", "bias", "flip", "pool_kind",
-            "pool_size", "predict", "speed", "step")
+            "pool_size", "predict", "step")
 
-st.title("Convolution by hand")
-st.markdown(
+page = presentation.page_header(
+    "Convolution by hand",
     "A convolution slides a small kernel over the input and, at every position, multiplies "
     "the numbers that overlap and adds them up. Step through it one output cell at a time, "
-    "or press play and watch the output fill in."
-)
+    "or press play and watch the output fill in.")
 
 
 stepper: Stepper = st.session_state.setdefault("_stepper", Stepper())
@@ -71,7 +68,8 @@ def mark_custom_kernel() -> None:
 
 
 # Drawn in this order on screen; filled in the order the values are needed.
-controls, stage, details, whole_image = (st.container() for _ in range(4))
+controls = page.controls()
+stage, details, whole_image = (st.container() for _ in range(3))
 
 # ---------------------------------------------------------------- controls
 url_state.bind("mode", MODES[0], allowed=MODES)
@@ -88,7 +86,6 @@ url_state.bind("flip", False)
 url_state.bind("pool_kind", POOLING_KINDS[0], allowed=POOLING_KINDS)
 url_state.bind("pool_size", 2, allowed=range(2, 5))
 url_state.bind("predict", False)
-url_state.bind("speed", "medium", allowed=tuple(SPEEDS))
 url_state.bind("step", 1, allowed=range(1, 10_000))
 
 with controls:
@@ -126,10 +123,9 @@ with controls:
                           help="What deep learning calls convolution is cross-correlation: the "
                                "kernel is used as it is. Mathematics' convolution first turns "
                                "it by 180°.")
-    toggles[1].toggle("Predict, then reveal", key="predict",
-                      help="Type each output value before the app shows it.")
-    toggles[2].segmented_control("Animation speed", tuple(SPEEDS), key="speed", required=True,
-                                 label_visibility="collapsed")
+    toggles[1].toggle("Predict, then reveal", key="predict", on_change=restart,
+                      help="Guess the output's size, then type each output value before the "
+                           "app shows it.")
     if st.session_state.flip and not pooling:
         st.caption("True convolution turns the kernel by 180° before sliding it. For a learned "
                    "kernel this changes nothing: the network would simply learn the flipped "
@@ -236,125 +232,91 @@ except ValueError as err:
     st.stop()
 
 g = trace.geometry
-with details, st.expander(f"Output size: {g.out[0]} × {g.out[1]}", expanded=False):
-    for axis, name in enumerate(("rows", "columns")):
-        work = arithmetic.size_work(x.shape[1 + axis], g.kernel[axis], padding, g.stride[axis],
-                                    g.dilation[axis])
-        st.markdown(f"**{name}**")
-        st.latex(work.latex())
-
-# ---------------------------------------------------------------- predict, then reveal
 config_id = (st.session_state.grid, st.session_state.get("kernel"), st.session_state.mode,
              st.session_state.pool_kind, st.session_state.pool_size, st.session_state.stride,
              padding, st.session_state.dilation, st.session_state.bias, st.session_state.flip)
 stepper.show(config_id, len(trace), st.session_state.step)
 st.session_state.step = stepper.step
-if st.session_state.predict:
-    with stage.form("predict_size"):
-        st.markdown("**Before you start: how big is the output?**")
-        size_cols = st.columns(2)
-        rows = size_cols[0].number_input("Output rows", 0, 100, 0, key="guess_rows")
-        cols = size_cols[1].number_input("Output columns", 0, 100, 0, key="guess_cols")
-        if st.form_submit_button("Check the size"):
-            if (rows, cols) == g.out:
-                st.success(f"Right: {g.out[0]} × {g.out[1]}.")
-            else:
-                st.error(f"Not quite: the output is {g.out[0]} × {g.out[1]} — open "
-                         f"“Output size” below the animation for the working.")
+size_hidden = stepper.size_hidden(st.session_state.predict)
+if not size_hidden:  # predicting, the size and its working wait for the student's guess
+    with details, st.expander(f"Output size: {g.out[0]} × {g.out[1]}", expanded=False):
+        for axis, name in enumerate(("rows", "columns")):
+            work = arithmetic.size_work(x.shape[1 + axis], g.kernel[axis], padding,
+                                        g.stride[axis], g.dilation[axis])
+            st.markdown(f"**{name}**")
+            st.latex(work.latex(aligned=True))
 
-
-def toggle_play() -> None:
-    stepper.toggle_play(time.monotonic())
-    st.session_state.step = stepper.step
-
-
-def jump_to_clicked_cell(output_trace: int) -> None:
-    """A click on the output's markers (the board's last trace) selects that cell's step."""
-    points = [p for p in st.session_state.board.selection.points
-              if p.get("curve_number") == output_trace]
-    if points:
-        set_step(int(points[0]["point_index"]) + 1)
-        stepper.playing = False
+# ---------------------------------------------------------------- predict, then reveal
+def check_size() -> None:
+    guess = (st.session_state.guess_rows, st.session_state.guess_cols)
+    st.session_state.size_right = stepper.check_size(guess, g.out)
 
 
 def check_guess(index: int, truth: float) -> None:
     stepper.check(index, st.session_state.get(f"guess_{index}"), truth)
 
 
-def show_step(index: int, hide: bool) -> None:
-    """The input with the window, the kernel, the products and the output so far, in one
-    figure (one row per channel, every cell the same size), then the written-out sum."""
-    step = trace.step(index)
-    fig = step_board(trace, index, hide=hide, flipped=st.session_state.flip)
-    plot(fig, key="board", selection_mode="points", width="stretch",
-         on_select=functools.partial(jump_to_clicked_cell, len(fig.data) - 1))
-    notes = ["Click an output cell to jump to it."]
-    if g.pad != ((0, 0), (0, 0)):
-        notes.insert(0, "Grey cells are padding" + (" (−∞ for max pooling, never chosen)."
-                                                   if trace.op == "max pooling" else "."))
-    st.caption(" ".join(notes))
-    if not hide:
-        lines = "<br>".join(written_sum(trace, step))
-        st.markdown(f'<div class="written-sum" style="font-size:1.6rem;line-height:1.6">'
-                    f'cell ({step.cell[0]}, {step.cell[1]}): {lines}</div>',
-                    unsafe_allow_html=True)
-
-
-def step_controls() -> None:
-    """The step controls and the current step; reruns on its own while playing."""
-    n = len(trace)
-    stepper.go(st.session_state.step)
-    playing = stepper.playing and not st.session_state.predict
-    if playing:
-        stepper.tick(time.monotonic(), SPEEDS[st.session_state.speed])
-        st.session_state.step = stepper.step
-        if not stepper.playing:  # reached the end: stop the fragment's timer
-            st.rerun(scope="app")
-    buttons = st.columns(4)
-    buttons[0].button("Reset", icon=":material/first_page:", on_click=set_step, args=(1,),
-                      width="stretch")
-    buttons[1].button("Back", icon=":material/chevron_left:", on_click=set_step,
-                      args=(st.session_state.step - 1,), width="stretch",
-                      disabled=st.session_state.step <= 1)
-    buttons[2].button("Forward", icon=":material/chevron_right:", on_click=set_step,
-                      args=(st.session_state.step + 1,), width="stretch",
-                      disabled=st.session_state.step >= n)
-    if buttons[3].button("Pause" if playing else "Play", width="stretch",
-                         icon=":material/pause:" if playing else ":material/play_arrow:",
-                         disabled=st.session_state.predict, on_click=toggle_play,
-                         key="play"):  # a key: the label changes, the widget must not
-        st.rerun(scope="app")  # the fragment's timer starts or stops with a full rerun
-    if n > 1:
-        st.slider(f"Step (of {n})", 1, n, key="step")
+def predicting() -> None:
+    """Predict, then reveal: first the output's size, then each cell's value; the board
+    shows one step at a time and its controls ask the server for the next."""
+    if stepper.size_known:
+        if st.session_state.get("size_right"):
+            st.success(f"Right: the output is {g.out[0]} × {g.out[1]}.")
+        else:
+            st.error(f"Not quite: the output is {g.out[0]} × {g.out[1]} — open “Output size” "
+                     f"below the animation for the working.")
+    else:
+        with st.form("predict_size"):
+            st.markdown("**Before you start: how big is the output?**")
+            size_cols = st.columns(2)
+            size_cols[0].number_input("Output rows", 0, 100, 0, key="guess_rows")
+            size_cols[1].number_input("Output columns", 0, 100, 0, key="guess_cols")
+            st.form_submit_button("Check the size", on_click=check_size)
     index = st.session_state.step - 1
-    hide = stepper.is_hidden(index, st.session_state.predict)
-    if st.session_state.predict:
-        verdict = stepper.verdict
-        if hide:
-            with st.form(f"predict_{index}"):
-                st.number_input(f"Your value for output cell {divmod(index, g.out[1])}",
-                                value=None, step=1.0, key=f"guess_{index}")
-                st.form_submit_button("Check", on_click=check_guess,
-                                      args=(index, trace.step(index).result))
-        elif verdict and verdict[0] == index:
+    hide = stepper.is_hidden(index, True)
+    animate(predict_animation(trace, index, hide=hide, show_output=stepper.size_known,
+                              flipped=st.session_state.flip),
+            key="board_predict", on_step=lambda k: set_step(k + 1))
+    if not stepper.size_known:
+        return
+    verdict = stepper.verdict
+    if hide:
+        with st.form(f"predict_{index}"):
+            st.number_input(f"Your value for output cell {divmod(index, g.out[1])}",
+                            value=None, step=1.0, key=f"guess_{index}")
+            st.form_submit_button("Check", on_click=check_guess,
+                                  args=(index, trace.step(index).result))
+    else:
+        if verdict and verdict[0] == index:
             if verdict[1]:
                 st.success("Right! Here is the working.")
             else:
                 st.error(f"Not quite: the value is {fmt_number(trace.step(index).result)}. "
                          f"Here is the working.")
-    show_step(index, hide)
-    url_state.publish("step")
+        if index + 1 < len(trace):
+            st.button("Next cell", icon=":material/chevron_right:", on_click=set_step,
+                      args=(index + 2,), type="primary")
 
 
-playing_now = stepper.playing and not st.session_state.predict
 with stage:
-    st.fragment(step_controls, run_every=SPEEDS[st.session_state.speed] if playing_now else None)()
+    if st.session_state.predict:
+        predicting()
+    else:
+        animate(step_animation(trace, start=st.session_state.step - 1,
+                               flipped=st.session_state.flip), key="board")
+    notes = ["Click an output cell to jump to it; ← and → step, the space bar plays."]
+    if g.pad != ((0, 0), (0, 0)):
+        notes.insert(0, "Grey cells are padding" + (" (−∞ for max pooling, never chosen)."
+                                                   if trace.op == "max pooling" else "."))
+    st.caption(" ".join(notes))
 
 name = "pooling" if pooling else "convolution"
 details.download_button("Download this animation as a GIF (for slides)",
-                        data=lambda: trace_gif(trace), file_name=f"{name}.gif",
-                        mime="image/gif", on_click="ignore", icon=":material/animated_images:",
-                        help="The first channel's input and kernel, one frame per step.")
+                        data=lambda: animation_gif(step_animation(trace,
+                                                                  flipped=st.session_state.flip)),
+                        file_name=f"{name}.gif", mime="image/gif", on_click="ignore",
+                        icon=":material/animated_images:",
+                        help="Every step as on this page, 1280 pixels wide.")
 
 # ---------------------------------------------------------------- the whole photo
 whole_image.subheader("Apply to the whole image")
@@ -377,9 +339,18 @@ else:
         shown = whole_image.columns(2)
         shown[0].image(picture, caption=f"Original, {picture.width} × {picture.height}",
                        width="stretch")
-        how = "in colour, each channel with its kernel slice" if rgb else "in greyscale"
-        shown[1].image(filtering.to_picture(result), width="stretch",
-                       caption=f"Result {how}, {result.shape[2]} × {result.shape[1]}"
+        if pooling:
+            how = (f"{st.session_state.pool_kind} pooling of each colour channel, "
+                   f"{st.session_state.pool_size} × {st.session_state.pool_size} windows")
+        elif rgb:
+            how = "in colour, each channel with its kernel slice"
+        else:
+            how = "of the photo in greyscale"
+        enlarged, factor = filtering.enlarged(filtering.to_picture(result), picture.size)
+        shown[1].image(enlarged, width="stretch",
+                       caption=f"Result {how}: {result.shape[2]} × {result.shape[1]}"
+                               + (f", each pixel drawn {factor} × {factor} to match the "
+                                  f"original" if factor > 1 else "")
                                + (" (signed values shown as |y|)" if result.min() < 0 else ""))
 
 url_state.publish(*URL_KEYS)

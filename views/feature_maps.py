@@ -5,16 +5,17 @@ import streamlit as st
 from cnnviz import activations
 from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
-from cnnviz.ui import url_state
+from cnnviz.ui import presentation, url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
 SECOND_SAMPLE = "Espresso cup"  # the second photo's default, so a comparison starts with two
+GRID_PX = {False: fm.GRID_WIDTH_PX, True: 400}  # the channel grid's width, presenting or not
 
-st.title("Feature maps")
-st.markdown(
+page = presentation.page_header(
+    "Feature maps",
     "Each layer of a CNN turns its input into a stack of maps, one per channel: where in the "
     "photo that channel's pattern occurs. Early layers respond to edges and colours, middle "
     "layers to textures and parts, deep layers to whole objects. Walk down the network and "
@@ -60,7 +61,8 @@ def select_clicked_channel(chart_key: str) -> None:
 
 
 def show_grid(fmap, shown, channel, shared, *, chart_key, title):
-    plot(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel, title=title),
+    plot(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel, title=title,
+                         width_px=GRID_PX[page.presenting]),
          key=chart_key, on_select=lambda: select_clicked_channel(chart_key),
          selection_mode="points", width="content")
 
@@ -72,7 +74,7 @@ def show_channel(bundle, img, fmap, channel) -> None:
     plot(fm.channel_view(values, f"Channel {channel}", signed=bool(fmap.min() < 0)),
          width="stretch")
     plot(fm.overlay(activations.network_input(bundle, img), values,
-                    f"Channel {channel} over the photo the network saw"), width="content")
+                    f"Channel {channel} over the photo: where it fires"), width="content")
     plot(fm.value_histogram(values, "Values of this channel"), width="stretch")
     row, col = stats["argmax"]
     st.markdown(
@@ -82,44 +84,43 @@ def show_channel(bundle, img, fmap, channel) -> None:
         f"**{stats['zeros']:.0%}** of {values.size:,} positions")
 
 
-def show_strip(bundle, img, layer_shape) -> None:
-    """One map per resolution, the current layer's resolution outlined."""
-    stages = activations.stage_outputs(bundle)
-    places = activations.layer_places(bundle)
-    captured = activations.capture(bundle, img, [layer.name for layer in stages])
-    maps = {name: activations.to_float32(fmap) for name, fmap in captured.items()}
-    strip = [(places[layer.name], layer.shape,
-              maps[layer.name][int(activations.rank_channels(maps[layer.name])[0])])
-             for layer in stages]
-    sizes = [layer.shape[1:] for layer in stages]
-    current = sizes.index(layer_shape[1:]) if layer_shape[1:] in sizes else None
-    plot(fm.stage_strip(strip, current=current), width="content")
-    st.caption("The strongest channel of the last layer at each resolution; the current "
-               "layer's resolution is outlined. Each stage halves the resolution and adds "
-               "channels: the maps get coarser, and the network looks for more kinds of thing.")
+def show_strip(bundle, img, layer: str) -> None:
+    """One map per stage, stem to head, the stage of the current layer outlined."""
+    ends = activations.stage_ends(bundle)
+    captured = activations.capture(bundle, img, [end.name for _, end in ends])
+    strip = []
+    for name, end in ends:
+        fmap = activations.to_float32(captured[end.name])
+        strip.append((name, end.shape, fmap[int(activations.rank_channels(fmap)[0])]))
+    order = activations.layer_names(bundle)
+    later = [k for k, (_, end) in enumerate(ends) if order.index(end.name) >= order.index(layer)]
+    st.html(fm.stage_strip(strip, current=later[0] if later else None))
+    st.caption("The strongest channel where each stage ends, every map from its lowest (dark "
+               "blue) to its highest value (yellow); the current layer's stage is outlined. "
+               "Stage by stage the resolution falls and channels are added: the maps get "
+               "coarser, and the network looks for more kinds of thing.")
 
 
 def show_filters(bundle) -> None:
     name, weights = activations.first_filters(bundle)
     f, c, kh, kw = weights.shape
     plot(fm.filter_patches(weights), width="content")
-    st.caption(f"The {f} filters of `{name}`, each {c} × {kh} × {kw}: weights scaled by the "
-               f"largest magnitude, zero is mid-grey, positive weights add their colour, "
-               f"negative ones its complement. A filter responds most where the photo looks "
-               f"like its patch."
+    st.caption(f"The {f} filters of `{name}`, each {c} × {kh} × {kw}, as colour patches on one "
+               f"scale for all: zero is mid-grey, a weight of +{fmt_number(abs(weights).max())} "
+               f"(the largest) adds its full colour, −{fmt_number(abs(weights).max())} its "
+               f"complement. A filter responds most where the photo looks like its patch."
                + ("" if bundle.pretrained else " This network is untrained: its filters are "
                   "random noise, and so are its feature maps."))
 
 
 def second_photo():
     """The photo to compare with, from its own picker; a different sample by default."""
-    if "image2_sample" not in st.session_state and "image2_sample" not in st.query_params:
-        st.session_state.image2_sample = SECOND_SAMPLE
+    url_state.choice("image2_sample", images.sample_images(), SECOND_SAMPLE)
     st.markdown("**Second photo**")
     return image_picker(key="image2")
 
 
-controls, overview = st.columns([1, 2], gap="large")
+controls, overview = page.split((1, 2))
 with controls:
     img = image_picker()
     bundle = model_picker()
@@ -128,16 +129,17 @@ with controls:
     img2 = second_photo() if compare else None
 
 if img is not None:
-    layer = pick_layer(bundle)
+    # Presenting, the grid and the large map come first and the strip below them.
+    strip_place = None if page.presenting else overview.container()
+    layer_place = page.controls() if page.presenting else overview
+    with layer_place:
+        layer = pick_layer(bundle)
     fmap = activations.to_float32(activations.capture(bundle, img, layer)[layer])
     count = fmap.shape[0]
     kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
-    st.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} maps of "
-               f"{fmap.shape[1]} × {fmap.shape[2]}")
-    with overview:
-        st.subheader("From input to output")
-        show_strip(bundle, img, fmap.shape)
-    order_col, size_col, page_col, scale_col = st.columns([3, 2, 2, 2])
+    layer_place.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} "
+                        f"maps of {fmap.shape[1]} × {fmap.shape[2]}")
+    order_col, size_col, page_col, scale_col = page.controls().columns([3, 2, 2, 2])
     url_state.choice("order", ORDERS, label=ORDERS.__getitem__)
     order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
                                         required=True, key="order")
@@ -146,21 +148,24 @@ if img is not None:
     pages = -(-count // per_page)
     if st.session_state.get("grid_page", 1) > pages:
         st.session_state.grid_page = 1
-    page = page_col.number_input(f"Page (of {pages})", 1, pages, key="grid_page")
+    grid_page = page_col.number_input(f"Page (of {pages})", 1, pages, key="grid_page")
     url_state.flag("shared_scale", True)
     shared = scale_col.toggle("Shared colour scale", key="shared_scale",
                               help="On: strong channels stand out. Off: each map uses its own "
                                    "range, which shows the pattern in weak channels too.")
     ranked = activations.rank_channels(fmap, order)
-    shown = ranked[(page - 1) * per_page:page * per_page]
+    shown = ranked[(grid_page - 1) * per_page:grid_page * per_page]
     grid_col, channel_col = st.columns([3, 2], gap="large")
     with channel_col:
         channel = pick_channel(layer, ranked, count)
         show_channel(bundle, img, fmap, channel)
     with grid_col:
         show_grid(fmap, shown, channel, shared, chart_key="grid",
-                  title=f"Channels {(page - 1) * per_page + 1}–{min(page * per_page, count)} "
-                        f"of {count}, {ORDERS[order]}")
+                  title=f"Channels {(grid_page - 1) * per_page + 1}–"
+                        f"{min(grid_page * per_page, count)} of {count}, {ORDERS[order]}")
+    with strip_place or st.container():
+        st.subheader("From input to output")
+        show_strip(bundle, img, layer)
 
     if img2 is not None:
         st.subheader("The same channels on the second photo")

@@ -8,14 +8,15 @@ from cnnviz.figures import colours
 from cnnviz.figures.cam import sanity_curve, uncertainty_bars
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import fmt_number
-from cnnviz.ui import cached, url_state
+from cnnviz.ui import cached, presentation, url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 SANITY_THRESHOLD = 0.2
+DEFAULT_COLOURS = "turbo"  # perceptually ordered, and bright where the map is hot
 
-st.title("Grad-CAM: what is the network looking at?")
-st.markdown(
+page = presentation.page_header(
+    "Grad-CAM: what is the network looking at?",
     "Grad-CAM answers \"why did it say *cat*?\": it weights each channel of a layer by how "
     "much the class score rises with it, and shows where in the photo those channels fire. "
     "Compare the map of the answer with the map of a wrong class, look through the depth of "
@@ -23,9 +24,16 @@ st.markdown(
     "what the network learnt.")
 
 
-def show_map(view, result, colour_map, opacity, *, caption, download_key) -> None:
+def paint(view, heatmap):
+    """A map over the photo as every picture on this page draws it: the chosen colours, and
+    by default an opacity that grows with the heat, so cold areas leave the photo as it is."""
+    return colours.overlay(view, heatmap, st.session_state.cam_colours,
+                           st.session_state.cam_opacity, by_value=st.session_state.cam_fade)
+
+
+def show_map(view, result, *, caption, download_key) -> None:
     """The overlay, a note when the map is empty, and its PNG download."""
-    picture = colours.overlay(view, result.heatmap, colour_map, opacity)
+    picture = paint(view, result.heatmap)
     st.image(picture, caption=caption, width="stretch")
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
@@ -40,7 +48,7 @@ def class_title(categories, index: int) -> str:
     return f"{categories[index]} ({index})"
 
 
-controls, main = st.columns([1.25, 2], gap="large")
+controls, main = page.split((1.25, 2))
 with controls:
     img = image_picker()
     bundle = model_picker()
@@ -53,13 +61,19 @@ with controls:
                               f"“{activations.layer_titles(bundle)[default_layer]}”, where "
                               f"Selvaraju et al. read Grad-CAM. Deeper layers see whole "
                               f"objects, earlier ones edges.")
-    url_state.choice("cam_colours", colours.COLOUR_MAPS)
-    colour_map = st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
-                              help="Viridis and cividis read well for everyone, "
-                              "including with colour-vision deficiency; jet is the rainbow of "
-                              "many papers, for comparison.")
-    url_state.number("cam_opacity", 0.5, 0.0, 1.0)
-    opacity = st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity")
+    url_state.choice("cam_colours", colours.COLOUR_MAPS, DEFAULT_COLOURS)
+    st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
+                 help="Turbo is ordered from dark blue (cold) to dark red (hot) and stays "
+                      "readable on a projector; viridis and cividis read well for everyone, "
+                      "including with colour-vision deficiency; jet is the rainbow of many "
+                      "papers, for comparison.")
+    url_state.number("cam_opacity", 0.7, 0.0, 1.0)
+    st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity",
+              help="How much of the colour covers the photo where the map is hottest.")
+    url_state.flag("cam_fade", True)
+    st.toggle("Fade cold areas", key="cam_fade",
+              help="On: the colour grows with the heat, so the photo shows through where "
+                   "the map is cold. Off: the whole colour map is blended evenly.")
 
 if img is None:
     st.stop()
@@ -68,29 +82,37 @@ titles = activations.layer_titles(bundle)
 view = activations.network_input(bundle, img)
 top = cached.top_classes(bundle, img)
 predicted = top[0][0]
+# A new photo (or model) has other guesses: the comparison follows its second one, unless
+# the class came with the link that opened the page.
+seen = (activations.image_key(img), activations.model_key(bundle))
+if st.session_state.get("_cam_seen", seen) != seen:
+    st.session_state.cam_class = top[1][0]
+st.session_state._cam_seen = seen
 
 with main:
     if not bundle.pretrained:
         st.warning("**The map of an untrained network means nothing.** Its weights are "
                    "random, so neither its answer nor the place it \"looks at\" says anything "
                    "about the photo. Untick *Untrained* to see a trained network.")
-    st.subheader(f"Top 5 · {bundle.label}")
-    plot(top_k_bars(top), width="stretch")
     categories = bundle.categories
     url_state.choice("cam_class", range(len(categories)), top[1][0],
                      label=lambda i: class_title(categories, i))
+    pictures = st.container()  # drawn above the class picker, filled once the class is known
     chosen = st.selectbox(
         f"Compare with another class (type to search all {len(categories):,})",
         range(len(categories)), key="cam_class",
         format_func=lambda i: class_title(categories, i))
     answer = cached.class_map(bundle, img, layer, method, predicted)
     other = cached.class_map(bundle, img, layer, method, chosen)
-    left, right = st.columns(2)
+    photo_col, left, right = pictures.columns(3)
+    photo_col.image(view, width="stretch",
+                    caption=f"The photo as {bundle.label} sees it ({view.shape[1]} × "
+                            f"{view.shape[0]})")
     with left:
-        show_map(view, answer, colour_map, opacity, download_key="download_predicted",
+        show_map(view, answer, download_key="download_predicted",
                  caption=f"Predicted: {answer.category} · p = {answer.probability:.1%}")
     with right:
-        show_map(view, other, colour_map, opacity, download_key="download_chosen",
+        show_map(view, other, download_key="download_chosen",
                  caption=f"Chosen: {other.category} · p = {other.probability:.1%}")
     if chosen == predicted:
         st.caption("Both maps show the predicted class: pick a wrong class to compare.")
@@ -102,13 +124,15 @@ with main:
     st.caption(f"{cam.METHODS[method]} at “{titles[layer]}” (`{layer}`, "
                f"{' × '.join(map(str, answer.feature_map.shape))} positions), upsampled "
                f"bilinearly to the {view.shape[1]} × {view.shape[0]} pixels the network saw.")
+    st.subheader(f"Top 5 · {bundle.label}")
+    plot(top_k_bars(top), width="stretch")
 
 st.subheader("Through the depth")
 strip = cam.depth_layers(bundle, layer)
 for column, name in zip(st.columns(len(strip)), strip):
     result = cached.class_map(bundle, img, name, method, predicted)
     h, w = result.feature_map.shape
-    column.image(colours.overlay(view, result.heatmap, colour_map, opacity), width="stretch",
+    column.image(paint(view, result.heatmap), width="stretch",
                  caption=f"{titles[name]} · {h} × {w}")
 st.caption(f"The map of “{answer.category}” at the last layer of each resolution, and at the "
            f"chosen layer, from the input side to the output side. Early layers are sharp but "
@@ -120,30 +144,37 @@ url_state.flag("cam_two_models")
 if st.toggle("Compare with a second network", key="cam_two_models"):
     st.session_state.setdefault("model2", "resnet18")
     first, second = st.columns(2)
+    first.markdown(f"**{bundle.label}**, the network chosen above")
     with second:
         bundle2 = model_picker(key="model2")
     if bundle2.categories != categories:
         st.warning(f"{bundle2.label} has other classes than {bundle.label}: their maps cannot "
                    f"be compared class for class.")
     else:
-        layer2 = cam.default_layer(bundle2)
-        answer2 = cached.class_map(bundle2, img, layer2, method, predicted)
+        # The same kind of layer in both: each network's own default, its last
+        # convolutional stage, whatever layer is chosen above for the first.
+        layers = (cam.default_layer(bundle), cam.default_layer(bundle2))
+        answer1 = cached.class_map(bundle, img, layers[0], method, predicted)
+        answer2 = cached.class_map(bundle2, img, layers[1], method, predicted)
         view2 = activations.network_input(bundle2, img)
-        with first:
-            st.image(colours.overlay(view, answer.heatmap, colour_map, opacity),
-                     width="stretch", caption=f"{bundle.label} · p = {answer.probability:.1%}")
-        with second:
-            st.image(colours.overlay(view2, answer2.heatmap, colour_map, opacity),
-                     width="stretch", caption=f"{bundle2.label} · p = {answer2.probability:.1%}")
-            if not bundle2.pretrained:
-                st.warning("The map of an untrained network means nothing: this one has "
+        titles2 = activations.layer_titles(bundle2)
+        first, second = st.columns(2)  # a row of its own, so the two pictures line up
+        first.image(paint(view, answer1.heatmap), width="stretch",
+                    caption=f"{bundle.label} at “{titles[layers[0]]}” · "
+                            f"p = {answer1.probability:.1%}")
+        second.image(paint(view2, answer2.heatmap), width="stretch",
+                     caption=f"{bundle2.label} at “{titles2[layers[1]]}” · "
+                             f"p = {answer2.probability:.1%}")
+        if not bundle2.pretrained:
+            second.warning("The map of an untrained network means nothing: this one has "
                            "random weights.")
         if bundle2 is bundle:
             st.info("Both sides show the same network: choose another one on the right.")
-        st.caption(f"Both maps are for “{answer.category}” at each network's last "
-                   f"convolution after its activation, by {cam.METHODS[method]}. A saliency "
-                   f"map describes one model, not the photo: two networks that give the same "
-                   f"answer can base it on different parts of the image.")
+        st.caption(f"Both maps are for “{answer1.category}” at each network's own default "
+                   f"layer, its last convolution after its activation (not the layer chosen "
+                   f"above), by {cam.METHODS[method]}. A saliency map describes one model, not "
+                   f"the photo: two networks that give the same answer can base it on "
+                   f"different parts of the image.")
 
 st.subheader("Sanity check")
 url_state.flag("cam_sanity")
@@ -154,8 +185,7 @@ if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity")
     for column, step in zip(st.columns(len(steps)), steps):
         label = ("trained" if not step.count else
                  f"{step.count} of {count} random · ρ = {fmt_number(step.spearman)}")
-        column.image(colours.overlay(view, step.heatmap, colour_map, opacity),
-                     width="stretch", caption=label)
+        column.image(paint(view, step.heatmap), width="stretch", caption=label)
     plot(sanity_curve(steps, SANITY_THRESHOLD), width="stretch")
     st.caption(f"Adebayo et al. (2018), *Sanity checks for saliency maps*: the units of "
                f"{bundle.label} are re-initialised one by one from the output down (a copy; "

@@ -1,17 +1,44 @@
-"""Home: what cnnviz is, where its models run, and every page, grouped as in the sidebar."""
+"""Home: what cnnviz is, the lesson path through the chapter with a picture of every step,
+the other pages, and where the models run."""
 
 import streamlit as st
 
 from cnnviz import models
-from cnnviz.ui.navigation import SECTIONS
+from cnnviz.ui import lessons, presentation
 
-st.title("cnnviz: see how a convolutional network works")
-st.markdown(
+presentation.page_header(
+    "cnnviz: see how a convolutional network works",
     "cnnviz turns the ideas of a CNN course into things you can watch and change: a "
     "convolution computed cell by cell, padding and stride, feature maps, and what a trained "
     "network looks at in your own photo. Everything runs here, on real models with real "
     "weights, and the pages load no fonts, scripts or icons from other servers."
 )
+
+def card(lesson: lessons.Lesson, number: int | None = None) -> None:
+    """A lesson as a card: its picture, a link that opens the page on its example, a line."""
+    with st.container(border=True):
+        with st.spinner("Drawing…"):
+            st.image(lessons.picture(lesson.picture), width="stretch")
+        if number:
+            st.markdown(f'<span class="lesson-step">Step {number}</span>',
+                        unsafe_allow_html=True)
+        st.page_link(lesson.page, label=lesson.title, query_params=lesson.query or None)
+        st.caption(lesson.what)
+
+
+st.subheader("The lesson path, in the chapter's order")
+COLUMNS = 3
+for start in range(0, len(lessons.LESSON_PATH), COLUMNS):
+    row = lessons.LESSON_PATH[start:start + COLUMNS]
+    for column, (number, lesson) in zip(st.columns(COLUMNS), enumerate(row, start=start + 1)):
+        with column:
+            card(lesson, number)
+
+st.subheader("More to explore")
+for column, lesson in zip(st.columns(COLUMNS), lessons.MORE):
+    with column:
+        card(lesson)
+
 cached = models.cached_models()
 st.markdown(
     f"**Without an internet connection** every page works with EfficientNet-Lite0, the default "
@@ -20,16 +47,8 @@ st.markdown(
     f"weights in PyTorch's cache, downloaded once while online. Cached on this machine: "
     f"{', '.join(cached) if cached else 'none yet'}."
 )
+
 try:
-    st.info(f"Models run on: **{models.device_description()}**", icon=":material/memory:")
+    st.caption(f":material/memory: Models run on: **{models.device_description()}**")
 except models.ModelError as err:
     st.error(str(err))
-
-for section, pages in SECTIONS.items():
-    others = [page for page in pages if page.path != "views/home.py"]
-    if not others:
-        continue
-    st.subheader(section)
-    for page in others:
-        st.page_link(page.path, label=page.title, icon=page.icon)
-        st.caption(page.summary)

@@ -1,20 +1,23 @@
 """Padding & stride: the output-size formula as a diagram, worked with the user's numbers."""
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
 from cnnviz import arithmetic
 from cnnviz.arithmetic import sliding
-from cnnviz.figures.stride_diagram import stride_diagram
-from cnnviz.ui import url_state
-from cnnviz.ui.charts import plot
+from cnnviz.formatting import fmt_number
+from cnnviz.figures.stride_diagram import stride_animation
+from cnnviz.ui import presentation, url_state
+from cnnviz.ui.animation import animate
 
 PADDINGS = ("0", "1", "2", "3", "4", "5", "6", "valid", "same", "full")
 DIRECTIONS = ("Convolution", "Transposed convolution")
 URL_KEYS = ("n", "f", "p", "s", "d", "direction", "pos", "op", "tpos")
 
-st.title("Padding & stride")
-st.markdown(
+page = presentation.page_header(
+    "Padding & stride",
     "Where does the kernel land, and how big is the output? Change the input size $W$, the "
     "kernel $F$, the padding $P$, the stride $S$ and the dilation $D$, and follow "
     r"$\lfloor (W - F + 2P) / S \rfloor + 1$ on the grid.")
@@ -28,7 +31,7 @@ url_state.bind("direction", DIRECTIONS[0], allowed=DIRECTIONS)
 for key in ("pos", "op", "tpos"):
     url_state.bind(key, 0)
 
-columns = st.columns(5)
+columns = page.controls().columns(5)
 n = columns[0].slider("Input size W", 1, 16, key="n")
 f = columns[1].slider("Kernel size F", 1, 7, key="f")
 padding_choice = columns[2].selectbox("Padding P", PADDINGS, key="p",
@@ -39,29 +42,49 @@ d = columns[4].slider("Dilation D", 1, 3, key="d",
 padding = arithmetic.parse_padding(padding_choice)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def diagram(kind: str, args: tuple, position: int, input_title: str, output_title: str):
-    grid = (sliding.conv_layout if kind == "conv" else sliding.transposed_layout)(*args)
-    return stride_diagram(grid, position, input_title=input_title, output_title=output_title)
-
-
-def position_slider(key: str, out: int) -> int:
-    """The output cell the kernel sits at, row-major; every position is reachable."""
-    last = out * out - 1
-    if st.session_state[key] > last or st.session_state[key] < 0:
-        st.session_state[key] = min(max(st.session_state[key], 0), last)
-    if last == 0:
-        return 0
-    return st.slider("Kernel position (output cell, row by row)", 0, last, key=key)
-
-
 def describe_window(grid: sliding.SlideGrid, position: int, before: int) -> str:
     """Which input rows and columns (0-based, negative = padding) the window covers."""
     i, j = divmod(position, grid.out)
     rows = arithmetic.window_taps(i, grid.f, grid.s, grid.d, before)
     cols = arithmetic.window_taps(j, grid.f, grid.s, grid.d, before)
-    return (f"Output cell ({i}, {j}) is computed from input rows {rows[0]} to {rows[-1]} and "
-            f"columns {cols[0]} to {cols[-1]} (negative or ≥ {n}: padding).")
+    return (f"Output cell ({i}, {j}) is computed from input rows {fmt_number(rows[0])} to "
+            f"{rows[-1]} and columns {fmt_number(cols[0])} to {cols[-1]} (negative or ≥ {n}: "
+            f"padding).")
+
+
+def describe_transposed(grid: sliding.SlideGrid, position: int) -> str:
+    """How many of the kernel's taps land on input pixels, not on zeros, at ``position``."""
+    i, j = divmod(position, grid.out)
+    taps = grid.taps(position)
+    hits = [(r, c) for r, c in taps if grid.cells[r, c] == sliding.INPUT]
+    if not hits:
+        return f"Output cell ({i}, {j}): every tap lands on a zero, so the cell is 0."
+    rows = sorted({(r - grid.origin[0]) // grid.step for r, _ in hits})
+    cols = sorted({(c - grid.origin[1]) // grid.step for _, c in hits})
+    return (f"Output cell ({i}, {j}): {len(hits)} of the kernel's {len(taps)} taps land on "
+            f"input pixels (rows {rows[0]}–{rows[-1]}, columns {cols[0]}–{cols[-1]}); the "
+            f"others on zeros.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _diagram(kind: str, args: tuple, input_title: str, output_title: str):
+    grid = (sliding.conv_layout if kind == "conv" else sliding.transposed_layout)(*args)
+    positions = range(grid.out * grid.out)
+    if kind == "conv":
+        before = arithmetic.padding_amounts(*args)[0]
+        captions = [describe_window(grid, k, before) for k in positions]
+    else:
+        captions = [describe_transposed(grid, k) for k in positions]
+    return stride_animation(grid, input_title=input_title, output_title=output_title,
+                            captions=captions, param="pos" if kind == "conv" else "tpos")
+
+
+def diagram(kind: str, args: tuple, key: str, input_title: str, output_title: str) -> None:
+    """The diagram, starting at the position the URL (or the last visit) gives; every
+    position, playing and stepping are in the browser."""
+    animation = _diagram(kind, args, input_title, output_title)
+    st.session_state[key] = min(max(st.session_state[key], 0), len(animation) - 1)
+    animate(dataclasses.replace(animation, start=st.session_state[key]), key=f"{key}_diagram")
 
 
 def convolution_tab() -> None:
@@ -71,25 +94,27 @@ def convolution_tab() -> None:
         st.error(f"This convolution is impossible: {error}. Add padding, or make the kernel "
                  f"or the dilation smaller.")
         return
-    grid = sliding.conv_layout(n, f, padding, s, d)
-    position = position_slider("pos", work.out)
     pad_text = (f"padding {work.before}" if work.before == work.after
                 else f"padding {work.before} top/left, {work.after} bottom/right")
-    plot(diagram("conv", (n, f, padding, s, d), position, f"Input {n}×{n}, {pad_text}",
-                 f"Output {work.out}×{work.out}"), width="stretch")
-    st.caption("Blue: the input; grey 0: padding; dark ×: input pixels no window touches; "
-               "orange: the kernel's taps and the output cell they make. ▶ Play slides it. "
-               + describe_window(grid, position, work.before))
-    st.subheader("The formula with your numbers")
-    if d != 1:
-        st.markdown(f"With dilation the kernel spans $D(F - 1) + 1 = {work.span}$ pixels, which "
-                    f"takes the place of $F$.")
-    if isinstance(padding, str):
-        st.markdown(f"Padding *{padding}* means {work.before} pixel(s) before and {work.after} "
-                    f"after" + (" (the odd pixel goes to the bottom / right, as in TensorFlow)."
-                                if work.before != work.after else "."))
-    st.latex(work.latex())
-    st.markdown(f"The output is **{work.out}×{work.out}**, with one channel per filter.")
+    figure, formula = st.columns([3, 2], gap="large")
+    with figure:
+        diagram("conv", (n, f, padding, s, d), "pos", f"Input {n}×{n}, {pad_text}",
+                f"Output {work.out}×{work.out}")
+        st.caption("Blue: the input (inside the dashed square); grey 0: padding; dark ×: input "
+                   "pixels no window touches; magenta: the kernel's taps and the output cell "
+                   "they make. Click an output cell to jump to it.")
+    with formula:
+        st.subheader("The formula with your numbers")
+        if d != 1:
+            st.markdown(f"With dilation the kernel spans $D(F - 1) + 1 = {work.span}$ pixels, "
+                        f"which takes the place of $F$.")
+        if isinstance(padding, str):
+            st.markdown(f"Padding *{padding}* means {work.before} pixel(s) before and "
+                        f"{work.after} after" + (" (the odd pixel goes to the bottom / right, "
+                                                 "as in TensorFlow)."
+                                                 if work.before != work.after else "."))
+        st.latex(work.latex(aligned=True))
+        st.markdown(f"The output is **{work.out}×{work.out}**, with one channel per filter.")
     missed = arithmetic.uncovered(n, f, padding, s, d)
     if work.remainder:
         st.warning(
@@ -145,21 +170,25 @@ def transposed_tab() -> None:
     except ValueError as error:
         st.error(f"This transposed convolution is impossible: {error}.")
         return
-    position = position_slider("tpos", out)
-    plot(diagram("transposed", (n, f, pad, s, d, output_padding), position,
-                 f"Input {n}×{n}, spread {s} apart", f"Output {out}×{out}"), width="stretch")
-    st.caption("Blue: input pixels; white 0: inserted zeros; grey 0: padding; orange: the "
-               "kernel and the output cell it makes. ▶ Play slides it.")
-    st.latex(rf"(W - 1) S - 2P + D(F - 1) + \text{{output padding}} + 1 = ({n} - 1) \times {s} "
-             rf"- 2 \times {pad} + {d} \times ({f} - 1) + {output_padding} + 1 = {out}")
-    try:
-        back = arithmetic.output_size(out, f, pad, s, d)
-        st.markdown(f"The convolution with the same $F$, $P$, $S$, $D$ takes {out}×{out} back "
-                    f"to {back}×{back}: the transposed convolution undoes its sizes, not its "
-                    f"values.")
-    except ValueError as error:
-        st.markdown(f"The forward convolution with these numbers cannot run on {out}×{out}: "
-                    f"{error}.")
+    figure, formula = st.columns([3, 2], gap="large")
+    with figure:
+        diagram("transposed", (n, f, pad, s, d, output_padding), "tpos",
+                f"Input {n}×{n}, spread {s} apart", f"Output {out}×{out}")
+        st.caption("Blue: input pixels; white 0: the zeros inserted between them; grey 0: "
+                   "padding; magenta: the kernel and the output cell it makes.")
+    with formula:
+        st.latex(rf"\begin{{aligned}}W_{{out}} &= (W - 1) S - 2P \\ &\quad + D(F - 1) + "
+                 rf"\text{{output padding}} + 1 \\ &= ({n} - 1) \times {s} - 2 \times {pad} "
+                 rf"\\ &\quad + {d} \times ({f} - 1) + {output_padding} + 1 \\ &= {out}"
+                 rf"\end{{aligned}}")
+        try:
+            back = arithmetic.output_size(out, f, pad, s, d)
+            st.markdown(f"The convolution with the same $F$, $P$, $S$, $D$ takes {out}×{out} "
+                        f"back to {back}×{back}: the transposed convolution undoes its sizes, "
+                        f"not its values.")
+        except ValueError as error:
+            st.markdown(f"The forward convolution with these numbers cannot run on "
+                        f"{out}×{out}: {error}.")
 
 
 tabs = st.tabs(DIRECTIONS, key="direction", on_change="rerun")

@@ -5,15 +5,26 @@ import random
 import streamlit as st
 
 from cnnviz.arithmetic import practice
-from cnnviz.ui import url_state
+from cnnviz.ui import presentation, url_state
 
 URL_KEYS = ("quiz", "topics", "count", "format")
+# Buttons and choices a finger or a projector's pointer hits easily.
+LARGE_CONTROLS = """<style>
+[data-testid="stMain"] [data-testid="stButton"] button { min-height: 3rem; min-width: 7rem;
+  font-size: 1.1rem; }
+[data-testid="stMain"] [data-testid="stRadio"] label { font-size: 1.15rem;
+  padding: 0.35rem 0.6rem 0.35rem 0; }
+</style>"""
 
-st.title("Practice")
-st.markdown(
+page = presentation.page_header(
+    "Practice",
     "Questions in the style of the GATE and interview questions in the chapter, with fresh "
     "numbers every time. Answer, check, and read the worked formula. The quiz number is in "
     "the link: share it and the whole class gets the same questions.")
+st.caption("GATE is India's Graduate Aptitude Test in Engineering, whose papers ask questions "
+           "like these; “the chapter” is Chapter 13, Convolutional Neural Networks, the text "
+           "this app follows.")
+st.html(LARGE_CONTROLS)
 
 
 def new_quiz() -> None:
@@ -25,13 +36,18 @@ url_state.bind("topics", list(practice.TOPICS), allowed=practice.TOPICS)
 url_state.bind("count", 7, allowed=range(1, 21))
 url_state.bind("format", practice.FORMATS[0], allowed=practice.FORMATS)
 
-controls = st.columns([1, 1, 1, 1])
+controls = page.controls().columns([1, 1, 1, 1])
 controls[0].number_input("Quiz number", 1, 99_999, key="quiz",
                          help="the seed of the questions: the same number gives the same quiz")
 controls[1].button("New questions", on_click=new_quiz, width="stretch")
 controls[2].slider("Questions", 1, 20, key="count")
 controls[3].selectbox("Answer by", practice.FORMATS, key="format")
-st.multiselect("Topics", list(practice.TOPICS), key="topics", format_func=practice.TOPICS.get)
+page.controls().multiselect("Topics", list(practice.TOPICS), key="topics",
+                            format_func=practice.TOPICS.get)
+score = st.container()  # the score goes above the questions, once it is known
+reveal = st.toggle("Reveal all answers (for the teacher)", key="reveal",
+                   help="Shows every answer with its working, checked or not: for going "
+                        "through the quiz with the class.")
 
 topics = st.session_state.topics or list(practice.TOPICS)
 if not st.session_state.topics:
@@ -41,9 +57,12 @@ questions = practice.quiz(st.session_state.quiz, st.session_state.count, topics,
 
 
 def check(question: practice.Question, key: str) -> bool | None:
-    """Show the verdict and the working once the student asks; True when right, None when
-    not checked yet."""
+    """Show the verdict and the working once the student asks (every answer's working when
+    the teacher reveals them all); True when right, None when not checked yet."""
     if not st.session_state.get(f"{key}-checked"):
+        if reveal:
+            st.info(f"Answer: {question.answer_text}.")
+            st.markdown(question.explanation)
         return None
     response = st.session_state.get(key)
     if response in (None, ""):
@@ -69,13 +88,13 @@ for number, question in enumerate(questions, start=1):
         else:
             hint = "one decimal" if question.digits else "a whole number"
             st.text_input(f"Your answer ({hint})", key=key)
-        st.button("Check", key=f"{key}-button",
+        st.button("Check", key=f"{key}-button", type="primary",
                   on_click=lambda k=key: st.session_state.update({f"{k}-checked": True}))
         verdicts.append(check(question, key))
 
 checked = [v for v in verdicts if v is not None]
-if checked:
-    st.metric("Score", f"{sum(checked)} / {len(checked)} checked",
-              help=f"{len(questions) - len(checked)} question(s) not checked yet")
+score.metric("Score", f"{sum(checked)} / {len(checked)} checked" if checked else "—",
+             help=f"{len(questions) - len(checked)} of {len(questions)} question(s) not "
+                  f"checked yet")
 
 url_state.publish(*URL_KEYS)

@@ -16,12 +16,14 @@ from cnnviz.arithmetic.stacks import (
     trace,
 )
 from cnnviz.figures.stacks import (
-    footprint_figure,
+    footprint_animation,
+    footprint_positions,
     growth_figure,
     stacked_kernels_figure,
 )
-from cnnviz.formatting import shape_text
-from cnnviz.ui import url_state
+from cnnviz.formatting import shape_text, si_count
+from cnnviz.ui import presentation, url_state
+from cnnviz.ui.animation import animate
 from cnnviz.ui.charts import plot
 
 DEFAULT_PRESET = "CIFAR-10 worked example"
@@ -29,8 +31,8 @@ URL_KEYS = ("preset", "c", "h", "w", "layers", "rf_layer", "rf_row", "rf_col", "
 ERROR_STYLE = "background-color: #fdd0a2; font-weight: bold"
 TOTAL_STYLE = "font-weight: bold; border-top: 2px solid #555"
 
-st.title("Receptive field & layer stacks")
-st.markdown(
+page = presentation.page_header(
+    "Receptive field & layer stacks",
     "Trace a network layer by layer, as the chapter does by hand: the shape after every "
     "layer, its parameters and multiply-accumulates (MACs), and how many input pixels one "
     "output can see. Start from a preset, then edit the table.")
@@ -60,11 +62,35 @@ def load_preset() -> None:
     st.session_state.stack_version += 1
 
 
-def human(count: int) -> str:
-    for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if count >= size:
-            return f"{count / size:.3g}{suffix}"
-    return str(count)
+def describe_footprint(layer: int, position: tuple[int, int], seen, rf: int) -> str:
+    """What output ``position`` of ``layer`` sees of the input, in words."""
+    if seen is None:
+        return (f"Output ({position[0]}, {position[1]}) of layer {layer} sees no input pixel "
+                f"at all: its windows lie wholly in padding.")
+    rows, cols = seen
+    notes = []
+    if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < rf:
+        notes.append("near the border part of the field falls on padding")
+    if len(rows) < rows[-1] - rows[0] + 1 or len(cols) < cols[-1] - cols[0] + 1:
+        notes.append("strides larger than a kernel, or dilation, leave pixels out")
+    return (f"Output ({position[0]}, {position[1]}) of layer {layer} depends on input rows "
+            f"{rows[0]}–{rows[-1]} and columns {cols[0]}–{cols[-1]} "
+            f"({len(rows) * len(cols):,} pixels)" + "".join(f"; {note}" for note in notes)
+            + ".")
+
+
+def field_formula(result, picked: int) -> str:
+    """The receptive-field recurrence for layer ``picked``, with its numbers substituted."""
+    row = result.rows[picked - 1]
+    before = result.rows[picked - 2] if picked > 1 else None
+    r0, j0 = (before.rf, before.jump) if before is not None else (1, 1)
+    layer = row.layer
+    span = arithmetic.span(layer.f, layer.d)
+    k, p = picked, picked - 1
+    dilated = (f" (the dilated kernel spans $d(F - 1) + 1 = {span}$)" if layer.d != 1 else "")
+    return (f"$r_{{{k}}} = r_{{{p}}} + (f_{{{k}}} - 1) \\cdot j_{{{p}}} = {r0} + ({span} - 1) "
+            f"\\times {j0} = {row.rf}$, $j_{{{k}}} = j_{{{p}}} \\cdot s_{{{k}}} = {j0} \\times "
+            f"{layer.stride} = {row.jump}${dilated}.")
 
 
 def result_table(result):
@@ -107,12 +133,12 @@ if "stack_base" not in st.session_state:
         st.warning("The link's layer list could not be read; showing the preset instead.")
         st.session_state.stack_base = [layer.to_dict() for layer in default.layers]
 
-top = st.columns([2, 1, 1, 1])
+top = page.controls().columns([2, 1, 1, 1])
 top[0].selectbox("Preset", list(PRESETS), key="preset", on_change=load_preset)
 channels = top[1].number_input("Input channels C", 1, 4096, key="c")
 height = top[2].number_input("Input height H", 1, 4096, key="h")
 width = top[3].number_input("Input width W", 1, 4096, key="w")
-st.caption(PRESETS[st.session_state.preset].note)
+preset_note = st.empty()  # the preset's note, or that the stack has been edited
 
 edited = st.data_editor(
     to_frame([LayerSpec.from_dict(x) for x in st.session_state.stack_base]),
@@ -143,12 +169,19 @@ except ValueError as error:
     st.error(f"The table has a cell the tracer cannot read: {error}.")
     layers = [LayerSpec.from_dict(x) for x in st.session_state.stack_base]
 st.session_state.layers = [layer.to_dict() for layer in layers]
+chosen = PRESETS[st.session_state.preset]
+if (layer_rows(layers) == layer_rows(chosen.layers)
+        and (channels, height, width) == tuple(chosen.input_shape)):
+    preset_note.caption(chosen.note)
+else:
+    preset_note.caption(f"Your own stack, started from the preset “{chosen.name}” and edited: "
+                        f"its note no longer applies. Choose a preset again to start afresh.")
 
 result = trace((channels, height, width), layers)
 totals = st.columns(3)
 totals[0].metric("Parameters", f"{result.params:,}")
-totals[1].metric("MACs", human(result.macs), help=f"{result.macs:,} multiply-accumulates; "
-                 f"FLOPs ≈ 2 × MACs = {human(arithmetic.flops(result.macs))}")
+totals[1].metric("MACs", si_count(result.macs), help=f"{result.macs:,} multiply-accumulates; "
+                 f"FLOPs ≈ 2 × MACs = {si_count(arithmetic.flops(result.macs))}")
 totals[2].metric("Output", shape_text(result.out_shape))
 if result.error:
     st.error(str(result.error))
@@ -174,34 +207,28 @@ else:
     picked = st.selectbox("Layer", choices, key="rf_layer", format_func=labels.get)
     row = result.rows[picked - 1]
     _, out_h, out_w = row.out_shape
-    position = []
-    for place, key, size, name in zip(st.columns(2), ("rf_row", "rf_col"), (out_h, out_w),
-                                      ("Output row", "Output column")):
+    for key, size in (("rf_row", out_h), ("rf_col", out_w)):
         url_state.bind(key, size // 2)
         st.session_state[key] = min(max(st.session_state[key], 0), size - 1)
-        position.append(place.slider(name, 0, size - 1, key=key) if size > 1 else 0)
-    seen = footprint(result, picked, *position)
+    positions, every = footprint_positions(out_h, out_w)
+    wanted = (st.session_state.rf_row, st.session_state.rf_col)
+    start = min(range(len(positions)), key=lambda k: (abs(positions[k][0] - wanted[0])
+                                                     + abs(positions[k][1] - wanted[1])))
     maps = [r.index for r in spatial if r.index <= picked]
-    shown = [seen[0]] + [seen[i] for i in maps]
-    formula = "$r_k = r_{k-1} + (f_k - 1) \\cdot j_{k-1}$, $j_k = j_{k-1} \\cdot s_k$."
-    if seen[0] is None:
-        st.markdown(f"Output ({position[0]}, {position[1]}) of layer {picked} sees no input "
-                    f"pixel at all: its windows lie wholly in padding.  \n{formula}")
-    else:
-        rows_, cols_ = seen[0]
-        notes = []
-        if max(rows_[-1] - rows_[0], cols_[-1] - cols_[0]) + 1 < row.rf:
-            notes.append("near the border part of the field falls on padding")
-        if len(rows_) < rows_[-1] - rows_[0] + 1 or len(cols_) < cols_[-1] - cols_[0] + 1:
-            notes.append("strides larger than a kernel, or dilation, leave pixels out")
-        st.markdown(
-            f"Output ({position[0]}, {position[1]}) of layer {picked} depends on input rows "
-            f"{rows_[0]}–{rows_[-1]} and columns {cols_[0]}–{cols_[-1]} "
-            f"({len(rows_) * len(cols_):,} pixels). Its receptive field is $r = {row.rf}$ "
-            f"pixels wide, with neighbouring outputs $j = {row.jump}$ pixels apart"
-            + "".join(f"; {note}" for note in notes) + f".  \n{formula}")
-    plot(footprint_figure(result, maps, shown, columns=4 if len(shown) <= 12 else 6),
-         width="stretch")
+    shown, captions = [], []
+    for position in positions:
+        seen = footprint(result, picked, *position)
+        shown.append([seen[0]] + [seen[i] for i in maps])
+        captions.append(describe_footprint(picked, position, seen[0], row.rf))
+    st.markdown(f"Every output of layer {picked} has a receptive field $r = {row.rf}$ pixels "
+                f"wide, and neighbouring outputs are $j = {row.jump}$ pixels apart:  \n"
+                + field_formula(result, picked))
+    animate(footprint_animation(result, maps, shown, positions, captions, start=start),
+            key="footprint")
+    st.caption("Magenta: the input pixels and map positions the chosen output (purple) "
+               "depends on. Step through the outputs of the layer, or play them."
+               + (f" This layer is large: every {every}th row and column is shown."
+                  if every > 1 else ""))
     plot(growth_figure(result), width="stretch")
 
 st.subheader("Two 3×3 layers see as far as one 5×5")

@@ -21,6 +21,7 @@ from cnnviz.activations.maps import (
     layer_titles,
     network_input,
     rank_channels,
+    stage_ends,
     stage_outputs,
 )
 from cnnviz.activations.taps import (
@@ -35,5 +36,5 @@ __all__ = [
     "CACHE", "CHANNEL_ORDERS", "ActivationCache", "FeatureLayer", "LayerError", "cache_key",
     "capture", "channel_stats", "compact", "first_filters", "forward_with_taps", "image_key",
     "layer_names", "layer_places", "layer_titles", "layers", "model_key", "network_input",
-    "photo_key", "rank_channels", "stage_outputs", "to_float32",
+    "photo_key", "rank_channels", "stage_ends", "stage_outputs", "to_float32",
 ]

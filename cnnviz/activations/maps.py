@@ -46,6 +46,28 @@ def stage_outputs(bundle: ModelBundle) -> list[FeatureLayer]:
     return sorted(chosen, key=layers(bundle).index)
 
 
+def stage_ends(bundle: ModelBundle) -> list[tuple[str, FeatureLayer]]:
+    """(name, layer) where each part of the network ends, in order: the stem, every stage
+    (its block outputs' last: "stage 4"), and the head when it still has a map. The strip of
+    these shows every stage, also those that keep the previous one's resolution. Models
+    without numbered stages fall back to one layer per resolution."""
+    places = layer_places(bundle)
+    ordered = layers(bundle)
+    staged = [layer for layer in ordered if places[layer.name].startswith("stage ")]
+    if not staged:
+        return [(places[layer.name], layer) for layer in stage_outputs(bundle)]
+    ends: dict[str, FeatureLayer] = {}
+    for layer in staged:
+        ends[places[layer.name]] = layer  # the last layer of a stage is where it ends
+    first, last = ordered.index(staged[0]), ordered.index(staged[-1])
+    stem = [("stem", ordered[first - 1])] if first else []
+    # After the stages: the head, but not a container that holds the stages themselves.
+    tail = [layer for layer in ordered[last + 1:]
+            if not any(s.name.startswith(layer.name + ".") for s in staged)]
+    head = [("head", tail[-1])] if tail else []
+    return stem + list(ends.items()) + head
+
+
 @per_bundle
 def _normalisation(bundle: ModelBundle) -> tuple[torch.Tensor, torch.Tensor]:
     """Offset b and scale a of the preprocessing's per-channel x = a·pixel + b, read off a

@@ -99,8 +99,9 @@ class SizeWork:
     def out(self) -> int:
         return self.numerator // self.s + 1
 
-    def latex(self) -> str:
-        """The formula with these numbers substituted, step by step, as LaTeX."""
+    def latex(self, aligned: bool = False) -> str:
+        """The formula with these numbers substituted, step by step, as LaTeX: on one line,
+        or ``aligned``, one step a line (so a narrow screen never cuts off the result)."""
         pad = f"2 \\times {self.before}" if self.before == self.after else (
             f"({self.before} + {self.after})")
         kernel = str(self.f) if self.d == 1 else f"{self.span}"
@@ -113,10 +114,15 @@ class SizeWork:
         ]
         if self.s == 1:
             del steps[2]
+        dilated = (rf"F = d(F_k - 1) + 1 = {self.d} \times ({self.f} - 1) + 1 = {self.span}"
+                   if self.d != 1 else "")
+        if aligned:
+            lines = ([dilated.replace(" = ", " &= ", 1)] if dilated else []) + [
+                "W_{out} &= " + steps[0]] + [f"&= {step}" for step in steps[1:]]
+            return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
         text = " = ".join(steps)
-        if self.d != 1:
-            text = (rf"F = d(F_k - 1) + 1 = {self.d} \times ({self.f} - 1) + 1 = {self.span}"
-                    r",\quad " + text)
+        if dilated:
+            text = dilated + r",\quad " + text
         return text
 
 

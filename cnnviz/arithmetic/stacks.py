@@ -260,7 +260,9 @@ _KIND_OF = {label: kind for kind, label in KINDS.items()}
 
 
 def layer_rows(layers) -> list[dict]:
-    """The stack as table rows (keys ``TABLE_COLUMNS``, the kind by its label)."""
+    """The stack as table rows (keys ``TABLE_COLUMNS``, the kind by its label), with the
+    stride a layer actually uses where the code leaves it out (a pool's is its size), so no
+    cell that matters is blank."""
     rows = []
     for layer in layers:
         windowed = layer.kind in CONVS + POOLS
@@ -268,7 +270,7 @@ def layer_rows(layers) -> list[dict]:
             "layer": KINDS[layer.kind],
             "out": layer.out,
             "kernel": layer.f if windowed else None,
-            "stride": layer.s if windowed else None,
+            "stride": layer.stride if windowed else None,
             "padding": str(layer.p) if windowed else None,
             "dilation": layer.d if windowed else None,
             "bias": layer.bias if layer.kind in CONVS + ("linear",) else None,

@@ -41,6 +41,11 @@ def _padded_range(x: list[float], records: list[dict], positions: list[str]) -> 
     return [math.log10(x[first]) - left, math.log10(x[last]) + right]
 
 
+def _year_step(years: list[int]) -> int:
+    """Whole years between the colour bar's ticks: about five ticks, never a fraction."""
+    return max(1, math.ceil((max(years) - min(years)) / 5))
+
+
 def _bubbles(records: list[dict], x: list[float], x_title: str, title: str,
              accuracy: str = "top1") -> go.Figure:
     """Top-1 accuracy (``accuracy``, a key of ``ACCURACY_KEYS``) against ``x`` (log axis);
@@ -66,12 +71,16 @@ def _bubbles(records: list[dict], x: list[float], x_title: str, title: str,
         text=[r["label"] for r in records], textposition=positions,
         hovertext=hover, hoverinfo="text",
         marker=dict(size=sizes, color=years, colorscale=SEQUENTIAL, showscale=True,
-                    colorbar=dict(title="year"), line=dict(width=1, color="#333333"),
-                    opacity=0.85),
+                    colorbar=dict(title="year", tickformat="d", dtick=_year_step(years)),
+                    line=dict(width=1, color="#333333"), opacity=0.85),
     ))
-    figure.update_layout(**layout(title=title, height=560, showlegend=False))
-    figure.update_xaxes(type="log", title=x_title, range=_padded_range(x, records, positions))
-    figure.update_yaxes(title=f"ImageNet top-1 (%), {ACCURACY_KEYS[accuracy]}")
+    figure.update_layout(**layout(title=title, height=560, showlegend=False,
+                                  margin=dict(l=10, r=10, t=60, b=10)))
+    figure.update_xaxes(type="log", title=x_title, range=_padded_range(x, records, positions),
+                        automargin=True)
+    # Room above the highest bubble and below the lowest for their labels and sizes.
+    figure.update_yaxes(title=f"ImageNet top-1 (%), {ACCURACY_KEYS[accuracy]}",
+                        automargin=True, range=[min(y) - 5, max(y) + 5], tickformat="d")
     return figure
 
 

@@ -1,38 +1,22 @@
-"""Figures of small numeric grids with every number written in its cell: an input with its
-padding and a sliding window, a kernel, the products, an output filling up cell by cell.
+"""Small grids of numbers with every number written in its cell, and the convolution board:
+the input with its padding and the sliding window, the kernel, the products and the output
+filling up cell by cell, one frame per output cell, played in the browser
+(``cnnviz.figures.animation``).
 
-``grids_figure`` lays out several grids in one figure (cells the same size everywhere) and
-``grid_figure`` draws one; both are general (values, which cells are padding, which are
-highlighted, which are still hidden), so any page that shows numbers on a grid can reuse them.
+``grid_cells`` colours any grid of numbers the same way (signed values on the diverging
+scale centred on 0, non-negative ones on the sequential scale, text that reads on its cell),
+so any page that shows numbers on a grid can reuse it.
 """
-
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
-from cnnviz.figures.colours import (
-    colour_limits,
-    palette,
-    scale_stops,
-    shade,
-    signed_scale,
-)
-from cnnviz.figures.style import (
-    ACCENT,
-    CELL_FONT_SIZE,
-    FONT_SIZE,
-    HIGHLIGHT,
-    MINUS,
-    PADDING_FILL,
-    fmt_number,
-    layout,
-)
-from cnnviz.ops.steps import StepTrace, channel_names
+from cnnviz.figures.animation import HIDDEN_FILL, Animation, Frame, Grid, box, lattice
+from cnnviz.figures.colours import colour_limits, palette, shade, signed_scale
+from cnnviz.figures.style import HIGHLIGHT, MINUS, PADDING_FILL, fmt_number, layout
+from cnnviz.ops.steps import Step, StepTrace, channel_names, written_sum
 
 DARK_TEXT, LIGHT_TEXT = "#111111", "#ffffff"
-TITLE_CELLS = 0.8  # room above each grid for its title, in cells
-GAP_CELLS = 1.5  # space between grids, in cells
 
 
 def cell_text(x: float) -> str:
@@ -61,125 +45,6 @@ def cell_colours(values: np.ndarray, scale: str, low: float, high: float):
     return rgb, text
 
 
-def _cell_box(r: float, c: float, colour: str, width: float, dash: str = "solid", fill=None,
-              layer: str = "above", inset: float = 0.0) -> dict:
-    half = 0.5 - inset
-    return dict(type="rect", x0=c - half, x1=c + half, y0=r - half, y1=r + half, layer=layer,
-                line=dict(color=colour, width=width, dash=dash),
-                fillcolor=fill or "rgba(0,0,0,0)")
-
-
-@dataclass
-class Panel:
-    """One grid of numbers on a board.
-
-    values: 2-D array. The optional boolean masks of the same shape mark ``padding`` (drawn
-    grey with a dotted border, so it reads as "not part of the input"), ``highlight`` (thick
-    orange outline: the window, the current cell), ``accent`` (purple outline inside it: e.g.
-    the maximum of a pooling window) and ``hidden`` (no colour, no number: not computed yet).
-    ``text`` overrides what is written in each cell, hidden or not; ``zrange`` fixes the colour
-    range (so colours do not shift while an output fills up). A ``clickable`` panel gets one
-    invisible marker per cell (see ``grids_figure``).
-    """
-
-    values: np.ndarray
-    title: str = ""
-    padding: np.ndarray | None = None
-    highlight: np.ndarray | None = None
-    accent: np.ndarray | None = None
-    hidden: np.ndarray | None = None
-    text: np.ndarray | None = None
-    zrange: tuple[float, float] | None = None
-    clickable: bool = False
-
-
-def _labels(panel: Panel) -> np.ndarray:
-    """What each cell of ``panel`` shows: its ``text`` where given (even on a hidden cell, e.g.
-    a '?'), else its value, and nothing on a hidden cell."""
-    if panel.text is not None:
-        return np.asarray(panel.text, dtype=object)
-    labels = np.vectorize(cell_text, otypes=[object])(np.asarray(panel.values, dtype=float))
-    return labels if panel.hidden is None else np.where(panel.hidden, "", labels)
-
-
-def _draw_panel(fig: go.Figure, panel: Panel, dx: float, dy: float, font: int) -> list[dict]:
-    """Add one panel's cells and numbers at offset (dx, dy) cells; return its shapes."""
-    values = np.asarray(panel.values, dtype=float)
-    none = np.zeros(values.shape, dtype=bool)
-    padding = none if panel.padding is None else np.asarray(panel.padding, dtype=bool)
-    hidden = none if panel.hidden is None else np.asarray(panel.hidden, dtype=bool)
-    shown = np.where(padding | hidden, np.nan, values)
-    scale, low, high = colour_scale(shown, panel.zrange)
-    labels = _labels(panel)
-    colours = np.where(padding | hidden, DARK_TEXT, cell_colours(shown, scale, low, high)[1])
-    r, c = np.indices(values.shape)
-    fig.add_trace(go.Heatmap(z=shown, x0=dx, dx=1, y0=dy, dy=1, zmin=low, zmax=high,
-                             colorscale=scale_stops(scale), showscale=False, hoverinfo="skip", xgap=2,
-                             ygap=2))
-    fig.add_trace(go.Scatter(x=(c + dx).ravel(), y=(r + dy).ravel(), mode="text",
-                             text=labels.ravel(), hoverinfo="skip", showlegend=False,
-                             textfont=dict(size=font, color=colours.ravel().tolist())))
-    fig.add_annotation(x=dx - 0.5, y=dy - 0.6, text=f"<b>{panel.title}</b>", showarrow=False,
-                       xanchor="left", yanchor="bottom", font=dict(size=FONT_SIZE, color=DARK_TEXT))
-    shapes = [_cell_box(i + dy, j + dx, "#7f7f7f", 1, "dot", PADDING_FILL, "below")
-              for i, j in zip(*np.nonzero(padding))]
-    shapes += [_cell_box(i + dy, j + dx, "#bdbdbd", 1, "dot") for i, j in zip(*np.nonzero(hidden))]
-    for mask, colour, inset in ((panel.highlight, HIGHLIGHT, 0.0), (panel.accent, ACCENT, 0.12)):
-        if mask is not None:  # the accent sits inside the highlight, so both stay visible
-            shapes += [_cell_box(i + dy, j + dx, colour, 5, inset=inset)
-                       for i, j in zip(*np.nonzero(mask))]
-    return shapes
-
-
-def grids_figure(rows: list[list[Panel]], cell_px: int = 64) -> go.Figure:
-    """Panels side by side (one list per row of panels) in one figure, every cell the same
-    size, so an input, its kernel and the output line up and scale together with the page.
-
-    ``cell_px`` is the height of one cell; the figure takes its container's width and the
-    cells stay square. The markers of a ``clickable`` panel are the figure's last trace, one
-    per cell in reading order: a click selects the point whose index is row · cols + col.
-    """
-    fig, shapes, clickable = go.Figure(), [], None
-    longest = max(len(str(t)) for line in rows for p in line for t in _labels(p).ravel())
-    font = max(10, min(CELL_FONT_SIZE, int(cell_px / (0.62 * max(longest, 1) + 0.5))))
-    top, width = 0.0, 0.0
-    for line in rows:
-        left = 0.0
-        for panel in line:
-            shapes += _draw_panel(fig, panel, left, top + TITLE_CELLS, font)
-            if panel.clickable:
-                clickable = (panel, left, top + TITLE_CELLS)
-            # A title longer than its grid pushes the next grid along (bold ≈ 0.6 em a letter).
-            title_cells = len(panel.title) * 0.6 * FONT_SIZE / cell_px
-            left += max(np.shape(panel.values)[1], title_cells) + GAP_CELLS
-        width = max(width, left - GAP_CELLS)
-        top += TITLE_CELLS + max(np.shape(p.values)[0] for p in line) + GAP_CELLS
-    height = top - GAP_CELLS
-    if clickable is not None:
-        panel, dx, dy = clickable
-        r, c = np.indices(np.shape(panel.values))
-        fig.add_trace(go.Scatter(
-            x=(c + dx).ravel(), y=(r + dy).ravel(), mode="markers", showlegend=False,
-            marker=dict(symbol="square", size=cell_px * 0.9, opacity=0.01, color="#000000"),
-            customdata=np.stack([r.ravel(), c.ravel()], axis=1),
-            hovertemplate="row %{customdata[0]}, column %{customdata[1]}<extra></extra>"))
-    axis = dict(showgrid=False, zeroline=False, showticklabels=False, ticks="", fixedrange=True)
-    fig.update_layout(**layout(
-        shapes=shapes, height=int(height * cell_px) + 20, margin=dict(l=10, r=10, t=10, b=10),
-        dragmode=False, clickmode="event+select" if clickable else "none",
-        # Square cells; where the container is narrow, the board shrinks towards the top left.
-        xaxis=dict(axis, range=[-0.55, width - 0.45], constrain="domain", constraintoward="left"),
-        yaxis=dict(axis, range=[height - 0.45, -0.55], scaleanchor="x", constrain="domain",
-                   constraintoward="top"),
-    ))
-    return fig
-
-
-def grid_figure(values, *, cell_px: int = 64, **panel) -> go.Figure:
-    """One grid of numbers, each written in its coloured cell; the keywords are ``Panel``'s."""
-    return grids_figure([[Panel(values, **panel)]], cell_px)
-
-
 def photo_with_box(pixels: np.ndarray, top: int, left: int, size: int,
                    title: str = "") -> go.Figure:
     """A (small) photo, (H, W, 3) uint8, with the size×size patch at (top, left) outlined."""
@@ -192,40 +57,138 @@ def photo_with_box(pixels: np.ndarray, top: int, left: int, size: int,
     return fig
 
 
-def step_board(trace: StepTrace, index: int, *, hide: bool = False,
-               flipped: bool = False) -> go.Figure:
-    """Step ``index`` of a trace in one figure, one row per channel with every cell the same
-    size: the input with the window (and max pooling's choice), the kernel, the products, and
-    the output filled up to this step. With ``hide`` (predict, then reveal) the products and
-    the current output cell stay blank and the output reads "?" there; the output's cells are
-    the figure's last trace, so a click on one can select its step."""
-    step = trace.step(index)
-    window = np.zeros(trace.is_padding.shape, dtype=bool)
-    window[np.ix_(step.rows, step.cols)] = True
-    chosen = None
-    if step.chosen is not None:
-        chosen = np.zeros_like(window)
-        chosen[step.rows[step.chosen[0]], step.cols[step.chosen[1]]] = True
-    out = trace.output
-    order = np.arange(out.size).reshape(out.shape)
-    current = order == index
-    done = np.vectorize(fmt_number, otypes=[object])(out)
-    output = Panel(
-        out, f"Output {out.shape[0]} × {out.shape[1]}", highlight=current,
-        hidden=(order > index) | (current & hide), clickable=True,
-        text=np.where(current, "?", np.where(order < index, done, "")) if hide else None,
-        zrange=(float(out.min()), float(out.max())) if out.max() > out.min() else None)
-    names = channel_names(len(trace.padded))
-    rows = []
-    for c, name in enumerate(names):
-        label = f" {name}" if len(names) > 1 else ""
-        row = [Panel(trace.padded[c], f"Input{label}", padding=trace.is_padding,
-                     highlight=window, accent=None if hide else chosen)]
+
+
+def _hex(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.rint(rgb).astype(int)
+    return np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb.reshape(-1, 3)],
+                    dtype=object).reshape(rgb.shape[:-1])
+
+
+def grid_cells(values, *, padding=None, zrange=None) -> dict:
+    """A grid of numbers as the row-major ``fill``, ``ink`` and ``text`` lists of a ``Grid``:
+    each cell coloured by its value (``zrange`` fixes the range, so colours mean the same in
+    every frame), padding grey with dark text."""
+    values = np.asarray(values, dtype=float)
+    padding = np.zeros(values.shape, bool) if padding is None else np.asarray(padding, bool)
+    shown = np.where(padding, np.nan, values)
+    rgb, ink = cell_colours(shown, *colour_scale(shown, zrange))
+    fill = np.where(padding, PADDING_FILL, _hex(rgb))
+    ink = np.where(padding, DARK_TEXT, ink)
+    text = np.vectorize(cell_text, otypes=[object])(values)
+    return dict(fill=fill.ravel().tolist(), ink=ink.ravel().tolist(),
+                text=text.ravel().tolist())
+
+
+def _range(values) -> tuple[float, float] | None:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0 or values.max() <= values.min():
+        return None
+    return colour_limits(values)
+
+
+class _Board:
+    """The grids of a trace's board and where each one is: a row per input channel (input,
+    kernel, products), the output at the end of the first row."""
+
+    def __init__(self, trace: StepTrace, flipped: bool, with_output: bool):
+        self.trace = trace
+        names = channel_names(len(trace.padded))
+        self.grids, self.layout = [], []
+        self.inputs, self.products = [], []
+        out = trace.output
+        self.output_range = _range(out)
+        self.product_range = None
         if trace.kernel is not None:
-            row += [Panel(trace.kernel[c], f"Kernel{label}{' (flipped)' if flipped else ''}"),
-                    Panel(step.products[c], f"Products{label}",
-                          hidden=np.full(step.products[c].shape, hide))]
-        rows.append(row + [output] if c == 0 else row)
-    cells = max(sum(np.shape(p.values)[1] + GAP_CELLS for p in row) for row in rows)
-    # Cells as large as fit in about 1000 pixels: readable from the back of a classroom.
-    return grids_figure(rows, cell_px=int(np.clip(1000 / cells, 26, 80)))
+            everything = [trace.step(k).products for k in range(len(trace))]
+            self.product_range = _range(np.concatenate([p.ravel() for p in everything]))
+        dotted = np.flatnonzero(trace.is_padding).tolist()
+        for c, name in enumerate(names):
+            label = f" {name}" if len(names) > 1 else ""
+            row = [self._add(Grid(f"Input{label}", *trace.padded[c].shape, dotted=dotted,
+                                  **grid_cells(trace.padded[c], padding=trace.is_padding)))]
+            self.inputs.append(row[0])
+            if trace.kernel is not None:
+                kernel = trace.kernel[c]
+                row.append(self._add(Grid(f"Kernel{label}{' (flipped)' if flipped else ''}",
+                                          *kernel.shape, **grid_cells(kernel))))
+                blank = dict(fill=[HIDDEN_FILL] * kernel.size, ink=[DARK_TEXT] * kernel.size,
+                             text=[""] * kernel.size)
+                row.append(self._add(Grid(f"Products{label}", *kernel.shape, **blank)))
+                self.products.append(row[-1])
+            self.layout.append(row)
+        self.output = None
+        if with_output:
+            self.output = self._add(Grid(f"Output {out.shape[0]} × {out.shape[1]}", *out.shape,
+                                         filling=True, clickable=True,
+                                         **grid_cells(out, zrange=self.output_range)))
+            self.layout[0].append(self.output)
+
+    def _add(self, grid: Grid) -> int:
+        self.grids.append(grid)
+        return len(self.grids) - 1
+
+    def frame(self, index: int, *, hide: bool = False) -> Frame:
+        """Step ``index``: the window on every input channel (each tap shaded when dilation
+        spreads them), max pooling's choice, the products, the output cell, the lines that
+        join them and the written sum. With ``hide`` the products and the value stay blank
+        and the output cell reads "?"."""
+        trace, step = self.trace, self.trace.step(index)
+        frame = Frame(upto=index, caption="" if hide else _sum_html(trace, step),
+                      params={"step": index + 1})
+        current = None
+        if self.output is not None:
+            frame.marks.append(box(self.output, "current", *step.cell))
+            current = len(frame.marks) - 1
+        spread = len(step.rows) > 1 and (np.diff(step.rows) > 1).any()
+        for c, grid in enumerate(self.inputs):
+            frame.marks.append(box(grid, "window", step.rows[0], step.cols[0], step.rows[-1],
+                                   step.cols[-1]))
+            window = len(frame.marks) - 1
+            if spread:
+                frame.marks.append(lattice(grid, "tap", step.rows, step.cols))
+            if step.chosen is not None and not hide:
+                frame.marks.append(box(grid, "accent", step.rows[step.chosen[0]],
+                                       step.cols[step.chosen[1]]))
+            if self.products:
+                products = self.products[c]
+                rows, cols = step.products[c].shape
+                frame.marks.append(box(products, "anchor", 0, 0, rows - 1, cols - 1))
+                frame.links.append((window, len(frame.marks) - 1))
+                if current is not None and c == 0:
+                    frame.links.append((len(frame.marks) - 1, current))
+                if not hide:
+                    frame.cells[products] = grid_cells(step.products[c],
+                                                       zrange=self.product_range)
+            elif current is not None:
+                frame.links.append((window, current))
+        if hide and self.output is not None:
+            out = grid_cells(trace.output, zrange=self.output_range)
+            out["fill"][index], out["ink"][index], out["text"][index] = (HIDDEN_FILL,
+                                                                          DARK_TEXT, "?")
+            frame.cells[self.output] = out
+        return frame
+
+
+def _sum_html(trace: StepTrace, step: Step) -> str:
+    return f"cell ({step.cell[0]}, {step.cell[1]}): " + "<br>".join(written_sum(trace, step))
+
+
+def step_animation(trace: StepTrace, *, start: int = 0, flipped: bool = False) -> Animation:
+    """The whole trace as a browser animation, one frame per output cell (row by row),
+    starting at frame ``start``; the written sum is the caption (class ``written-sum``)."""
+    board = _Board(trace, flipped, with_output=True)
+    return Animation(board.grids, board.layout, [board.frame(k) for k in range(len(trace))],
+                     start=start, caption_class="written-sum")
+
+
+def predict_animation(trace: StepTrace, index: int, *, hide: bool, show_output: bool = True,
+                      flipped: bool = False) -> Animation:
+    """Predict, then reveal: step ``index`` alone, its value and products blank while
+    ``hide``, the output left out while its size is still to be guessed; the controls ask
+    the server for another step, which decides what it may show."""
+    board = _Board(trace, flipped, with_output=show_output)
+    return Animation(board.grids, board.layout, [board.frame(index, hide=hide)],
+                     caption_class="written-sum",
+                     server={"index": index, "count": len(trace), "locked": not show_output})

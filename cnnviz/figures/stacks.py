@@ -1,78 +1,55 @@
-"""Figures of layer stacks: how far one output sees, layer by layer, and why stacked 3×3
-kernels beat one large kernel."""
+"""Figures of layer stacks: how far one output sees, layer by layer (an animation over the
+chosen layer's outputs, played in the browser), and why stacked 3×3 kernels beat one large
+kernel."""
 
 import math
 
-import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from cnnviz import arithmetic
 from cnnviz.arithmetic.stacks import Footprint, StackTrace
-from cnnviz.figures.style import ACCENT, FONT_SIZE, HIGHLIGHT, layout
+from cnnviz.figures.animation import Animation, Frame, Grid, lattice
+from cnnviz.figures.style import ACCENT, HIGHLIGHT, layout
 from cnnviz.formatting import shape_text
 
 MAP_FILL = "#deebf7"
 GRID_LINES = 32  # draw cell borders on maps at most this many cells wide
 
 
-def _cell_lines(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every row and column border of an h × w grid as one NaN-separated polyline."""
-    xs, ys = [], []
-    for r in range(h + 1):
-        xs += [-0.5, w - 0.5, np.nan]
-        ys += [r - 0.5, r - 0.5, np.nan]
-    for c in range(w + 1):
-        xs += [c - 0.5, c - 0.5, np.nan]
-        ys += [-0.5, h - 0.5, np.nan]
-    return np.array(xs), np.array(ys)
+MAP_UNITS = 6  # every map drawn the same width, in layout units, whatever its resolution
+MAX_POSITIONS = 1024  # a larger layer is stepped through every k-th row and column
 
 
-def _span_text(positions) -> str:
-    """"7" for 7 contiguous positions, "7 of 13" when gaps leave some out."""
-    width = positions[-1] - positions[0] + 1
-    return str(width) if len(positions) == width else f"{len(positions)} of {width}"
+def footprint_positions(h: int, w: int) -> tuple[list[tuple[int, int]], int]:
+    """The output positions an animation of an h × w layer steps through, row by row, and
+    the stride k between them: every position up to ``MAX_POSITIONS``, else every k-th row
+    and column."""
+    k = max(1, math.ceil(math.sqrt(h * w / MAX_POSITIONS)))
+    return [(r, c) for r in range(0, h, k) for c in range(0, w, k)], k
 
 
-def footprint_figure(result: StackTrace, maps: list[int], seen: list[Footprint | None],
-                     columns: int = 4) -> go.Figure:
-    """One panel per feature map: the input (map 0) and the outputs of rows ``maps`` (1-based
-    row indices), each with the positions the chosen output depends on filled in."""
+def footprint_animation(result: StackTrace, maps: list[int],
+                        seen: list[list[Footprint | None]], positions: list[tuple[int, int]],
+                        captions: list[str], *, start: int = 0) -> Animation:
+    """One panel per feature map, the input (map 0) and the outputs of rows ``maps``
+    (1-based row indices, the chosen layer last), all drawn the same width; one frame per
+    output position of the chosen layer, with what it depends on filled in on every map
+    (``seen[k]``: the footprints of ``positions[k]``, input first) and the position itself
+    in the accent colour."""
     shapes = [result.input_shape] + [result.rows[i - 1].out_shape for i in maps]
     names = ["input"] + [f"layer {i}" for i in maps]  # numbered as in the table
-    cols = min(columns, len(shapes))
-    rows = math.ceil(len(shapes) / cols)
-    titles = []
-    for name, shape, part in zip(names, shapes, seen):
-        extent = ("nothing" if part is None else
-                  f"{_span_text(part[0])}×{_span_text(part[1])}")
-        titles.append(f"{name} · {shape_text(shape[1:])}<br>sees {extent}")
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles,
-                        horizontal_spacing=0.04, vertical_spacing=0.12 / rows + 0.04)
-    for k, (shape, part) in enumerate(zip(shapes, seen)):
-        _, h, w = shape
-        row, col = divmod(k, cols)
-        mask = np.zeros((h, w), np.uint8)
-        if part is not None:
-            mask[np.ix_(part[0], part[1])] = 1
-        colour = ACCENT if k == len(shapes) - 1 else HIGHLIGHT
-        fig.add_trace(go.Heatmap(z=mask, zmin=0, zmax=1, showscale=False, hoverinfo="skip",
-                                 colorscale=[[0, MAP_FILL], [1, colour]]),
-                      row=row + 1, col=col + 1)
-        if max(h, w) <= GRID_LINES:
-            x, y = _cell_lines(h, w)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
-                                     line=dict(color="rgba(0,0,0,0.25)", width=1)),
-                          row=row + 1, col=col + 1)
-        axis = dict(showgrid=False, zeroline=False, showticklabels=False, fixedrange=True)
-        fig.update_xaxes(axis, range=[-0.5, w - 0.5], constrain="domain", row=row + 1,
-                         col=col + 1)
-        fig.update_yaxes(axis, range=[h - 0.5, -0.5], constrain="domain", row=row + 1,
-                         col=col + 1, scaleanchor="x" if k == 0 else f"x{k + 1}")
-    fig.update_annotations(font_size=FONT_SIZE - 4)
-    fig.update_layout(**layout(height=300 * rows + 40, showlegend=False, dragmode=False,
-                               margin=dict(l=10, r=10, t=70, b=10)))
-    return fig
+    grids = [Grid(f"{name} · {shape_text(shape[1:])}", shape[1], shape[2], background=MAP_FILL,
+                  lines=max(shape[1:]) <= GRID_LINES, units=MAP_UNITS)
+             for name, shape in zip(names, shapes)]
+    frames = []
+    for parts, (row, col), caption in zip(seen, positions, captions):
+        marks = [lattice(g, "target" if g == len(grids) - 1 else "area", *part)
+                 for g, part in enumerate(parts) if part is not None]
+        frames.append(Frame(marks=marks, caption=caption,
+                            params={"rf_row": row, "rf_col": col}))
+    layout = [list(range(k, min(k + 4, len(grids)))) for k in range(0, len(grids), 4)]
+    return Animation(grids, layout, frames, start=start, label="Position",
+                     caption_class="cnnviz-note", min_unit=16, max_unit=40, height=0.6)
 
 
 def growth_figure(result: StackTrace) -> go.Figure:

@@ -1,57 +1,35 @@
-"""A trace's animation as a GIF for slides: the padded input with the window, the kernel and
-the output filling up, one frame per output cell, drawn with Pillow (no browser needed)."""
+"""An animation (``cnnviz.figures.animation``) as a looping GIF for slides, drawn with Pillow
+from the same data the browser plays, so the slide looks like the page: the grids side by
+side, the window and the current cell outlined, the lines that join them, the caption below.
+At least ``width`` pixels wide (1280 by default: a slide's resolution)."""
 
+import html
 import io
+import re
+from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from cnnviz.figures.grids import DARK_TEXT, cell_colours, cell_text, colour_scale
-from cnnviz.figures.style import ACCENT, HIGHLIGHT, PADDING_FILL
-from cnnviz.ops.steps import StepTrace, written_sum
+from cnnviz.figures.animation import GAP_UNITS, Animation
+from cnnviz.figures.grids import DARK_TEXT
 
-FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-GAP = 30  # pixels between panels
+SLIDE_WIDTH = 1280
+MARGIN = 24  # pixels around the board
+FONTS = Path("/usr/share/fonts/truetype/dejavu")
 
 
-def _font(size: int):
+@lru_cache(maxsize=64)
+def font(size: int, bold: bool = False):
     """DejaVu Sans where installed (it has the real minus and ∞); Pillow's own font otherwise."""
-    if FONT_FILE.exists():
-        return ImageFont.truetype(str(FONT_FILE), size)
+    path = FONTS / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+    if path.exists():
+        return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size)
 
 
-def _panel(draw, origin, values, cell, font, *, padding=None, highlight=None, accent=None,
-           hidden=None, zrange=None, title=""):
-    """Draw one grid at ``origin`` (x, y): coloured cells, their numbers and outlines."""
-    x0, y0 = origin
-    draw.text((x0, y0), title, fill=DARK_TEXT, font=font)
-    y0 += int(cell * 0.7)
-    empty = np.zeros(values.shape, dtype=bool)
-    padding, hidden = (empty if m is None else m for m in (padding, hidden))
-    shown = np.where(padding | hidden, np.nan, values)
-    fills, texts = cell_colours(shown, *colour_scale(shown, zrange))
-    for (r, c), value in np.ndenumerate(values):
-        box = (x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell - 2, y0 + (r + 1) * cell - 2)
-        if hidden[r, c]:
-            draw.rectangle(box, fill="#ffffff", outline="#bdbdbd")
-            continue
-        fill = PADDING_FILL if padding[r, c] else tuple(int(v) for v in fills[r, c])
-        draw.rectangle(box, fill=fill)
-        colour = DARK_TEXT if padding[r, c] else texts[r, c]
-        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), cell_text(value),
-                  fill=colour, font=font, anchor="mm")
-    for mask, colour, inset in ((highlight, HIGHLIGHT, 0), (accent, ACCENT, 5)):
-        if mask is not None:  # the accent sits inside the highlight, so both stay visible
-            for r, c in zip(*np.nonzero(mask)):
-                draw.rectangle((x0 + c * cell + inset, y0 + r * cell + inset,
-                                x0 + (c + 1) * cell - 2 - inset, y0 + (r + 1) * cell - 2 - inset),
-                               outline=colour, width=4)
-
-
 def _wrap(draw, text: str, font, width: int) -> list[str]:
-    """Break a written sum between its terms so each line fits in ``width`` pixels."""
+    """Break a caption between its words so each line fits in ``width`` pixels."""
     lines = [""]
     for word in text.split(" "):
         candidate = f"{lines[-1]} {word}".strip()
@@ -62,49 +40,154 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
     return lines
 
 
-def trace_gif(trace: StepTrace, ms_per_frame: int = 800, cell: int = 48, channel: int = 0) -> bytes:
-    """One frame per step of ``trace`` (channel ``channel`` of the input and kernel), as the
-    bytes of a looping GIF."""
-    font = _font(max(10, cell // 3))
-    padded = trace.padded[channel]
-    out = trace.output
-    kernel = None if trace.kernel is None else trace.kernel[channel]
-    widths = [padded.shape[1], 0 if kernel is None else kernel.shape[1], out.shape[1]]
-    width = sum(w * cell for w in widths) + GAP * 4
-    grid_rows = max(padded.shape[0], out.shape[0], 0 if kernel is None else kernel.shape[0])
+def _plain(caption: str) -> list[str]:
+    """A caption's HTML as lines of plain text."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", part))
+            for part in re.split(r"<br\s*/?>", caption)]
+
+
+class _Slide:
+    """Where every grid of an animation goes on a slide ``width`` pixels wide, one row of
+    grids per layout row (no wrapping: a slide is wide); a title wider than its grid pushes
+    the next grid along, as in the browser."""
+
+    def __init__(self, animation: Animation, width: int):
+        grids = animation.grids
+        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        self.unit = (width - 2 * MARGIN) / max(
+            sum(grids[g].units or grids[g].cols for g in row) + GAP_UNITS * (len(row) - 1)
+            for row in animation.layout)
+        for _ in range(3):  # titles are measured at the unit they are drawn at
+            self.title_font = font(max(10, min(28, round(self.unit * 0.36))), bold=True)
+            wide = {g: max(grids[g].units or grids[g].cols,
+                           (measure.textlength(grids[g].title, font=self.title_font) + 6)
+                           / self.unit) for row in animation.layout for g in row}
+            self.unit = (width - 2 * MARGIN) / max(
+                sum(wide[g] for g in row) + GAP_UNITS * (len(row) - 1)
+                for row in animation.layout)
+        band = round(self.title_font.size * 1.7)
+        self.boxes = {}
+        y = MARGIN
+        for row in animation.layout:
+            x = MARGIN
+            tallest = 0.0
+            for g in row:
+                w = (grids[g].units or grids[g].cols) * self.unit
+                cell = w / grids[g].cols
+                self.boxes[g] = (x, y + band, cell)
+                tallest = max(tallest, grids[g].rows * cell)
+                x += wide[g] * self.unit + GAP_UNITS * self.unit
+            y += band + tallest + GAP_UNITS * self.unit * 0.5
+        self.board_height = round(y)
+        self.width = width
+
+
+def _draw_grid(draw, slide: _Slide, g: int, grid, frame, hidden: dict) -> None:
+    x0, y0, cell = slide.boxes[g]
+    draw.text((x0, y0 - slide.title_font.size * 1.4), grid.title, fill=DARK_TEXT,
+              font=slide.title_font)
+    over = frame.cells.get(g, {})
+    fill, text, ink = (over.get(name, getattr(grid, name)) for name in ("fill", "text", "ink"))
+    if fill is None:
+        draw.rectangle((x0, y0, x0 + grid.cols * cell, y0 + grid.rows * cell),
+                       fill=grid.background, outline="#999999")
+        return
+    longest = max([len(t) for t in text or [""]] + [1])
+    cell_font = font(max(8, round(min(30, cell * 0.5, cell * 0.92 / (0.58 * longest + 0.25)))))
+    upto = frame.upto if grid.filling and frame.upto is not None else None
+    for k in range(grid.rows * grid.cols):
+        r, c = divmod(k, grid.cols)
+        cell_box = (x0 + c * cell + 1, y0 + r * cell + 1, x0 + (c + 1) * cell - 1,
+                    y0 + (r + 1) * cell - 1)
+        if upto is not None and k > upto:
+            draw.rectangle(cell_box, fill=hidden["fill"], outline=hidden["line"])
+            continue
+        draw.rectangle(cell_box, fill=fill[k], outline="#e0e0e0")
+        if text and text[k]:
+            draw.text(((cell_box[0] + cell_box[2]) / 2, (cell_box[1] + cell_box[3]) / 2),
+                      text[k], fill=ink[k] if ink else DARK_TEXT, font=cell_font, anchor="mm")
+
+
+def _extent(mark, slide: _Slide) -> tuple[float, float, float, float]:
+    g, _, rows, cols = mark
+    x0, y0, cell = slide.boxes[g]
+    return (x0 + cols[0][0] * cell, y0 + rows[0][0] * cell, x0 + (cols[-1][1] + 1) * cell,
+            y0 + (rows[-1][1] + 1) * cell)
+
+
+def _draw_marks(image: Image.Image, frame, styles: dict, link: dict, slide: _Slide):
+    """The frame's lines and marks over ``image`` (RGB); shaded marks are blended in."""
+    shade = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    shading, draw = ImageDraw.Draw(shade), ImageDraw.Draw(image)
+    for a, b in frame.links:
+        p, q = _extent(frame.marks[a], slide), _extent(frame.marks[b], slide)
+        for y_from, y_to in ((p[1], q[1]), (p[3], q[3])):
+            draw.line((p[2], y_from, q[0], y_to), fill=link["stroke"], width=link["width"])
+    outlines = []
+    for g, kind, rows, cols in frame.marks:
+        style = styles.get(kind)
+        if not style:
+            continue
+        x0, y0, cell = slide.boxes[g]
+        inset = style.get("inset", 0) * cell
+        for r0, r1 in rows:
+            for c0, c1 in cols:
+                rect = (x0 + c0 * cell + inset, y0 + r0 * cell + inset,
+                        x0 + (c1 + 1) * cell - inset, y0 + (r1 + 1) * cell - inset)
+                if style.get("fill"):
+                    colour = ImageColor.getrgb(style["fill"])
+                    shading.rectangle(rect, fill=(*colour, round(255 * style.get("opacity", 1))))
+                if style.get("stroke"):
+                    outlines.append((rect, style))
+    if shade.getbbox():  # blend only when something is shaded
+        image = Image.alpha_composite(image.convert("RGBA"), shade).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for rect, style in outlines:
+        draw.rectangle(rect, outline=style["stroke"], width=style["width"])
+    return image
+
+
+def animation_gif(animation: Animation, width: int = SLIDE_WIDTH, ms_per_frame: int = 800) -> bytes:
+    """Every frame of ``animation`` (predict-then-reveal's single frame included) as the bytes
+    of a looping GIF at least ``width`` pixels wide."""
+    slide = _Slide(animation, width)
+    data = animation.to_data()
+    caption_font = font(max(18, round(slide.unit * 0.4)))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    sums = [_wrap(measure, written_sum(trace, trace.step(k))[-1], font, width - 2 * GAP)
-            for k in range(len(trace))]
-    line_px = int(font.size * 1.4)
-    top = 10 + int(cell * 0.7)
-    height = top + grid_rows * cell + 20 + line_px * max(len(lines) for lines in sums)
-    out_range = (float(out.min()), float(out.max()) if out.max() > out.min() else out.min() + 1)
-    frames = []
-    for index in range(len(trace)):
-        step = trace.step(index)
-        image = Image.new("RGB", (width, height), "white")
+    captions = [[line for part in _plain(f.caption)
+                 for line in _wrap(measure, part, caption_font, width - 2 * MARGIN)]
+                if f.caption else [] for f in animation.frames]
+    line_px = round(caption_font.size * 1.4)
+    height = slide.board_height + line_px * max(len(c) for c in captions) + MARGIN
+    # Grids no frame changes are drawn once; each frame draws only the others on a copy.
+    changing = {g for g, grid in enumerate(animation.grids)
+                if grid.filling or any(g in f.cells for f in animation.frames)}
+    base = Image.new("RGB", (width, height), "white")
+    for g, grid in enumerate(animation.grids):
+        if g not in changing:
+            _draw_grid(ImageDraw.Draw(base), slide, g, grid, animation.frames[0], data["hidden"])
+    images = []
+    for frame, caption in zip(animation.frames, captions):
+        image = base.copy()
         draw = ImageDraw.Draw(image)
-        window = np.zeros(padded.shape, dtype=bool)
-        window[np.ix_(step.rows, step.cols)] = True
-        chosen = None
-        if step.chosen is not None:
-            chosen = np.zeros(padded.shape, dtype=bool)
-            chosen[step.rows[step.chosen[0]], step.cols[step.chosen[1]]] = True
-        x = GAP
-        _panel(draw, (x, 10), padded, cell, font, padding=trace.is_padding, highlight=window,
-               accent=chosen, title="input")
-        x += widths[0] * cell + GAP
-        if kernel is not None:
-            _panel(draw, (x, 10), kernel, cell, font, title="kernel")
-            x += widths[1] * cell + GAP
-        done = np.arange(out.size).reshape(out.shape) > index
-        current = np.zeros(out.shape, dtype=bool)
-        current[step.cell] = True
-        _panel(draw, (x, 10), out, cell, font, hidden=done, highlight=current, zrange=out_range,
-               title="output")
-        draw.multiline_text((GAP, top + grid_rows * cell + 15), "\n".join(sums[index]),
-                            fill=DARK_TEXT, font=font, spacing=line_px - font.size)
-        frames.append(image)
+        for g in sorted(changing):
+            _draw_grid(draw, slide, g, animation.grids[g], frame, data["hidden"])
+        image = _draw_marks(image, frame, data["styles"], data["link"], slide)
+        ImageDraw.Draw(image).multiline_text((MARGIN, slide.board_height), "\n".join(caption), fill=DARK_TEXT,
+                            font=caption_font, spacing=line_px - caption_font.size)
+        images.append(image)
+    # One palette for every frame, from the first frame and every colour any frame uses:
+    # quantising each frame on its own is most of the time a GIF takes.
+    used = {c for g in animation.grids for c in (g.fill or []) + (g.ink or [])}
+    used |= {c for f in animation.frames for cells in f.cells.values()
+             for c in cells.get("fill", []) + cells.get("ink", [])}
+    swatch = Image.new("RGB", (max(1, len(used)), 1))
+    swatch.putdata([ImageColor.getrgb(c) for c in sorted(used)] or [(255, 255, 255)])
+    sample = Image.new("RGB", (images[0].width, images[0].height + 1), "white")
+    sample.paste(images[0])
+    sample.paste(swatch, (0, images[0].height))
+    palette = sample.quantize(256, method=Image.Quantize.MEDIANCUT)
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                    duration=ms_per_frame, loop=0)

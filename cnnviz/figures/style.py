@@ -13,7 +13,7 @@ FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"
 
 SEQUENTIAL = "Cividis"  # magnitudes: activations, heatmaps
 DIVERGING = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#e66101"]]  # signed values: blue-white-orange
-HIGHLIGHT = "#e66101"  # the current window / cell
+HIGHLIGHT = "#d01c8b"  # the current window / cell: a magenta no value scale contains
 ACCENT = "#5e3c99"  # a second highlight distinguishable from HIGHLIGHT
 PADDING_FILL = "#d9d9d9"  # padding cells, visibly different from real input
 

@@ -15,6 +15,7 @@ from cnnviz.models.weights import (
     cached_models,
     cached_weights_path,
     ensure_cached,
+    pretrained_on_disk,
     weights_mirror,
 )
 from cnnviz.models.zoo import (
@@ -31,5 +32,5 @@ __all__ = [
     "ModelBundle", "ModelError", "UnknownModelError", "WeightsUnavailableError",
     "available_models", "build", "cached_models", "cached_weights_path", "device_choices",
     "device_description", "ensure_cached", "lite0_preprocess", "load_model",
-    "remembered_failure", "select_device", "weights_mirror",
+    "pretrained_on_disk", "remembered_failure", "select_device", "weights_mirror",
 ]

@@ -48,11 +48,21 @@ def cached_weights_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
 
 
+def pretrained_on_disk(name: str) -> bool:
+    """Whether the pretrained weights of model ``name`` are on this machine, so choosing it
+    needs no download."""
+    if name == DEFAULT_MODEL:
+        try:
+            return lite0_weights_path().is_file()
+        except WeightsUnavailableError:
+            return False
+    return cached_weights_path(default_weights(name).url).is_file()
+
+
 def cached_models() -> list[str]:
     """The pickers' torchvision models whose pretrained weights are in torch's cache: these
     work offline on this machine; the others need a network once."""
-    return [name for name in TORCHVISION_MODELS
-            if cached_weights_path(default_weights(name).url).is_file()]
+    return [name for name in TORCHVISION_MODELS if pretrained_on_disk(name)]
 
 
 def ensure_cached(url: str, progress=None) -> Path:

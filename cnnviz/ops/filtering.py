@@ -38,3 +38,14 @@ def to_picture(y: np.ndarray) -> Image.Image:
         y = np.abs(y) * (255 / peak if peak > 0 else 1)
     pixels = np.clip(np.rint(y), 0, 255).astype(np.uint8)
     return Image.fromarray(pixels.transpose(1, 2, 0) if len(pixels) == 3 else pixels[0])
+
+
+def enlarged(picture: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, int]:
+    """A smaller result (a strided or pooled photo) enlarged pixel for pixel, by the whole
+    factor that brings it closest to ``size`` (width, height), so each of its pixels shows
+    as a block beside the original; and that factor."""
+    factor = max(1, round(min(size[0] / picture.width, size[1] / picture.height)))
+    if factor == 1:
+        return picture, 1
+    return picture.resize((picture.width * factor, picture.height * factor),
+                          Image.NEAREST), factor

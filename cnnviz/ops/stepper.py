@@ -1,17 +1,16 @@
 """The convolution page's step-through as a small state machine, apart from the page: which
-output cell is shown, playing by the clock, predict-then-reveal (a cell's value stays hidden
-until the student has typed a guess and checked it), and when a typed grid follows its preset.
+output cell is shown, predict-then-reveal (the output's size stays hidden until the student
+has guessed it, and a cell's value until they have typed a guess and checked it), and when a
+typed grid follows its preset.
 
-The page keeps one ``Stepper`` in its session and calls it from its widgets' callbacks; the
-clock is passed in, so the tests can drive it without waiting.
+Playing and free stepping happen in the browser (``cnnviz.figures.animation``); the server
+only follows the steps while a student predicts. The page keeps one ``Stepper`` in its
+session and calls it from its widgets' callbacks.
 """
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import Enum
-
-PLAY_SLACK = 0.9  # advance a little early: a rerun that arrives just before its time counts
-
 
 class Follow(Enum):
     """What to do with a typed grid (the input or the kernel) when its preset is looked at."""
@@ -37,9 +36,8 @@ class Stepper:
 
     count: int = 1
     step: int = 1
-    playing: bool = False
-    advanced_at: float = 0.0
     config: Hashable = None
+    size_known: bool = False  # the output's size has been guessed (right or wrong)
     revealed: set[int] = field(default_factory=set)  # 0-based cells already checked
     verdict: tuple[int, bool] | None = None  # (cell, right?) of the last check
 
@@ -48,6 +46,7 @@ class Stepper:
         revealed, since the cells now hold other numbers."""
         if config != self.config:
             self.config, self.revealed, self.verdict = config, set(), None
+            self.size_known = False
         self.count = max(1, count)
         self.go(self.step if step is None else step)
 
@@ -55,27 +54,16 @@ class Stepper:
         self.step = max(1, min(self.count, step))
 
     def restart(self) -> None:
-        self.step, self.playing = 1, False
+        self.step = 1
 
-    def toggle_play(self, now: float) -> None:
-        """Play from the current step (from the start when at the end), or pause."""
-        if not self.playing and self.step >= self.count:
-            self.step = 1
-        self.playing = not self.playing
-        self.advanced_at = now
+    def check_size(self, guess: tuple[int, int], truth: tuple[int, int]) -> bool:
+        """Record a guess of the output's size and reveal it, right or wrong."""
+        self.size_known = True
+        return tuple(guess) == tuple(truth)
 
-    def tick(self, now: float, seconds_per_step: float) -> bool:
-        """Advance one step when the clock says it is due (by the clock, not by counting
-        reruns: an interrupted rerun must not skip or repeat a step); stop at the end.
-        Returns whether the step changed."""
-        if not self.playing or now < self.advanced_at + PLAY_SLACK * seconds_per_step:
-            return False
-        if self.step < self.count:
-            self.step += 1
-            self.advanced_at = now
-            return True
-        self.playing = False
-        return False
+    def size_hidden(self, predicting: bool) -> bool:
+        """Whether the output's size (its grid, the number of steps) must not show yet."""
+        return predicting and not self.size_known
 
     def is_hidden(self, index: int, predicting: bool) -> bool:
         """Whether cell ``index`` (0-based) must not show its value yet."""

@@ -65,28 +65,35 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
-    """Choose a model of the zoo; when its weights cannot be had, say so once per session and
-    fall back to the offline default, so the page keeps working. A download shows its
-    progress to the session that asked for it."""
-    url_state.choice(key, models.available_models(), label=_model_title)
-    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title)
-    untrained = False
-    if allow_untrained:
-        url_state.flag(f"{key}_untrained")
-        untrained = st.checkbox(
-            "Untrained (random weights)", key=f"{key}_untrained",
-            help="The same architecture with random weights: for exploring shapes, not "
-                 "predictions.")
+    """Choose a model of the zoo (those whose weights would have to be downloaded say so).
+    The model is loaded before its picker is drawn: when its weights cannot be had, the
+    picker switches to the offline default, says why in one plain sentence, and shows the
+    model the page really uses. A download shows its progress to the session that asked."""
+    options = models.available_models()
+    untrained_key = f"{key}_untrained"
+    name = url_state.choice(key, options, label=_model_title)
+    untrained = allow_untrained and url_state.flag(untrained_key)
+    fallback = None
     try:
         bundle = _load(name, not untrained)
     except models.ModelError as err:
-        said = st.session_state.setdefault("_model_failures_said", set())
-        if (name, str(err)) in said:
-            st.caption(f"{name} is not available here; showing {models.DEFAULT_MODEL}.")
-        else:
-            said.add((name, str(err)))
-            st.warning(f"{err}\n\nShowing {models.DEFAULT_MODEL} instead.")
-        bundle = models.load_model(models.DEFAULT_MODEL)
+        if name == models.DEFAULT_MODEL:  # nothing to fall back to
+            st.error(str(err))
+            st.stop()
+        fallback = (f"The pretrained weights of {name} are not on this machine and could not "
+                    f"be downloaded (is it offline?)."
+                    if isinstance(err, models.WeightsUnavailableError) else str(err))
+        st.session_state[key] = models.DEFAULT_MODEL
+        url_state.publish(key)
+        bundle = models.load_model(models.DEFAULT_MODEL, pretrained=not untrained)
+    st.selectbox("Model", options, key=key, format_func=_model_title)
+    if allow_untrained:
+        st.checkbox("Untrained (random weights)", key=untrained_key,
+                    help="The same architecture with random weights: for exploring shapes, "
+                         "not predictions.")
+    if fallback:
+        st.warning(f"{fallback} Showing {models.DEFAULT_MODEL} instead, which works without "
+                   f"a network.", icon=":material/cloud_off:")
     st.caption(f"{bundle.label} · weights: {bundle.weights} · runs on "
                f"{models.device_description(bundle.device)}")
     return bundle
@@ -113,7 +120,9 @@ def _load(name: str, pretrained: bool) -> models.ModelBundle:
 
 
 def _model_title(name: str) -> str:
-    return f"{name} (offline, pretrained)" if name == models.DEFAULT_MODEL else name
+    if name == models.DEFAULT_MODEL:
+        return f"{name} (offline, pretrained)"
+    return name if models.pretrained_on_disk(name) else f"{name} (needs download)"
 
 
 def layer_picker(bundle: models.ModelBundle, key: str, default: str, *, help=None) -> str:

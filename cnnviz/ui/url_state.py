@@ -24,7 +24,9 @@ KEYS = "_url_keys"
 _MISSING = object()
 
 
-def _register(key: str) -> None:
+def register(key: str) -> None:
+    """Record that the page reads ``key`` from the URL (for a value read elsewhere, as
+    presentation mode's own switch is)."""
     st.session_state.setdefault(KEYS, set()).add(key)
 
 
@@ -49,7 +51,8 @@ def _parse(raw: str, default):
     """Read a query-string value as the type of ``default``; _MISSING when it does not."""
     try:
         if isinstance(default, bool):
-            return {"true": True, "false": False}[raw.lower()]
+            return {"true": True, "1": True, "on": True, "yes": True, "false": False,
+                    "0": False, "off": False, "no": False}[raw.strip().lower()]
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):
@@ -88,7 +91,7 @@ def _seed(key: str, default, read, *, shown=None, explain=None) -> object:
     """Seed ``st.session_state[key]`` once per session: ``read(raw)`` turns the URL's value
     into the value to use, or _MISSING (then the default, named as ``shown``, with a notice
     that says why when ``explain(raw)`` can tell)."""
-    _register(key)
+    register(key)
     kept = f"_kept_{key}"
     if key not in st.session_state:
         if kept in st.session_state:  # the widget was off screen on another page

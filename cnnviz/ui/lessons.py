@@ -1,0 +1,130 @@
+"""The lesson path on the home page: the chapter's order (convolution, padding and stride,
+pooling, feature maps, architectures, Grad-CAM, practice), each step a page opened on its
+example, and a picture of every page drawn from what that page shows, made once per process.
+"""
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from cnnviz import activations, architectures, arithmetic, cam, images, models
+from cnnviz.arithmetic import sliding
+from cnnviz.arithmetic.presets import PRESETS
+from cnnviz.arithmetic.stacks import footprint, trace
+from cnnviz.figures import colours, thumbnails
+from cnnviz.figures.grids import step_animation
+from cnnviz.figures.stacks import footprint_animation
+from cnnviz.figures.stride_diagram import stride_animation
+from cnnviz.ops import examples, steps
+
+PHOTO = "Cat (Chelsea)"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    page: str  # the page's file, as in cnnviz.ui.navigation
+    title: str
+    what: str  # one line: what the student does there
+    picture: str  # the name of its picture in PICTURES
+    query: dict = field(default_factory=dict)  # opens the page on this lesson's example
+
+
+LESSON_PATH = (
+    Lesson("views/convolution.py", "Convolution by hand", "Slide a kernel over the chapter's worked "
+           "example and write out every sum.", "convolution"),
+    Lesson("views/padding_and_stride.py", "Padding & stride", "Where the kernel lands, and "
+           "⌊(W − F + 2P) / S⌋ + 1 worked on a grid.", "padding"),
+    Lesson("views/convolution.py", "Pooling", "Max and average pooling, step by step, on the "
+           "chapter's example.", "pooling", {"source": "pooling example", "mode": "pooling"}),
+    Lesson("views/feature_maps.py", "Feature maps", "Every layer's channels on a photo: edges, "
+           "textures, parts, objects.", "feature_maps"),
+    Lesson("views/architectures.py", "Architectures", "LeNet-5 to ConvNeXt, measured: size, "
+           "compute, depth, latency.", "architectures"),
+    Lesson("views/grad_cam.py", "Grad-CAM", "Where in the photo the network finds its answer, "
+           "or a wrong one.", "grad_cam"),
+    Lesson("views/practice.py", "Practice", "Exam questions with fresh numbers, checked and "
+           "worked out.", "practice"),
+)
+MORE = (
+    Lesson("views/classify.py", "Classify a photo", "A pretrained network's five best guesses "
+           "for a sample, an upload or a camera photo.", "classify"),
+    Lesson("views/receptive_field.py", "Receptive field & layer stacks", "Trace shapes, "
+           "parameters and how far one output sees, layer by layer.", "receptive_field"),
+)
+
+
+def _convolution() -> bytes:
+    kernel = examples.KERNELS["vertical edge (chapter)"]
+    return thumbnails.animation(step_animation(steps.conv_trace(examples.WORKED_INPUT, kernel)))
+
+
+def _padding() -> bytes:
+    grid = sliding.conv_layout(5, 3, 1, 2)
+    return thumbnails.animation(stride_animation(grid, input_title="Input 5×5, padding 1",
+                                                 output_title="Output 3×3"))
+
+
+def _pooling() -> bytes:
+    return thumbnails.animation(step_animation(steps.pool_trace(examples.POOLING_INPUT, 2)))
+
+
+def _photo():
+    return images.load_image(images.sample_images()[PHOTO])
+
+
+def _feature_maps() -> bytes:
+    bundle = models.load_model()
+    layer = activations.stage_outputs(bundle)[1].name
+    fmap = activations.to_float32(activations.capture(bundle, _photo(), layer)[layer])
+    return thumbnails.channel_mosaic(fmap, activations.rank_channels(fmap, "max")[:8])
+
+
+def _architectures() -> bytes:
+    return thumbnails.accuracy_card(architectures.compare())
+
+
+def _grad_cam() -> bytes:
+    bundle = models.load_model()
+    img = _photo()
+    result = cam.grad_cam(bundle, img)
+    view = activations.network_input(bundle, img)
+    return thumbnails.photo_card(colours.overlay(view, result.heatmap, "turbo", 0.7,
+                                                 by_value=True), result.category)
+
+
+def _practice() -> bytes:
+    work = arithmetic.size_work(32, 5, 2, 1)
+    return thumbnails.question_card(
+        "A 32 × 32 input, a 5 × 5 kernel, padding 2, stride 1: how big is the output?",
+        f"⌊(32 − 5 + 2·2) / 1⌋ + 1 = {work.out}")
+
+
+def _classify() -> bytes:
+    bundle = models.load_model()
+    img = _photo()
+    _, category, probability = bundle.classify(img, k=1)[0]
+    return thumbnails.photo_card(activations.network_input(bundle, img),
+                                 f"{category} · {probability:.0%}")
+
+
+def _receptive_field() -> bytes:
+    preset = PRESETS["CIFAR-10 worked example"]
+    result = trace(preset.input_shape, preset.layers)
+    maps = [3, 6]  # the input, the first pool, the second pool
+    positions = [(k, k) for k in range(8)]
+    seen = [[part for k, part in enumerate(footprint(result, 6, *p)) if k in (0, *maps)]
+            for p in positions]
+    return thumbnails.animation(footprint_animation(result, maps, seen, positions,
+                                                    [""] * len(positions)))
+
+
+PICTURES = {"convolution": _convolution, "padding": _padding, "pooling": _pooling,
+            "feature_maps": _feature_maps, "architectures": _architectures,
+            "grad_cam": _grad_cam, "practice": _practice, "classify": _classify,
+            "receptive_field": _receptive_field}
+
+
+@st.cache_data(show_spinner=False)
+def picture(name: str) -> bytes:
+    """The picture of a lesson (PNG or GIF bytes), drawn once per process."""
+    return PICTURES[name]()
