@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnviz.figures.animation import MARK_STYLES, Animation, Frame, Grid, box, lattice, runs
+from cnnviz.figures.animation import (
+    MARK_STYLES,
+    Animation,
+    Frame,
+    Grid,
+    box,
+    lattice,
+    runs,
+)
 from cnnviz.figures.colours import palette
 from cnnviz.figures.grids import predict_animation, step_animation
 from cnnviz.figures.step_gif import SLIDE_WIDTH, animation_gif

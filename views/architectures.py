@@ -6,7 +6,11 @@ import streamlit as st
 
 from cnnviz import architectures, models
 from cnnviz.architectures import ACTIVATION_RULE, DEPTH_RULE, MACS_RULE, VERDICTS
-from cnnviz.figures.architectures import accuracy_vs_latency, accuracy_vs_macs, block_diagram
+from cnnviz.figures.architectures import (
+    accuracy_vs_latency,
+    accuracy_vs_macs,
+    block_diagram,
+)
 from cnnviz.formatting import shape_text, si_count
 from cnnviz.ui import cached, presentation, url_state
 from cnnviz.ui.charts import plot

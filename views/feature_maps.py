@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import activations
+from cnnviz import activations, images
 from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
 from cnnviz.ui import presentation, url_state

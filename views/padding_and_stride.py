@@ -7,8 +7,8 @@ import streamlit as st
 
 from cnnviz import arithmetic
 from cnnviz.arithmetic import sliding
-from cnnviz.formatting import fmt_number
 from cnnviz.figures.stride_diagram import stride_animation
+from cnnviz.formatting import fmt_number
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.animation import animate
 

@@ -16,8 +16,6 @@ Marks say *what* they are ("window", "current", ...); how each kind looks is set
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from cnnviz.figures.style import ACCENT, HIGHLIGHT, PADDING_FILL
 
 # How each kind of mark is drawn. The outline of the current window and output cell uses

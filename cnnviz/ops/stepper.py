@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 
+
 class Follow(Enum):
     """What to do with a typed grid (the input or the kernel) when its preset is looked at."""
 
