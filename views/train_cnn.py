@@ -24,9 +24,10 @@ from cnnviz.train.offline_mnist import Standardise
 from cnnviz.train.own_digit import DigitError, prepare_digit
 from cnnviz.train.session import TrainingRun
 from cnnviz.train.twin import agreement
+from cnnviz.ui import presentation
+from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, progress_line
 
-CHART = {"displayModeBar": False}
 RUN = "training_run"  # the session's TrainingRun
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 MAX_SECONDS = 600  # one round of training at most; the job enforces it
@@ -34,8 +35,8 @@ IDLE_SECONDS = 30  # a round stops this long after its page was last drawn
 UPLOAD_TYPES = ["npz", "pt", "pth"]
 CHANNELS = {"4, 8": (4, 8), "8, 16 (the chapter's)": (8, 16), "16, 32": (16, 32)}
 
-st.title("Train a CNN")
-st.markdown(
+page = presentation.page_header(
+    "Train a CNN",
     "Train the chapter's network on real handwritten digits and watch it learn: the loss "
     "falls, the first layer's filters form, the validation accuracy climbs. The **NumPy "
     "network** is the chapter's *Complete CNN from scratch* (every forward and backward pass "
@@ -45,33 +46,36 @@ st.markdown(
 # ---------------------------------------------------------------- controls
 run: TrainingRun | None = st.session_state.get(RUN)
 busy = run is not None and run.training
-top = st.columns([1.4, 1.4, 1, 1])
-net = top[0].radio("Network", tuple(NETS), format_func=NETS.get, key="train_net", disabled=busy)
-data_name = top[1].selectbox("Data", tuple(DATA_CHOICES), format_func=DATA_CHOICES.get,
-                             key="train_data", disabled=busy,
-                             help="The subset ships with the app. The full data sets are used "
-                                  "when they are in the data folder or can be downloaded.")
-optimizer = top[2].radio("Optimiser", ("adam", "sgd"), key="train_optimizer", disabled=busy,
-                         format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get)
-lr = top[3].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr",
-                          format_func=lambda v: f"{v:g}", disabled=busy)
-row = st.columns(5)
-batch_size = row[0].select_slider("Batch size", (16, 32, 64, 128), value=32, key="train_batch",
-                                  disabled=busy)
-epochs = row[1].number_input("Epochs", 1, 20, 3, key="train_epochs", disabled=busy)
-scratch = net != "mnistconvnet"
-channels = CHANNELS[row[2].selectbox("Channels (conv1, conv2)", tuple(CHANNELS), index=1,
-                                     key="train_channels", disabled=busy or not scratch,
-                                     help="MNISTConvNet's channels are the chapter's: 32, 64, "
-                                          "128.")]
-batch_norm = row[3].toggle("Batch norm", key="train_bn", disabled=busy or not scratch,
-                           help="After each convolution (MNISTConvNet always has it).")
-max_seconds = row[4].number_input("Time limit (s)", 10, MAX_SECONDS, 120, step=10,
-                                  key="train_seconds", disabled=busy)
+with page.controls():
+    top = st.columns([1.4, 1.4, 1, 1])
+    net = top[0].radio("Network", tuple(NETS), format_func=NETS.get, key="train_net",
+                       disabled=busy)
+    data_name = top[1].selectbox("Data", tuple(DATA_CHOICES), format_func=DATA_CHOICES.get,
+                                 key="train_data", disabled=busy,
+                                 help="The subset ships with the app. The full data sets are "
+                                      "used when they are in the data folder or can be "
+                                      "downloaded.")
+    optimizer = top[2].radio("Optimiser", ("adam", "sgd"), key="train_optimizer", disabled=busy,
+                             format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get)
+    lr = top[3].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr",
+                              format_func=lambda v: f"{v:g}", disabled=busy)
+    row = st.columns(5)
+    batch_size = row[0].select_slider("Batch size", (16, 32, 64, 128), value=32,
+                                      key="train_batch", disabled=busy)
+    epochs = row[1].number_input("Epochs", 1, 20, 3, key="train_epochs", disabled=busy)
+    scratch = net != "mnistconvnet"
+    channels = CHANNELS[row[2].selectbox("Channels (conv1, conv2)", tuple(CHANNELS), index=1,
+                                         key="train_channels", disabled=busy or not scratch,
+                                         help="MNISTConvNet's channels are the chapter's: "
+                                              "32, 64, 128.")]
+    batch_norm = row[3].toggle("Batch norm", key="train_bn", disabled=busy or not scratch,
+                               help="After each convolution (MNISTConvNet always has it).")
+    max_seconds = row[4].number_input("Time limit (s)", 10, MAX_SECONDS, 120, step=10,
+                                      key="train_seconds", disabled=busy)
 
 data_used, split = data_or_fallback(data_name)
 limit = min(len(split.train), jobs.MAX_TRAIN_IMAGES)
-train_images = (limit if limit <= 5000 else st.slider(
+train_images = (limit if limit <= 5000 else page.controls().slider(
     "Training images", 1000, limit, min(limit, 10_000), step=1000, key="train_images",
     disabled=busy, help="Fewer images train faster; the NumPy network is slower than PyTorch."))
 recipe = Recipe(net, optimizer, float(lr), int(batch_size), int(epochs),
@@ -139,7 +143,7 @@ def live() -> None:
     if not steps:
         st.caption("Press Start: the curves and filters appear here as the network learns.")
     curves, filters = st.columns([3, 1])
-    curves.plotly_chart(fig.learning_curves(steps, epochs_done, total), config=CHART,
+    curves.plotly_chart(fig.learning_curves(steps, epochs_done, total), config=CONFIG,
                         key="train_curves")
     kernels = networks.first_layer_filters(run.learner)
     with filters:
@@ -170,9 +174,9 @@ with results:
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
     left, right = st.columns(2)
-    left.plotly_chart(fig.confusion_figure(counts, classes, normalised=False), config=CHART)
+    left.plotly_chart(fig.confusion_figure(counts, classes, normalised=False), config=CONFIG)
     right.plotly_chart(fig.confusion_figure(row_normalised(counts), classes, normalised=True),
-                       config=CHART)
+                       config=CONFIG)
     st.subheader("The most confident mistakes")
     mistakes = worst_mistakes(probabilities, labels, k=10)
     if not mistakes:
@@ -192,7 +196,7 @@ with results:
     pick = st.columns([1, 3])
     pick[0].image(fig.digits(split.test.images[index][None], columns=1, scale=4),
                   caption=f"true: {classes[labels[index]]}")
-    pick[1].plotly_chart(fig.probabilities_figure(probabilities[index], classes), config=CHART,
+    pick[1].plotly_chart(fig.probabilities_figure(probabilities[index], classes), config=CONFIG,
                          key="train_digit_probs")
     for stage in found[1:]:
         if stage.output.ndim == 3 and stage.kind in ("conv", "relu", "pool"):
@@ -246,7 +250,7 @@ with own:
                 p = np.exp(p - p.max()) / np.exp(p - p.max()).sum()
                 st.markdown(f"### The network reads **{classes[int(p.argmax())]}** "
                             f"({p.max():.0%})")
-                st.plotly_chart(fig.probabilities_figure(p[0], classes), config=CHART,
+                st.plotly_chart(fig.probabilities_figure(p[0], classes), config=CONFIG,
                                 key="train_own_probs")
 
 with whole:
@@ -261,7 +265,7 @@ with whole:
         if points:
             st.session_state._train_channel = tuple(points[0]["customdata"])
 
-    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CHART,
+    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CONFIG,
                     key="train_overview", on_select=remember_click, selection_mode="points",
                     width="content")
     st.caption(f"At most {fig.OVERVIEW_MAX_CHANNELS} channels per layer are drawn.")
@@ -319,7 +323,7 @@ with twins:
                                          max(paired.gradient_differences), errors)
     if "_train_twins" in st.session_state:
         np_losses, torch_losses, grad_diff, errors = st.session_state._train_twins
-        st.plotly_chart(fig.agreement_figure(np_losses, torch_losses), config=CHART,
+        st.plotly_chart(fig.agreement_figure(np_losses, torch_losses), config=CONFIG,
                         key="train_agreement")
         loss_diff = float(np.max(np.abs(np.subtract(np_losses, torch_losses))))
         st.markdown(f"Largest loss difference **{loss_diff:.1e}**, largest gradient difference "

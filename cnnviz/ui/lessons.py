@@ -5,9 +5,10 @@ example, and a picture of every page drawn from what that page shows, made once 
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 
-from cnnviz import activations, architectures, arithmetic, cam, images, models
+from cnnviz import activations, architectures, arithmetic, cam, images, models, train
 from cnnviz.arithmetic import sliding
 from cnnviz.arithmetic.presets import PRESETS
 from cnnviz.arithmetic.stacks import footprint, trace
@@ -50,6 +51,8 @@ MORE = (
            "for a sample, an upload or a camera photo.", "classify"),
     Lesson("views/receptive_field.py", "Receptive field & layer stacks", "Trace shapes, "
            "parameters and how far one output sees, layer by layer.", "receptive_field"),
+    Lesson("views/train_cnn.py", "Train a CNN", "The chapter's network from scratch and its "
+           "PyTorch twin, trained live on real handwritten digits.", "train_cnn"),
 )
 
 
@@ -118,10 +121,16 @@ def _receptive_field() -> bytes:
                                                     [""] * len(positions)))
 
 
+def _train_cnn() -> bytes:
+    digits, labels = train.mnist_subset()
+    first = [int(np.flatnonzero(labels == d)[0]) for d in range(8)]  # one of each of 0–7
+    return thumbnails.channel_mosaic(digits[first].astype(np.float32), range(8))
+
+
 PICTURES = {"convolution": _convolution, "padding": _padding, "pooling": _pooling,
             "feature_maps": _feature_maps, "architectures": _architectures,
             "grad_cam": _grad_cam, "practice": _practice, "classify": _classify,
-            "receptive_field": _receptive_field}
+            "receptive_field": _receptive_field, "train_cnn": _train_cnn}
 
 
 @st.cache_data(show_spinner=False)
