@@ -1,9 +1,19 @@
-"""Training labs. Transfer learning on a student's own photos (the chapter's soil lab):
-class folders from a zip or the offline texture demo, a pretrained backbone with the
-chapter's head, its three fine-tuning phases, and the evaluation after.
+"""Training labs: real MNIST offline, a NumPy CNN from scratch, its PyTorch twin, one loop; and
+transfer learning on a student's own photos (the chapter's soil lab).
+
+No Streamlit here: pages train through :mod:`cnnviz.train.jobs` (a background thread they
+poll), and progress reaches them through the loop's callbacks.
 """
 
 from cnnviz.train.image_folders import DatasetError, read_image_folders
+from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, training_job
+from cnnviz.train.loop import History, Learner, evaluate, fit, predict
+from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, Standardise, mnist_split,
+                                        mnist_subset, stratified_split, to_nchw)
 from cnnviz.train.photo_set import PhotoSet
+from cnnviz.train.torch_learner import TorchLearner
 
-__all__ = ["DatasetError", "PhotoSet", "read_image_folders"]
+__all__ = ["DIGITS", "DatasetError", "History", "ImageSet", "Job", "JobLimitError", "Learner",
+           "PhotoSet", "Snapshot", "Split", "Standardise", "TorchLearner", "evaluate", "fit",
+           "mnist_split", "mnist_subset", "predict", "read_image_folders", "running_jobs",
+           "stratified_split", "to_nchw", "training_job"]

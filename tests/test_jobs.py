@@ -1,0 +1,118 @@
+"""Background training jobs: they train, report progress, stop when asked, when nobody watches
+or when their time is up, keep the weights learnt, and never outnumber the limit."""
+
+import threading
+import time
+
+import pytest
+import torch
+
+from cnnviz import train
+from cnnviz.train import jobs
+from tests.test_training_loop import learner_for
+
+
+@pytest.fixture(scope="module")
+def split():
+    return train.mnist_split(seed=0)
+
+
+def wait_until(condition, timeout=30.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def poll_until_done(job, timeout=60.0):
+    wait_until(lambda: job.poll().done, timeout)
+    return job.poll()
+
+
+def test_a_job_trains_to_the_end_and_reports_every_step(split):
+    torch.set_num_threads(1)
+    learner = learner_for(split)
+    job = train.training_job(learner, split.validation.images, split.validation.labels,
+                             validation=(split.test.images[:200], split.test.labels[:200]),
+                             epochs=2, batch_size=50)
+    first = job.poll()
+    assert first.state == "running" and not first.done
+    snap = poll_until_done(job)
+    assert snap.state == "finished" and snap.error is None and snap.stop_reason is None
+    assert [r["step"] for r in snap.steps] == list(range(1, 21))
+    assert [r["epoch"] for r in snap.epochs] == [1, 2] and "val_accuracy" in snap.epochs[-1]
+    assert snap.result.steps == snap.steps and snap.fraction == 1.0
+    assert snap.steps_per_second > 0 and snap.seconds_left is None
+    assert job.join(5)
+
+
+def test_stop_keeps_the_weights_trained_so_far(split):
+    learner = learner_for(split)
+    job = train.training_job(learner, split.train.images, split.train.labels, epochs=20)
+    wait_until(lambda: len(job.poll().steps) >= 20)
+    running = job.poll()
+    assert 0 < running.fraction < 1 and 0 < running.seconds_left < job.max_seconds
+    job.stop()
+    snap = poll_until_done(job)
+    assert snap.state == "stopped" and snap.stop_reason == "requested"
+    assert snap.result.ended == "stopped" and len(snap.steps) < 20 * (3500 // 64)
+    # the trained weights are those of the learner, and they have learnt something
+    loss, acc = train.evaluate(learner, split.test.images, split.test.labels)
+    assert acc > 0.3
+
+
+def counting_work(job):
+    """Work that runs until told to stop, as the loop does, and counts its steps."""
+    n = 0
+    while not job.should_stop():
+        n += 1
+        time.sleep(0.01)
+    return n
+
+
+def test_a_job_nobody_polls_stops_by_itself():
+    job = train.Job(counting_work, idle_seconds=0.3).start()
+    assert job.join(10), "the thread should end once nobody polls"
+    assert job.poll().stop_reason == "idle" and job.poll().state == "stopped"
+
+
+def test_polling_keeps_a_job_alive_until_its_lifetime_ends():
+    job = train.Job(counting_work, idle_seconds=0.3, max_seconds=1.0).start()
+    end = time.monotonic() + 0.7
+    while time.monotonic() < end:
+        assert job.poll().state == "running"  # polled: not idle
+        time.sleep(0.05)
+    snap = poll_until_done(job, timeout=5)
+    assert snap.stop_reason == "lifetime" and snap.result > 10
+
+
+def test_a_failing_job_reports_its_error_and_frees_its_place():
+    def broken(job):
+        raise RuntimeError("shapes do not match")
+
+    job = train.Job(broken).start()
+    snap = poll_until_done(job)
+    assert snap.state == "failed" and "shapes do not match" in snap.error
+    wait_until(lambda: train.running_jobs() == 0)
+
+
+def test_no_more_than_the_limit_run_at_once(split):
+    release = threading.Event()
+    blockers = [train.Job(lambda job: release.wait(30)).start()
+                for _ in range(jobs.MAX_RUNNING_JOBS)]
+    try:
+        assert train.running_jobs() == jobs.MAX_RUNNING_JOBS
+        with pytest.raises(train.JobLimitError, match="already running"):
+            train.Job(counting_work).start()
+    finally:
+        release.set()
+    assert all(job.join(10) for job in blockers)
+    late = train.Job(counting_work, idle_seconds=0.1).start()  # a place is free again
+    assert late.join(10)
+
+
+def test_training_jobs_are_bounded(split):
+    learner = learner_for(split)
+    with pytest.raises(train.JobLimitError, match="at most"):
+        train.training_job(learner, split.train.images, split.train.labels,
+                           epochs=jobs.MAX_EPOCHS + 1)
