@@ -171,3 +171,9 @@ def test_samples_are_real_photos_with_licences():
         assert img.mode == "RGB" and min(img.size) >= 224, title
         assert np.asarray(img).std() > 20, title  # a photograph, not a flat fill
         assert f"| {path.name} |" in licences, f"{path.name} has no licence entry"
+
+
+def test_a_header_cut_short_is_damaged_not_a_crash():
+    """Pillow raises a bare OSError ('Truncated File Read') while still opening such a JPEG."""
+    with pytest.raises(ImageError, match="damaged or incomplete"):
+        load_image(b"\xff\xd8\xff\xe0 this is not really a JPEG")

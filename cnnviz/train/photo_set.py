@@ -33,7 +33,7 @@ def shrink(img: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
 
 def encode(img: Image.Image, fmt: str = "JPEG") -> bytes:
     buffer = io.BytesIO()
-    options = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {"optimize": False}
+    options = {"quality": JPEG_QUALITY, "subsampling": 0} if fmt == "JPEG" else {}
     img.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 

@@ -35,6 +35,8 @@ CELL = 96  # side of a cell, in the photo's pixels
 GAP = 8  # between cells, so that neighbouring cells share no pixel
 PATCH_SIDES = (48, 64, 80, 96)
 PATCHES_PER_CLASS = 150
+MEAN_RANGE = (80.0, 175.0)  # grey level of a relit patch
+STD_RANGE = (22.0, 55.0)  # and its contrast
 JPEG_QUALITY = 90  # of the photos rebuilt into assets/textures/
 
 
@@ -90,10 +92,21 @@ def texture_demo(seed: int = 0, patches_per_class: int = PATCHES_PER_CLASS) -> P
                 labels.append(label)
                 groups.append(cell_id)
                 names.append(f"{name}/{name}_x{x}_y{y}_s{size}.png")
-                encoded.append(encode(photo.crop((x, y, x + size, y + size)), "PNG"))
+                patch = relight(photo.crop((x, y, x + size, y + size)), rng)
+                encoded.append(encode(patch, "PNG"))
             cell_id += 1
     return PhotoSet(classes, np.asarray(labels, dtype=np.int64), tuple(names), tuple(encoded),
                     np.asarray(groups, dtype=np.int64), source="the texture demo")
+
+
+def relight(patch: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The patch under a random exposure: its grey levels moved to a mean and contrast drawn
+    from the same range for every class, so that brightness and contrast, which differ
+    between the source photos, say nothing about the class."""
+    grey = np.asarray(patch.convert("L"), dtype=np.float64)
+    z = (grey - grey.mean()) / max(grey.std(), 1.0)
+    out = rng.uniform(*MEAN_RANGE) + z * rng.uniform(*STD_RANGE)
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8)).convert("RGB")
 
 
 def _patches(rng, left: int, top: int, side: int, count: int) -> list[tuple[int, int, int]]:
