@@ -18,7 +18,7 @@ import torch
 
 from cnnviz import models
 from cnnviz.train import augment
-from cnnviz.train.evaluation import EvalTransform
+from cnnviz.train.transfer_report import EvalTransform
 from cnnviz.train.transfer import BACKBONES, TransferNet, build
 
 FORMAT = "cnnviz-transfer-learning-1"

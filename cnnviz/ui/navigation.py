@@ -36,6 +36,10 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  ":material/stacks:", "receptive-field",
                  "Trace shapes, parameters and receptive fields through a network."),
     ],
+    "Training": [
+        PageSpec("views/train_cnn.py", "Train a CNN", ":material/model_training:", "train-cnn",
+                 "Train the chapter's network on real digits and watch the loss fall."),
+    ],
     "Practice": [
         PageSpec("views/practice.py", "Practice", ":material/quiz:", "practice",
                  "Exam questions with fresh numbers, checked and worked out."),
