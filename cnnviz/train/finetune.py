@@ -25,15 +25,16 @@ import numpy as np
 import torch
 
 from cnnviz.train import augment
+from cnnviz.train.backbone_features import FEATURE_BATCH, eval_inputs, features
 from cnnviz.train.group_split import SplitIndex
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import fit
 from cnnviz.train.photo_set import PhotoSet
 from cnnviz.train.torch_learner import TorchLearner
 from cnnviz.train.transfer import PHASE_KEYS, PHASES, TransferNet
+from cnnviz.train.transfer_report import Evaluation, evaluate
 
-FEATURE_BATCH = 32
-
+EVALUATION_SECONDS = 300  # the job's lifetime beyond the training budget, for the test
 
 @dataclass(frozen=True)
 class Plan:
@@ -73,6 +74,7 @@ class Result:
     best_at: str  # "phase key, epoch n"
     reports: list[PhaseReport]
     ended: str  # "finished", "stopped" or "time"
+    evaluation: Evaluation | None = None  # on the test split, when the run was asked to test
 
 
 class PhotoInputs:
@@ -89,22 +91,6 @@ class PhotoInputs:
         return torch.stack([augment.to_input(augment.augment(self.photos.image(int(i)),
                                                              self.rng, self.enabled), self.norm)
                             for i in x])
-
-
-def eval_inputs(photos: PhotoSet, index, norm: augment.Normalisation) -> torch.Tensor:
-    """The chapter's evaluation transform (Resize 256, CenterCrop 224) and the backbone's
-    normalisation: (N, 3, 224, 224)."""
-    return torch.stack([augment.to_input(augment.centre(photos.image(int(i))), norm)
-                        for i in index])
-
-
-@torch.inference_mode()
-def features(net: TransferNet, inputs: torch.Tensor, batch_size: int = FEATURE_BATCH) -> torch.Tensor:
-    """The backbone's pooled features of prepared inputs, in evaluation mode, on the CPU."""
-    net.eval()
-    device = next(net.parameters()).device
-    return torch.cat([net.backbone(inputs[i:i + batch_size].to(device)).float().cpu()
-                      for i in range(0, len(inputs), batch_size)])
 
 
 def augmented_features(net: TransferNet, photos: PhotoSet, index, prepare: PhotoInputs,
@@ -148,8 +134,9 @@ class FineTuning:
     """
 
     def __init__(self, net: TransferNet, photos: PhotoSet, split: SplitIndex,
-                 norm: augment.Normalisation, plan: Plan):
+                 norm: augment.Normalisation, plan: Plan, *, test: bool = True):
         self.net, self.photos, self.split, self.norm, self.plan = net, photos, split, norm, plan
+        self.test = test
         self._stage = "waiting"
         self._lock = threading.Lock()
         self.job: Job | None = None
@@ -164,7 +151,7 @@ class FineTuning:
             self._stage = text
 
     def start(self, **job_kwargs) -> "FineTuning":
-        self.job = Job(self.run, max_seconds=self.plan.max_seconds + 60, **job_kwargs).start()
+        self.job = Job(self.run, max_seconds=self.plan.max_seconds + EVALUATION_SECONDS, **job_kwargs).start()
         return self
 
     def total_steps(self) -> int:
@@ -252,5 +239,11 @@ class FineTuning:
             best.restore()
         net.requires_grad_(False)
         net.eval()
-        self._say("Done" if ended == "finished" else f"Ended early ({ended}); kept the best weights")
-        return Result(net, best.accuracy, best.at, reports, ended)
+        result = Result(net, best.accuracy, best.at, reports, ended)
+        if self.test:
+            self._say(f"Testing on {len(self.split.test)} photos the network never saw")
+            result.evaluation = evaluate(net, self.photos, self.split.test, self.norm,
+                                         seed=plan.seed)
+        self._say("Done" if ended == "finished" else f"Ended early ({ended}); kept the best "
+                                                     f"weights")
+        return result

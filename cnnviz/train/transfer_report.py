@@ -15,12 +15,12 @@ import torch
 from cnnviz import cam, models
 from cnnviz.train import augment
 from cnnviz.train.evaluation import confusion_matrix
-from cnnviz.train.finetune import eval_inputs, features
+from cnnviz.train.backbone_features import eval_inputs, features
 from cnnviz.train.photo_set import PhotoSet
 from cnnviz.train.transfer import TransferNet
 
 MC_PASSES = 10  # the chapter's stretch goal: "run inference 10 times with dropout enabled"
-TIMED_IMAGES = 20
+TIMED_IMAGES = 10
 
 
 @dataclass(frozen=True)

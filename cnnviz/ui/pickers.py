@@ -9,6 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import images, models
+from cnnviz.ui import session_models
 
 # In the URL, and kept across page switches.
 SHARED = dict(bind="query-params", persist_state="session")
@@ -51,16 +52,18 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
-    """Choose a model of the zoo; when its weights cannot be had, say so once and fall back to
-    the offline default, so the page keeps working."""
-    name = st.selectbox("Model", models.available_models(), key=key, format_func=_model_title,
-                        **SHARED)
-    untrained = allow_untrained and st.checkbox(
+    """Choose a model of the zoo or one made in this session (``session_models``); when its
+    weights cannot be had, say so once and fall back to the offline default, so the page
+    keeps working."""
+    mine = session_models.session_bundles()
+    name = st.selectbox("Model", [*models.available_models(), *mine], key=key,
+                        format_func=_model_title, **SHARED)
+    untrained = allow_untrained and name not in mine and st.checkbox(
         "Untrained (random weights)", key=f"{key}_untrained", **SHARED,
         help="The same architecture with random weights: for exploring shapes, not predictions.")
     try:
         with st.spinner(f"Loading {name}…"):
-            bundle = models.load_model(name, pretrained=not untrained)
+            bundle = mine.get(name) or models.load_model(name, pretrained=not untrained)
     except models.ModelError as err:
         st.warning(f"{err}\n\nShowing {models.DEFAULT_MODEL} instead.")
         bundle = models.load_model(models.DEFAULT_MODEL)
