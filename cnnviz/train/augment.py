@@ -16,7 +16,7 @@ deviation would feed its first layer inputs with about 4.8 times the variance it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ class Normalisation:
 
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    source: str
+    source: str = field(compare=False)  # for people
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         mean = torch.tensor(self.mean).view(3, 1, 1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import pickle
 import time
-import zipfile
 
 import torch
 
@@ -88,7 +87,7 @@ def _unpickle(data: bytes, name: str):
     except pickle.UnpicklingError as err:
         raise CheckpointError(f"{name} holds Python objects other than weights, which are not "
                               f"opened here for safety ({str(err).splitlines()[0]}).") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as err:
+    except Exception as err:  # torch.load on arbitrary bytes raises many kinds (IndexError too)
         raise CheckpointError(f"{name} is not a PyTorch model file "
                               f"({str(err).splitlines()[0] if str(err) else type(err).__name__}). "
                               f"Upload the .pt file this page's download button saved.") from None
