@@ -94,3 +94,12 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     assert_no_exception(page)
     assert page.get_by_text("brick").count() + page.get_by_text("grass").count() > 0
     page.screenshot(path=artefacts / "transfer-learning-grad-cam.png", full_page=True)
+
+
+def test_a_backbone_without_weights_says_so_and_offers_the_offline_one():
+    at = open_page(PAGE)
+    at.selectbox(key="tl_backbone").set_value("resnet50").run()
+    assert not at.exception
+    (error,) = at.error
+    assert "could not be downloaded" in error.value and "works offline" in error.value
+    assert "3 · Augmentation" not in [h.value for h in at.header]  # nothing trains without it

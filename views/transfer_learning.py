@@ -276,11 +276,13 @@ st.header("5 · What the network learnt")
 st.caption(f"{BACKBONE_TITLES[trained_on]}, best validation accuracy "
            f"{result.best_val_accuracy:.1%} (at {result.best_at}); those weights are kept.")
 speeds = pd.DataFrame([{
-    "phase": TITLES[r.key], "images/s": r.images_per_second,
-    "feature caching, images/s": (r.feature_images / r.feature_seconds
-                                  if r.feature_seconds else None),
-    "ended": r.ended} for r in result.reports])
-st.dataframe(speeds, hide_index=True)
+    "phase": TITLES[r.key], "training, images/s": r.images_per_second,
+    "computing cached features, images/s": (r.feature_images / r.feature_seconds
+                                            if r.feature_seconds else None),
+    "seconds": r.seconds + r.feature_seconds, "ended": r.ended} for r in result.reports])
+st.dataframe(speeds, hide_index=True, column_config={
+    name: st.column_config.NumberColumn(format="%.1f")
+    for name in ("training, images/s", "computing cached features, images/s", "seconds")})
 results, gallery, doubt, stretch, keep = st.tabs(
     ["Accuracy", "Grad-CAM per class", "Uncertainty", "Backbones compared", "Keep the model"])
 
