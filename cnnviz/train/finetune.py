@@ -189,11 +189,13 @@ class FineTuning:
             optimizer = torch.optim.Adam(trainable, lr=phase.learning_rate)
             cached = phase.key == "head" and plan.cache_features
             if cached:
-                self._say(f"{phase.title}: computing the frozen backbone's features of "
-                          f"{plan.copies} augmented copies of each training photo")
+                doing = (f"{phase.title}: computing the frozen backbone's features of "
+                         f"{plan.copies} augmented copies of each training photo")
+                self._say(doing)
                 t0 = time.perf_counter()
-                data = augmented_features(net, self.photos, self.split.train, prepare,
-                                          plan.copies, should_stop)
+                data = augmented_features(
+                    net, self.photos, self.split.train, prepare, plan.copies, should_stop,
+                    lambda done, total: self._say(f"{doing} ({done:,} of {total:,})"))
                 report.feature_seconds = time.perf_counter() - t0
                 if data is None:
                     ended = report.ended = "stopped"
