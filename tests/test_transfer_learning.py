@@ -126,6 +126,7 @@ def test_the_chapters_head_and_resnet50_counts(resnet50_net):
                    .model.parameters())
     assert original == 25_557_032  # the chapter's 25.6 M: with the 1,000-class fc
     assert counts["all"] == original - (2048 * 1000 + 1000) + 526_086 == 24_034_118
+    assert transfer.chapter_resnet50() == (counts, 24_034_118, 25_557_032)
 
 
 @pytest.mark.parametrize("phase", transfer.PHASE_KEYS)

@@ -48,9 +48,14 @@ def demo_zip() -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def phase_counts(name: str, classes: int, pretrained: bool = True) -> tuple[dict, int]:
-    net = transfer.build(models.load_model(name, pretrained=pretrained), classes)
+def phase_counts(name: str, classes: int) -> tuple[dict, int]:
+    net = transfer.build(models.load_model(name), classes)
     return transfer.phase_counts(net), transfer.parameter_count(net)
+
+
+@st.cache_data(show_spinner=False)
+def chapter_check() -> tuple[dict, int, int]:
+    return transfer.chapter_resnet50()
 
 
 running = st.session_state.get(RUN)  # (FineTuning, backbone name) of the latest run
@@ -142,8 +147,7 @@ st.markdown(
     f"unfrozen phase by phase.")
 st.plotly_chart(trainable_bars(trainable, total, TITLES), config=CHART)
 with st.expander("The chapter's count for ResNet-50, checked"):
-    r50, r50_total = phase_counts("resnet50", 6, pretrained=False)
-    original = transfer.parameter_count(models.load_model("resnet50", pretrained=False).model)
+    r50, r50_total, original = chapter_check()
     st.markdown(
         f"The chapter prints *Trainable params: ~525K out of 25.6M*. Counted on the real "
         f"ResNet-50 with the six-class head: **{r50['head']:,}** trainable "

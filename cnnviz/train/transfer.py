@@ -24,6 +24,7 @@ import copy
 from dataclasses import dataclass
 
 import torch
+import torchvision
 from torch import nn
 from torchvision.models.efficientnet import MBConv
 from torchvision.models.mobilenetv2 import InvertedResidual
@@ -124,23 +125,38 @@ def build(bundle: models.ModelBundle, classes: int) -> TransferNet:
     ``classes`` classes, on the bundle's device in float32; the shared model is untouched."""
     with bundle.lock:  # no tap hook of a concurrent capture may be copied along
         backbone = copy.deepcopy(bundle.model).float()
-    replaced = [name for name in CLASSIFIERS if isinstance(getattr(backbone, name, None), nn.Module)]
+    return with_head(backbone, classes, bundle.name, bundle.device)
+
+
+def with_head(backbone: nn.Module, classes: int, name: str,
+              device: torch.device | str = "cpu") -> TransferNet:
+    """``backbone`` itself (not a copy) with its classifier replaced by the chapter's head."""
+    replaced = [n for n in CLASSIFIERS if isinstance(getattr(backbone, n, None), nn.Module)]
     if not replaced:
-        raise models.ModelError(f"{bundle.name} has no classifier named "
+        raise models.ModelError(f"{name} has no classifier named "
                                 f"{' or '.join(CLASSIFIERS)} to replace with the chapter's head.")
-    for name in replaced:
-        setattr(backbone, name, nn.Identity())
+    for n in replaced:
+        setattr(backbone, n, nn.Identity())
     backbone.eval()
     with torch.no_grad():
-        width = backbone(torch.zeros(1, 3, 224, 224, device=bundle.device)).shape[1]
-    blocks = tuple(name for name, module in backbone.named_modules()
-                   if isinstance(module, BLOCK_TYPES))
+        width = backbone(torch.zeros(1, 3, 224, 224, device=device)).shape[1]
+    blocks = tuple(n for n, module in backbone.named_modules() if isinstance(module, BLOCK_TYPES))
     if len(blocks) < 2:
-        raise models.ModelError(f"{bundle.name} has fewer than two residual blocks, so phase 2 "
-                                f"has nothing to unfreeze.")
-    net = TransferNet(backbone, chapter_head(width, classes).to(bundle.device), blocks)
+        raise models.ModelError(f"{name} has fewer than two residual blocks, so phase 2 has "
+                                f"nothing to unfreeze.")
+    net = TransferNet(backbone, chapter_head(width, classes).to(device), blocks)
     net.set_phase("head")
     return net.eval()
+
+
+def chapter_resnet50(classes: int = 6) -> tuple[dict[str, int], int, int]:
+    """The soil lab's network counted: trainable parameters per phase, all parameters with
+    the head, and all parameters of ResNet-50 as published (with its 1,000-class layer).
+    Built from torchvision's architecture with random weights: counting needs no download."""
+    resnet = torchvision.models.resnet50(weights=None)
+    published = parameter_count(resnet)
+    net = with_head(resnet, classes, "resnet50")
+    return phase_counts(net), parameter_count(net), published
 
 
 def phase_counts(net: TransferNet) -> dict[str, int]:
