@@ -362,3 +362,41 @@ def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
     with torch.no_grad():
         plain = result.net(inputs).argmax(1).numpy()
     assert np.array_equal(plain, result.evaluation.predictions)
+
+
+class Watcher:
+    """Stands where a Job stands (FineTuning.run asks it for the loop's callbacks): keeps a
+    copy of the weights after every epoch and asks to stop after ``steps`` steps."""
+
+    def __init__(self, net, steps: int):
+        self.net, self.steps, self.seen, self.epochs = net, steps, 0, []
+
+    def callbacks(self) -> dict:
+        return {"on_step": self.on_step, "on_epoch": self.on_epoch,
+                "should_stop": lambda: self.seen >= self.steps}
+
+    def on_step(self, record):
+        self.seen += 1
+
+    def on_epoch(self, record):
+        self.epochs.append((record["val_accuracy"], copy.deepcopy(self.net.state_dict())))
+
+
+def test_stop_ends_the_run_and_keeps_the_weights_of_the_best_validation_epoch(lite0):
+    photos = texture_demo(seed=1, patches_per_class=16)
+    split = grouped_split(photos.labels, photos.groups, seed=1)
+    net = transfer.build(lite0, len(photos.classes))
+    plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=4).with_epochs(
+        head=8, last_blocks=3)
+    watcher = Watcher(net, steps=8 * (len(split.train) // 4) + 3)  # into phase 2
+    result = FineTuning(net, photos, split, augment.normalisation(lite0), plan,
+                        test=False).run(watcher)
+    assert result.ended == "stopped" and [r.key for r in result.reports] == ["head",
+                                                                               "last_blocks"]
+    assert result.evaluation is None
+    accuracies = [a for a, _ in watcher.epochs]
+    best = int(np.argmax(accuracies))  # the first of the best
+    assert result.best_val_accuracy == accuracies[best]
+    kept = result.net.state_dict()
+    assert all(torch.equal(kept[k], v) for k, v in watcher.epochs[best][1].items())
+    assert not any(p.requires_grad for p in result.net.parameters()) and not result.net.training
