@@ -30,11 +30,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz import models  # noqa: E402
-from cnnviz.train import TorchLearner, augment, transfer  # noqa: E402
+from cnnviz.train import TorchLearner, augment, read_image_folders, transfer  # noqa: E402
 from cnnviz.train.backbone_features import features  # noqa: E402
 from cnnviz.train.finetune import FineTuning, Plan, PhotoInputs  # noqa: E402
 from cnnviz.train.group_split import grouped_split  # noqa: E402
-from cnnviz.train.texture_demo import demo_split, texture_demo  # noqa: E402
+from cnnviz.train.texture_demo import as_zip, demo_split, texture_demo  # noqa: E402
 
 
 def seconds(fn) -> float:
@@ -82,14 +82,16 @@ def speeds(rounds: int, batch: int) -> None:
         print(f"{name:32} {batch / median:10.1f} {median / reference:15.2f}")
 
 
-def default_run(patches_per_class: int | None = None, plan: Plan | None = None) -> None:
+def default_run(photos_wanted: int | None = None) -> None:
+    """The page's default plan (no time budget); with ``photos_wanted``, on that many demo
+    patches read back from a zip of class folders, as an upload would be."""
     bundle = models.load_model()
-    if patches_per_class is None:
+    if photos_wanted is None:
         photos, split = demo_split()
     else:
-        photos = texture_demo(patches_per_class=patches_per_class)
+        photos = read_image_folders(as_zip(texture_demo(patches_per_class=photos_wanted // 4)))
         split = grouped_split(photos.labels, photos.groups)
-    plan = plan or Plan(max_seconds=1e9)
+    plan = Plan(max_seconds=1e9)
     run = FineTuning(transfer.build(bundle, len(photos.classes)), photos, split,
                      augment.normalisation(bundle), plan)
     start = time.perf_counter()
@@ -126,7 +128,7 @@ def main() -> None:
     if args.default_run:
         default_run()
     elif args.memory:
-        default_run(patches_per_class=args.memory // 4)
+        default_run(args.memory)
     else:
         speeds(args.rounds, args.batch)
 
