@@ -200,8 +200,10 @@ cache = options[1].toggle("Cache the frozen backbone's features in phase 1", val
                           key="tl_cache", disabled=busy,
                           help="Compute each augmented copy's features once; the head then "
                                "trains on them without running the backbone again.")
-batch = options[2].select_slider("Batch size", (8, 16, 32), value=16, key="tl_batch",
-                                 disabled=busy)
+batch = options[2].select_slider("Batch size", (8, 16, 32), value=Plan().batch_size,
+                                 key="tl_batch", disabled=busy,
+                                 help="Phase 3 keeps about 80 MB per photo of a batch for the "
+                                      "backward pass: 16 photos need over 2 GB in all.")
 minutes = options[3].number_input("Time budget (minutes)", 1, MAX_MINUTES, 10, key="tl_minutes",
                                   disabled=busy)
 plan = Plan(tuple(chosen), epochs, enabled, copies, cache, batch, 60.0 * minutes)

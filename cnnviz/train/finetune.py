@@ -45,7 +45,7 @@ class Plan:
     augmentations: tuple[str, ...] = tuple(augment.TRANSFORMS)
     copies: int = 2  # augmented copies per training photo whose features phase 1 caches
     cache_features: bool = True
-    batch_size: int = 16
+    batch_size: int = 8  # phase 3 keeps ~80 MB per photo of a batch for backward (Lite0)
     max_seconds: float = 600.0
     seed: int = 0
 
