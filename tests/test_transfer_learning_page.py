@@ -76,7 +76,7 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
         main.get_by_text(label, exact=True).click()
         wait_for_app(page)
     main.get_by_role("button", name="Start").click()
-    page.get_by_text("5 · What the network learnt").wait_for(timeout=300_000)
+    page.get_by_text("5 · What the network learnt").wait_for(timeout=600_000)  # a loaded CPU
     wait_for_app(page)
     assert_no_exception(page)
     assert main.get_by_text("Test accuracy", exact=True).count() == 1
