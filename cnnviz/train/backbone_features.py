@@ -10,7 +10,7 @@ from cnnviz.train import augment
 from cnnviz.train.photo_set import PhotoSet
 from cnnviz.train.transfer import TransferNet
 
-FEATURE_BATCH = 32
+FEATURE_BATCH = 16  # photos through the backbone at once outside training: ~20 MB each
 
 
 def eval_inputs(photos: PhotoSet, index, norm: augment.Normalisation) -> torch.Tensor:

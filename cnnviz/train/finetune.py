@@ -93,6 +93,16 @@ class PhotoInputs:
                             for i in x])
 
 
+class PhotoLearner(TorchLearner):
+    """TorchLearner scoring at most FEATURE_BATCH photos at a time. The loop validates in
+    batches of 500; through a whole backbone that holds the activations of every validation
+    photo at once (measured: 1,000-photo run peaking at 4.2 GB, most of it there)."""
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([super(PhotoLearner, self).logits(x[i:i + FEATURE_BATCH])
+                               for i in range(0, len(x), FEATURE_BATCH)])
+
+
 def augmented_features(net: TransferNet, photos: PhotoSet, index, prepare: PhotoInputs,
                        copies: int, should_stop: Callable[[], bool] = lambda: False,
                        progress: Callable[[int, int], None] | None = None):
@@ -208,7 +218,7 @@ class FineTuning:
                 x = np.tile(self.split.train, plan.copies if phase.key == "head" else 1)
                 y = self.photos.labels[x]
                 validation = (val_inputs.numpy(), val_y)
-                learner = TorchLearner(net, optimizer, prepare=prepare)
+                learner = PhotoLearner(net, optimizer, prepare=prepare)
             steps_per_epoch = max(len(y) // plan.batch_size, 1)
             scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, T_max=epochs * steps_per_epoch) if phase.cosine else None)
