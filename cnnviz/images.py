@@ -17,6 +17,7 @@ MAX_BYTES = 50_000_000  # decimal megabytes, as Streamlit's upload limit counts 
 MAX_PIXELS = 40_000_000  # e.g. 8000 × 5000: beyond any phone camera, below a decompression bomb
 MAX_ASPECT = 20.0
 MIN_SIDE = 8
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)  # what Pillow raises on bad data
 
 # Bundled photographs (public domain or CC0; sources in assets/LICENSES.md): title -> file.
 SAMPLES = {
@@ -58,15 +59,21 @@ def load_image(source, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("The image declares more pixels than it is safe to decode (a "
                          "'decompression bomb'). Use an ordinary photo.") from None
+    except DECODE_ERRORS as err:  # a header cut short (a JPEG whose APP segment is truncated)
+        raise _damaged(err) from None
     _check_size(img.size, max_pixels)
     try:
         img.seek(0)  # the first frame of a GIF / APNG / multi-page TIFF
         img.load()
         img = ImageOps.exif_transpose(img)
         return _to_rgb(img)
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"The file is damaged or incomplete and cannot be decoded ({err}). "
-                         f"Try exporting the photo again.") from None
+    except DECODE_ERRORS as err:
+        raise _damaged(err) from None
+
+
+def _damaged(err: Exception) -> ImageError:
+    return ImageError(f"The file is damaged or incomplete and cannot be decoded ({err}). "
+                      f"Try exporting the photo again.")
 
 
 def _read_bytes(source) -> bytes:

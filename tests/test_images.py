@@ -178,3 +178,9 @@ def test_the_size_limit_counts_decimal_megabytes_as_streamlit_does():
         load_image(b"\x89PNG" + bytes(50_000_000 - 3))
     with pytest.raises(ImageError, match="damaged|not an image"):  # at the limit: read, not refused
         load_image(b"\x89PNG" + bytes(50_000_000 - 4))
+
+
+def test_a_header_cut_short_is_damaged_not_a_crash():
+    """Pillow raises a bare OSError ('Truncated File Read') while still opening such a JPEG."""
+    with pytest.raises(ImageError, match="damaged or incomplete"):
+        load_image(b"\xff\xd8\xff\xe0 this is not really a JPEG")

@@ -59,9 +59,10 @@ class ModelBundle:
 
     @torch.inference_mode()
     def classify(self, img: Image.Image, k: int = 5) -> list[tuple[int, str, float]]:
-        """The top-``k`` classes as (index, name, softmax probability), most likely first."""
+        """The top-``k`` classes (all of them, if there are fewer) as (index, name, softmax
+        probability), most likely first."""
         probs = self.model(self.batch(img)).softmax(dim=1)[0]
-        values, indices = probs.topk(k)
+        values, indices = probs.topk(min(k, probs.numel()))
         return [(int(i), self.categories[int(i)], float(v)) for v, i in zip(values, indices)]
 
 

@@ -17,6 +17,7 @@ from cnnviz.figures.grids import step_animation
 from cnnviz.figures.stacks import footprint_animation
 from cnnviz.figures.stride_diagram import stride_animation
 from cnnviz.ops import examples, steps
+from cnnviz.train import texture_demo
 
 PHOTO = "Cat (Chelsea)"
 
@@ -53,6 +54,8 @@ MORE = (
            "parameters and how far one output sees, layer by layer.", "receptive_field"),
     Lesson("views/train_cnn.py", "Train a CNN", "The chapter's network from scratch and its "
            "PyTorch twin, trained live on real handwritten digits.", "train_cnn"),
+    Lesson("views/transfer_learning.py", "Transfer learning", "The chapter's soil lab: "
+           "fine-tune a pretrained network on your own class folders.", "transfer"),
 )
 
 
@@ -127,10 +130,19 @@ def _train_cnn() -> bytes:
     return thumbnails.channel_mosaic(digits[first].astype(np.float32), range(8))
 
 
+def _transfer() -> bytes:
+    photos, _ = texture_demo.demo_split()
+    first = [int(np.flatnonzero(photos.labels == c)[0]) for c in range(len(photos.classes))]
+    tiles = [np.asarray(photos.image(i).convert("RGB").resize((112, 112))) for i in first[:4]]
+    mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
+    return thumbnails.photo_card(mosaic, " · ".join(photos.classes[:4]))
+
+
 PICTURES = {"convolution": _convolution, "padding": _padding, "pooling": _pooling,
             "feature_maps": _feature_maps, "architectures": _architectures,
             "grad_cam": _grad_cam, "practice": _practice, "classify": _classify,
-            "receptive_field": _receptive_field, "train_cnn": _train_cnn}
+            "receptive_field": _receptive_field, "train_cnn": _train_cnn,
+            "transfer": _transfer}
 
 
 @st.cache_data(show_spinner=False)

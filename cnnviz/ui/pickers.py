@@ -9,7 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import activations, cam, images, models
-from cnnviz.ui import url_state
+from cnnviz.ui import session_models, url_state
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp"]
@@ -65,17 +65,20 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
-    """Choose a model of the zoo (those whose weights would have to be downloaded say so).
-    The model is loaded before its picker is drawn: when its weights cannot be had, the
-    picker switches to the offline default, says why in one plain sentence, and shows the
-    model the page really uses. A download shows its progress to the session that asked."""
-    options = models.available_models()
+    """Choose a model of the zoo (those whose weights would have to be downloaded say so) or
+    one made in this session (``session_models``: a network fine-tuned on the Transfer
+    learning page). The model is loaded before its picker is drawn: when its weights cannot be
+    had, the picker switches to the offline default, says why in one plain sentence, and
+    shows the model the page really uses. A download shows its progress to the session that
+    asked."""
+    mine = session_models.session_bundles()
+    options = [*models.available_models(), *mine]
     untrained_key = f"{key}_untrained"
-    name = url_state.choice(key, options, label=_model_title)
-    untrained = allow_untrained and url_state.flag(untrained_key)
+    name = url_state.choice(key, options, label=lambda n: _model_title(n, mine))
+    untrained = allow_untrained and name not in mine and url_state.flag(untrained_key)
     fallback = None
     try:
-        bundle = _load(name, not untrained)
+        bundle = mine.get(name) or _load(name, not untrained)
     except models.ModelError as err:
         if name == models.DEFAULT_MODEL:  # nothing to fall back to
             st.error(str(err))
@@ -86,8 +89,8 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
         st.session_state[key] = models.DEFAULT_MODEL
         url_state.publish(key)
         bundle = models.load_model(models.DEFAULT_MODEL, pretrained=not untrained)
-    st.selectbox("Model", options, key=key, format_func=_model_title)
-    if allow_untrained:
+    st.selectbox("Model", options, key=key, format_func=lambda n: _model_title(n, mine))
+    if allow_untrained and name not in mine:
         st.checkbox("Untrained (random weights)", key=untrained_key,
                     help="The same architecture with random weights: for exploring shapes, "
                          "not predictions.")
@@ -119,7 +122,9 @@ def _load(name: str, pretrained: bool) -> models.ModelBundle:
     return bundle
 
 
-def _model_title(name: str) -> str:
+def _model_title(name: str, mine=()) -> str:
+    if name in mine:
+        return f"{name} (made in this session)"
     if name == models.DEFAULT_MODEL:
         return f"{name} (offline, pretrained)"
     return name if models.pretrained_on_disk(name) else f"{name} (needs download)"

@@ -1,0 +1,158 @@
+"""What the lab's rubric asks of a fine-tuned classifier: test accuracy, per-class precision and
+recall, the confusion matrix and its most confused pairs, MC-dropout uncertainty, the time
+one image takes, and a Grad-CAM gallery of right and wrong answers per class.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cnnviz import cam, models
+from cnnviz.train import augment
+from cnnviz.train.backbone_features import eval_inputs, features
+from cnnviz.train.evaluation import confusion_matrix
+from cnnviz.train.photo_set import PhotoSet
+from cnnviz.train.transfer import TransferNet
+
+MC_PASSES = 10  # the chapter's stretch goal: "run inference 10 times with dropout enabled"
+TIMED_IMAGES = 10
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    classes: tuple[str, ...]
+    index: np.ndarray  # (N,) positions of the test photos in the PhotoSet
+    labels: np.ndarray  # (N,) true classes
+    probabilities: np.ndarray  # (N, C) softmax, dropout off
+    mc_mean: np.ndarray  # (N, C) mean softmax over the MC-dropout passes
+    mc_std: np.ndarray  # (N, C) its standard deviation
+    ms_per_image: float  # median time of one image through the network, batch of one
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.predictions == self.labels).mean())
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """(C, C) counts: row = true class, column = predicted class."""
+        return confusion_matrix(self.labels, self.predictions, len(self.classes))
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Per class: of the photos predicted as it, the share that are it (NaN if none)."""
+        matrix = self.confusion
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diag(matrix) / matrix.sum(axis=0)
+
+    @property
+    def recall(self) -> np.ndarray:
+        """Per class: of its photos, the share predicted as it."""
+        matrix = self.confusion
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diag(matrix) / matrix.sum(axis=1)
+
+    def confused_pairs(self) -> list[tuple[str, str, int]]:
+        """(true class, predicted class, count) of every mistake made, most frequent first."""
+        matrix = self.confusion
+        pairs = [(self.classes[t], self.classes[p], int(matrix[t, p]))
+                 for t in range(len(self.classes)) for p in range(len(self.classes))
+                 if t != p and matrix[t, p]]
+        return sorted(pairs, key=lambda pair: -pair[2])
+
+    def most_uncertain(self, k: int = 6) -> np.ndarray:
+        """Rows of the ``k`` test photos whose predicted class's probability varies most over
+        the dropout passes."""
+        spread = self.mc_std[np.arange(len(self.labels)), self.mc_mean.argmax(axis=1)]
+        return np.argsort(-spread, kind="stable")[:k]
+
+
+class EvalTransform:
+    """A fine-tuned network's preprocessing: the chapter's Resize(256), CenterCrop(224), then
+    the backbone's normalisation. Its repr names the normalisation (activation caches key on
+    it)."""
+
+    def __init__(self, norm: augment.Normalisation):
+        self.norm = norm
+
+    def __call__(self, img) -> torch.Tensor:
+        return augment.to_input(augment.centre(img), self.norm)
+
+    def __repr__(self) -> str:
+        return f"EvalTransform(mean={self.norm.mean}, std={self.norm.std})"
+
+
+def mc_dropout(net: TransferNet, feats: torch.Tensor, passes: int = MC_PASSES,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the softmax over ``passes`` passes of the head with its
+    dropout on (Gal & Ghahramani, 2016).
+
+    Dropout is the head's only random layer, so the backbone runs once (``feats``) and only the
+    head's last layer sees the passes; the masks come from a private generator, so sessions
+    sampling at once do not share random numbers and a seed repeats a result.
+    """
+    first, relu, dropout, last = net.head
+    generator = torch.Generator().manual_seed(seed)
+    keep = 1.0 - dropout.p
+    with torch.inference_mode():
+        hidden = relu(first(feats))
+        probs = torch.stack([
+            last(hidden * (torch.rand(hidden.shape, generator=generator) < keep) / keep)
+            .softmax(dim=1) for _ in range(passes)])
+    return probs.mean(dim=0).numpy(), probs.std(dim=0).numpy()
+
+
+def inference_ms(net: TransferNet, inputs: torch.Tensor) -> float:
+    """Median milliseconds of one image through the whole network (batch of one)."""
+    device = next(net.parameters()).device
+    times = []
+    with torch.inference_mode():
+        net.eval()
+        net(inputs[:1].to(device))  # warm-up
+        for x in inputs[:TIMED_IMAGES]:
+            start = time.perf_counter()
+            net(x[None].to(device))
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def evaluate(net: TransferNet, photos: PhotoSet, index, norm: augment.Normalisation,
+             passes: int = MC_PASSES, seed: int = 0) -> Evaluation:
+    """Everything above for the photos at ``index`` (the test split)."""
+    index = np.asarray(index)
+    inputs = eval_inputs(photos, index, norm)
+    feats = features(net, inputs)
+    with torch.inference_mode():
+        probs = net.head.eval()(feats).softmax(dim=1).numpy()
+    mean, std = mc_dropout(net, feats, passes, seed)
+    return Evaluation(photos.classes, index, photos.labels[index], probs, mean, std,
+                      inference_ms(net, inputs))
+
+
+def cam_gallery(bundle: models.ModelBundle, photos: PhotoSet, result: Evaluation,
+                per_class: int = 3) -> dict[str, dict[str, list]]:
+    """Grad-CAM of the predicted class for up to ``per_class`` correct and ``per_class`` wrong
+    test photos of each class: {class: {"correct": [(row, CamResult)], "wrong": [...]}}."""
+    chosen = {}
+    for c, name in enumerate(result.classes):
+        rows = np.flatnonzero(result.labels == c)
+        right = rows[result.predictions[rows] == c][:per_class]
+        wrong = rows[result.predictions[rows] != c][:per_class]
+        chosen[name] = {"correct": right, "wrong": wrong}
+    rows = np.concatenate([r for kinds in chosen.values() for r in kinds.values()]).astype(int)
+    if not len(rows):
+        return {}
+    maps = cam.grad_cam(bundle, [photos.image(int(result.index[r])) for r in rows],
+                        target=[int(result.predictions[r]) for r in rows])
+    by_row = dict(zip(rows.tolist(), maps))
+    return {name: {kind: [(int(r), by_row[int(r)]) for r in kinds[kind]] for kind in kinds}
+            for name, kinds in chosen.items()}
+

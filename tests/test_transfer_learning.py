@@ -1,0 +1,402 @@
+"""Transfer learning: the demo set and its leak-free split, the chapter's head and phases
+(exactly the intended parameters train), cached-feature training equal to uncached training,
+MC dropout, the augmentation pipeline, the model file, and a short real run on the demo."""
+
+import copy
+import io
+import re
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from cnnviz import images, models
+from cnnviz.train import TorchLearner, augment, fine_tuned, fit, transfer
+from cnnviz.train.backbone_features import eval_inputs, features
+from cnnviz.train.finetune import FineTuning, Plan
+from cnnviz.train.group_split import grouped_split
+from cnnviz.train.texture_demo import TEXTURES, demo_split, texture_demo
+from cnnviz.train.transfer_report import mc_dropout
+
+
+# ------------------------------------------------------------------ the demo set and splits
+def test_demo_set_has_balanced_texture_classes_from_the_bundled_photos():
+    photos = texture_demo()
+    assert photos.classes == ("brick", "grass", "gravel", "wood")
+    assert set(photos.counts.values()) == {150}
+    sizes = {photos.image(i).size for i in range(0, len(photos), 7)}
+    assert sizes <= {(s, s) for s in (48, 64, 80, 96)} and len(sizes) > 1  # several scales
+
+
+def _box(name: str) -> tuple[int, int, int]:
+    x, y, s = map(int, re.search(r"_x(\d+)_y(\d+)_s(\d+)", name).groups())
+    return x, y, s
+
+
+def test_demo_split_is_70_15_15_per_class_and_no_test_pixel_was_trained_on():
+    photos, split = demo_split()
+    parts = split.parts()
+    assert sum(len(i) for i in parts.values()) == len(photos)
+    assert len(np.unique(np.concatenate(list(parts.values())))) == len(photos)
+    for c, name in enumerate(photos.classes):
+        of_class = photos.labels == c
+        shares = {k: (photos.labels[i] == c).sum() / of_class.sum() for k, i in parts.items()}
+        assert abs(shares["train"] - 0.70) < 0.07, (name, shares)
+        assert 0.10 <= shares["validation"] <= 0.20 and 0.10 <= shares["test"] <= 0.20
+    groups = {k: set(photos.groups[i]) for k, i in parts.items()}
+    assert not (groups["train"] & groups["test"] or groups["train"] & groups["validation"]
+                or groups["validation"] & groups["test"])
+    # The pixels: a test patch's square overlaps no training patch's square of its class.
+    for c in range(len(photos.classes)):
+        train = [_box(photos.names[i]) for i in split.train if photos.labels[i] == c]
+        for i in split.test:
+            if photos.labels[i] == c:
+                x, y, s = _box(photos.names[i])
+                assert all(x + s <= tx or tx + ts <= x or y + s <= ty or ty + ts <= y
+                           for tx, ty, ts in train)
+
+
+def test_demo_cells_lie_inside_their_photos_and_apart():
+    for name, texture in TEXTURES.items():
+        with Image.open(images.ASSETS / texture.photo) as photo:
+            width, height = photo.size
+        cells = texture.cells
+        for left, top, side in cells:
+            assert 0 <= left and left + side <= width and 0 <= top and top + side <= height
+        for i, (x, y, s) in enumerate(cells):
+            for tx, ty, ts in cells[i + 1:]:
+                assert x + s <= tx or tx + ts <= x or y + s <= ty or ty + ts <= y, name
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(3, 12), min_size=2, max_size=5), st.integers(1, 4),
+       st.integers(0, 10_000))
+def test_grouped_split_keeps_groups_whole_and_every_class_in_every_split(groups_per_class,
+                                                                          per_group, seed):
+    labels, groups = [], []
+    for c, n in enumerate(groups_per_class):
+        for g in range(n):
+            labels += [c] * per_group
+            groups += [c * 100 + g] * per_group
+    labels, groups = np.array(labels), np.array(groups)
+    split = grouped_split(labels, groups, seed=seed)
+    parts = list(split.parts().values())
+    assert sorted(np.concatenate(parts)) == list(range(len(labels)))
+    seen = [set(groups[p]) for p in parts]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    for c in range(len(groups_per_class)):
+        total = (labels == c).sum()
+        counts = [(labels[p] == c).sum() for p in parts]
+        assert min(counts) >= per_group  # at least one group each
+        for count, share in zip(counts[1:], (0.15, 0.15)):  # nearest to the target, by a group
+            assert abs(count - share * total) <= per_group or count == per_group
+
+
+def test_grouped_split_refuses_a_group_with_two_classes():
+    with pytest.raises(ValueError, match="more than one class"):
+        grouped_split([0, 1, 0, 0, 1, 1], [7, 7, 1, 2, 3, 4])
+
+
+# ------------------------------------------------------------------ head and phases
+@pytest.fixture(scope="module")
+def resnet50_net():
+    """The real ResNet-50 architecture (random weights: counting needs no download)."""
+    return transfer.build(models.load_model("resnet50", pretrained=False), 6)
+
+
+@pytest.fixture(scope="module")
+def lite0_net(lite0):
+    return transfer.build(lite0, 4)
+
+
+def trainable_names(net) -> set[str]:
+    return {name for name, p in net.named_parameters() if p.requires_grad}
+
+
+def test_the_chapters_head_and_resnet50_counts(resnet50_net):
+    head = resnet50_net.head
+    assert [type(m).__name__ for m in head] == ["Linear", "ReLU", "Dropout", "Linear"]
+    assert head[0].in_features == 2048 and head[0].out_features == 256 and head[2].p == 0.4
+    counts = transfer.phase_counts(resnet50_net)
+    assert counts["head"] == 2048 * 256 + 256 + 256 * 6 + 6 == 526_086  # the chapter's ~525K
+    original = sum(p.numel() for p in models.load_model("resnet50", pretrained=False)
+                   .model.parameters())
+    assert original == 25_557_032  # the chapter's 25.6 M: with the 1,000-class fc
+    assert counts["all"] == original - (2048 * 1000 + 1000) + 526_086 == 24_034_118
+    assert transfer.chapter_resnet50() == (counts, 24_034_118, 25_557_032)
+
+
+@pytest.mark.parametrize("phase", transfer.PHASE_KEYS)
+def test_each_phase_trains_exactly_its_parameters_resnet50(resnet50_net, phase):
+    net = resnet50_net
+    net.set_phase(phase)
+    names = [n for n, _ in net.named_parameters()]
+    expected = {
+        "head": {n for n in names if n.startswith("head.")},
+        "last_blocks": {n for n in names if n.startswith(("head.", "backbone.layer4.1.",
+                                                          "backbone.layer4.2."))},
+        "all": set(names),
+    }[phase]
+    assert trainable_names(net) == expected
+    net.set_phase("head")
+
+
+def test_each_phase_trains_exactly_its_parameters_lite0(lite0_net):
+    net = lite0_net
+    names = [n for n, _ in net.named_parameters()]
+    net.set_phase("last_blocks")
+    assert trainable_names(net) == {n for n in names if n.startswith((
+        "head.", "backbone._blocks.14.", "backbone._blocks.15.", "backbone._conv_head.",
+        "backbone._bn1."))}
+    net.set_phase("head")
+    assert trainable_names(net) == {n for n in names if n.startswith("head.")}
+
+
+def test_frozen_layers_stay_in_eval_mode_and_a_step_changes_only_trainable_weights(lite0_net):
+    net = copy.deepcopy(lite0_net)
+    net.set_phase("last_blocks")
+    net.train()
+    assert not net.backbone._blocks[0]._bn1.training and net.backbone._blocks[15]._bn1.training
+    assert net.head[2].training
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    learner = TorchLearner(net, torch.optim.Adam([p for p in net.parameters() if p.requires_grad],
+                                                 lr=1e-3))
+    x = torch.randn(4, 3, 224, 224).numpy()
+    learner.train_step(x, np.array([0, 1, 2, 3]))
+    after = net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    trainable = trainable_names(net)
+    assert {k for k in changed if k in dict(net.named_parameters())} == trainable
+    # Batch norm statistics change only in the unfrozen blocks.
+    stats = {k for k in changed if k.endswith(("running_mean", "running_var",
+                                               "num_batches_tracked"))}
+    assert stats and all(k.startswith(("backbone._blocks.14.", "backbone._blocks.15.",
+                                       "backbone._bn1.")) for k in stats)
+
+
+def test_building_leaves_the_shared_model_untouched(lite0):
+    before = {k: v.clone() for k, v in lite0.model.state_dict().items()}
+    net = transfer.build(lite0, 3)
+    net.set_phase("all")
+    net.train()
+    loss = net(torch.randn(2, 3, 224, 224)).sum()
+    loss.backward()
+    torch.optim.SGD(net.parameters(), lr=1.0).step()
+    assert not lite0.model.training
+    assert not any(p.requires_grad for p in lite0.model.parameters())
+    assert all(torch.equal(v, lite0.model.state_dict()[k]) for k, v in before.items())
+    assert hasattr(lite0.model, "_fc") and isinstance(lite0.model._fc, torch.nn.Linear)
+
+
+# ------------------------------------------------------------------ cached = uncached
+def test_cached_feature_training_equals_uncached_training_on_the_same_batches(lite0):
+    """Phase 1 on cached features and phase 1 through the whole network, fed the same
+    augmented images in the same batches (the loop's seed) with the same dropout masks
+    (torch's seed), end with the same head."""
+    photos, split = demo_split()
+    index = split.train[:24]
+    rng = np.random.default_rng(0)
+    norm = augment.normalisation(lite0)
+    inputs = torch.stack([augment.to_input(augment.augment(photos.image(int(i)), rng), norm)
+                          for i in index])
+    y = photos.labels[index]
+    cached_net = transfer.build(lite0, len(photos.classes))
+    whole_net = copy.deepcopy(cached_net)
+
+    torch.manual_seed(0)
+    cached = fit(TorchLearner(cached_net.head, torch.optim.Adam(cached_net.head.parameters(), 1e-3)),
+                 features(cached_net, inputs).numpy(), y, epochs=2, batch_size=8, seed=3)
+    torch.manual_seed(0)
+    whole = fit(TorchLearner(whole_net, torch.optim.Adam(whole_net.head.parameters(), 1e-3)),
+                inputs.numpy(), y, epochs=2, batch_size=8, seed=3)
+
+    assert len(cached.steps) == len(whole.steps) == 6
+    np.testing.assert_allclose([r["loss"] for r in cached.steps],
+                               [r["loss"] for r in whole.steps], rtol=1e-4, atol=1e-5)
+    for a, b in zip(cached_net.head.parameters(), whole_net.head.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(cached_net.backbone.parameters(),
+                                                 whole_net.backbone.parameters()))
+
+
+# ------------------------------------------------------------------ MC dropout
+def test_mc_dropout_matches_torchs_own_dropout_and_repeats_with_its_seed(lite0_net):
+    """Our passes (one backbone run, private masks) against the head run in training mode
+    with torch's nn.Dropout: the same mean and spread, up to sampling error."""
+    net = copy.deepcopy(lite0_net)
+    torch.nn.init.normal_(net.head[3].weight, std=0.5)
+    feats = torch.rand(5, 1280)
+    mean, std = mc_dropout(net, feats, passes=3000, seed=1)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        reference = torch.stack([net.head.train()(feats).softmax(1) for _ in range(3000)])
+    net.head.eval()
+    np.testing.assert_allclose(mean, reference.mean(0).numpy(), atol=0.03)  # ~4 standard errors
+    np.testing.assert_allclose(std, reference.std(0).numpy(), atol=0.03)
+    assert (std > 0.01).all()
+    again = mc_dropout(net, feats, passes=10, seed=1)
+    assert np.array_equal(again[0], mc_dropout(net, feats, passes=10, seed=1)[0])
+    assert not np.array_equal(again[0], mc_dropout(net, feats, passes=10, seed=2)[0])
+
+
+# ------------------------------------------------------------------ augmentation
+def photo() -> Image.Image:
+    return texture_demo().image(0).resize((120, 90))
+
+
+def test_with_every_transform_off_training_sees_the_evaluation_crop():
+    img = photo()
+    out = augment.augment(img, np.random.default_rng(0), enabled=())
+    assert out.size == (224, 224) and np.array_equal(np.asarray(out),
+                                                     np.asarray(augment.centre(img)))
+
+
+def test_a_flip_alone_gives_the_crop_or_its_mirror_image():
+    img = photo()
+    centre = np.asarray(augment.centre(img))
+    rng = np.random.default_rng(1)
+    outcomes = set()
+    for _ in range(20):
+        out = np.asarray(augment.augment(img, rng, enabled=("hflip",)))
+        outcomes.add("same" if np.array_equal(out, centre) else
+                      "mirror" if np.array_equal(out, centre[:, ::-1]) else "other")
+    assert outcomes == {"same", "mirror"}
+
+
+def test_crops_follow_the_chapters_scale_and_ratio():
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        top, left, h, w = augment._crop_box(256, 200, rng)
+        assert 0 <= top and top + h <= 200 and 0 <= left and left + w <= 256
+        assert 0.69 <= h * w / (256 * 200) <= 1.0
+        assert 3 / 4 - 0.02 <= w / h <= 4 / 3 + 0.02
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet50"])
+def test_the_normalisation_is_the_one_the_backbone_was_trained_with(name):
+    bundle = models.load_model(name, pretrained=name == models.DEFAULT_MODEL)
+    norm = augment.normalisation(bundle)
+    for value in (0, 77, 255):
+        grey = Image.new("RGB", (300, 300), (value, value, value))
+        expected = bundle.preprocess(grey)[:, 100, 100]
+        ours = augment.to_input(augment.centre(grey), norm)[:, 100, 100]
+        torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+    assert (norm == augment.CHAPTER) == (name != models.DEFAULT_MODEL)
+
+
+def test_previews_are_twelve_different_draws():
+    shots = augment.previews(photo(), count=12, seed=0)
+    assert len(shots) == 12 and len({np.asarray(s).tobytes() for s in shots}) == 12
+
+
+# ------------------------------------------------------------------ the model file
+def test_a_saved_model_loads_back_with_its_class_names_and_answers(lite0_net):
+    net = copy.deepcopy(lite0_net)
+    torch.nn.init.normal_(net.head[3].weight)
+    data = fine_tuned.save(net, "efficientnet_lite0", ["a", "b", "c", "d"])
+    bundle = fine_tuned.load(data, "mine.pt")
+    assert bundle.categories == ["a", "b", "c", "d"] and "mine.pt" in bundle.weights
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(bundle.model(x), net.eval()(x))
+
+
+class NotWeights:
+    pass
+
+
+def _torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("empty", r"is empty"),
+    ("text", r"not a PyTorch model file"),
+    ("bare", r"bare state dict"),
+    ("other dict", r"not a model downloaded from this page"),
+    ("pickle", r"holds Python objects other than weights"),
+    ("backbone", r"fine-tuned from 'vgg16', which this app does not offer"),
+    ("classes", r"no list of at least two class names"),
+    ("shapes", r"do not fit efficientnet_lite0 with 3 classes"),
+])
+def test_a_wrong_model_file_gets_a_clear_message(case, pattern, lite0_net):
+    good = torch.load(io.BytesIO(fine_tuned.save(lite0_net, "efficientnet_lite0", list("abcd"))),
+                      weights_only=True)
+    data = {
+        "empty": b"",
+        "text": b"these are my weights, honest",
+        "bare": _torch_bytes(lite0_net.state_dict()),
+        "other dict": _torch_bytes({"epoch": 3, "optimizer": {}}),
+        "pickle": _torch_bytes(NotWeights()),
+        "backbone": _torch_bytes({**good, "backbone": "vgg16"}),
+        "classes": _torch_bytes({**good, "classes": "abcd"}),
+        "shapes": _torch_bytes({**good, "classes": list("abc")}),
+    }[case]
+    with pytest.raises(fine_tuned.CheckpointError, match=pattern):
+        fine_tuned.load(data, "upload.pt")
+
+
+# ------------------------------------------------------------------ a real run
+def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
+    """Phase 1 on cached features and a short phase 2 on the real backbone, on a small demo
+    set: the test accuracy must be far above chance (25 %), and every step recorded."""
+    photos = texture_demo(seed=0, patches_per_class=32)
+    split = grouped_split(photos.labels, photos.groups, seed=0)
+    net = transfer.build(lite0, len(photos.classes))
+    plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=16,
+                max_seconds=300).with_epochs(head=6, last_blocks=1)
+    run = FineTuning(net, photos, split, augment.normalisation(lite0), plan)
+    result = run.run()
+    assert [r.key for r in result.reports] == ["head", "last_blocks"]
+    assert result.ended == "finished" and result.reports[0].feature_images == len(split.train)
+    assert result.evaluation.accuracy >= 0.7, result.evaluation.confusion
+    assert result.best_val_accuracy >= 0.7
+    assert result.evaluation.mc_std.shape == (len(split.test), 4)
+    # The evaluation's numbers agree with a plain forward pass of the kept weights.
+    inputs = eval_inputs(photos, split.test, augment.normalisation(lite0))
+    with torch.no_grad():
+        plain = result.net(inputs).argmax(1).numpy()
+    assert np.array_equal(plain, result.evaluation.predictions)
+
+
+class Watcher:
+    """Stands where a Job stands (FineTuning.run asks it for the loop's callbacks): keeps a
+    copy of the weights after every epoch and asks to stop after ``steps`` steps."""
+
+    def __init__(self, net, steps: int):
+        self.net, self.steps, self.seen, self.epochs = net, steps, 0, []
+
+    def callbacks(self) -> dict:
+        return {"on_step": self.on_step, "on_epoch": self.on_epoch,
+                "should_stop": lambda: self.seen >= self.steps}
+
+    def on_step(self, record):
+        self.seen += 1
+
+    def on_epoch(self, record):
+        self.epochs.append((record["val_accuracy"], copy.deepcopy(self.net.state_dict())))
+
+
+def test_stop_ends_the_run_and_keeps_the_weights_of_the_best_validation_epoch(lite0):
+    photos = texture_demo(seed=1, patches_per_class=16)
+    split = grouped_split(photos.labels, photos.groups, seed=1)
+    net = transfer.build(lite0, len(photos.classes))
+    plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=4).with_epochs(
+        head=8, last_blocks=3)
+    watcher = Watcher(net, steps=8 * (len(split.train) // 4) + 3)  # into phase 2
+    result = FineTuning(net, photos, split, augment.normalisation(lite0), plan,
+                        test=False).run(watcher)
+    assert result.ended == "stopped" and [r.key for r in result.reports] == ["head",
+                                                                               "last_blocks"]
+    assert result.evaluation is None
+    accuracies = [a for a, _ in watcher.epochs]
+    best = int(np.argmax(accuracies))  # the first of the best
+    assert result.best_val_accuracy == accuracies[best]
+    kept = result.net.state_dict()
+    assert all(torch.equal(kept[k], v) for k, v in watcher.epochs[best][1].items())
+    assert not any(p.requires_grad for p in result.net.parameters()) and not result.net.training
