@@ -31,7 +31,7 @@ from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from cnnviz import models
-from cnnviz.efficientnet_lite import MBConvBlock
+from cnnviz.models.efficientnet_lite import MBConvBlock
 
 BACKBONES = ("efficientnet_lite0", "resnet50", "mobilenet_v2", "efficientnet_b0")
 HIDDEN = 256
