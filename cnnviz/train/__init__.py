@@ -4,6 +4,7 @@ No Streamlit here: pages train through :mod:`cnnviz.train.jobs` (a background th
 poll), and progress reaches them through the loop's callbacks.
 """
 
+from cnnviz.train.cifar_net import cifar_net
 from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, training_job
 from cnnviz.train.loop import History, Learner, evaluate, fit, predict
 from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, Standardise, mnist_split,
@@ -11,6 +12,6 @@ from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, Standardise, mn
 from cnnviz.train.torch_learner import TorchLearner
 
 __all__ = ["DIGITS", "History", "ImageSet", "Job", "JobLimitError", "Learner", "Snapshot",
-           "Split", "Standardise", "TorchLearner", "evaluate", "fit", "mnist_split",
+           "Split", "Standardise", "TorchLearner", "cifar_net", "evaluate", "fit", "mnist_split",
            "mnist_subset", "predict", "running_jobs", "stratified_split", "to_nchw",
            "training_job"]
