@@ -36,6 +36,11 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  ":material/stacks:", "receptive-field",
                  "Trace shapes, parameters and receptive fields through a network."),
     ],
+    "Training": [
+        PageSpec("views/why_resnets.py", "Why ResNets work", ":material/trending_down:",
+                 "why-resnets", "Plain and residual networks side by side: gradient flow and "
+                 "degradation, measured."),
+    ],
     "Practice": [
         PageSpec("views/practice.py", "Practice", ":material/quiz:", "practice",
                  "Exam questions with fresh numbers, checked and worked out."),
