@@ -1,5 +1,6 @@
 """He et al.'s CIFAR networks against the paper's numbers, torch's own count, and the identity."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -127,3 +128,22 @@ def test_sigmoid_network_uses_sigmoid_everywhere_and_trains_a_step(digits_batch)
     loss = F.cross_entropy(net(images), labels)
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_digits_are_padded_with_background_and_standardised_on_the_training_digits():
+    from cnnviz.train import mnist_split
+    from cnnviz.train.mnist32 import pad
+
+    data, split = digits32(), mnist_split()
+    assert data.train.images.shape == (len(split.train), 32, 32)
+    assert (data.train.images[:, 2:30, 2:30] == split.train.images).all()
+    border = data.train.images.copy()
+    border[:, 2:30, 2:30] = 0
+    assert not border.any()
+    x, y = data.tensors(data.train)
+    assert x.shape == (len(split.train), 1, 32, 32) and (y.numpy() == split.train.labels).all()
+    assert x.mean().item() == pytest.approx(0, abs=1e-4)
+    assert x.std().item() == pytest.approx(1, abs=1e-3)
+    assert pad(np.zeros((1, 5, 6), np.uint8), 8).shape == (1, 8, 8)
+    with pytest.raises(ValueError, match="fit"):
+        pad(np.zeros((1, 33, 28), np.uint8))

@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from cnnviz.figures import depth as figures
+from cnnviz.figures.depth import sci
 from cnnviz.figures.style import fmt_number
 from cnnviz.train import cifar_net, degradation, gradient_flow
 from cnnviz.train.cifar_net import DEPTHS, PAPER_PARAMETERS, layer_count, parameter_count
@@ -46,10 +47,6 @@ def flows(depth: int, batch_norm: bool, activation: str, shortcut: str) -> tuple
 @st.cache_data(show_spinner=False)
 def shipped() -> dict:
     return degradation.load()
-
-
-def sci(x: float) -> str:
-    return f"{x:.3g}".replace("-", "−")
 
 
 # ---- the networks ----------------------------------------------------------------------------
@@ -160,7 +157,7 @@ if results is not None:
         shallow, deep = s["depths"]
         found = degradation.verdict(record)
         final = found["final_losses"]
-        st.subheader(f"{s['label'].capitalize()}: {shallow} against {deep} layers")
+        st.subheader(f"{s['label'][0].upper()}{s['label'][1:]}: {shallow} against {deep} layers")
         st.plotly_chart(figures.training_curves(record["runs"], s["label"]), width="stretch",
                         key=f"curves_{k}")
 

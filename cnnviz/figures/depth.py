@@ -6,6 +6,8 @@ One code throughout: colour is the architecture (plain orange, residual blue), a
 shallower network, a solid one the deeper.
 """
 
+import math
+
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
@@ -14,15 +16,25 @@ from cnnviz.figures.style import HIGHLIGHT, SEQUENTIAL, fmt_number, layout
 
 PLAIN = HIGHLIGHT
 RESIDUAL = "#2166ac"
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _colour(residual: bool) -> str:
     return RESIDUAL if residual else PLAIN
 
 
-def _sci(x: float) -> str:
-    """A norm for hovering: 3 significant digits, a real minus in the exponent."""
-    return f"{x:.3g}".replace("-", "−")
+def sci(x: float) -> str:
+    """A gradient norm in words a class can read: 3 significant digits, written out between
+    0.001 and 10,000 and as “1.23 × 10⁻⁵” beyond, with a real minus sign."""
+    if x == 0 or not math.isfinite(x):
+        return fmt_number(x)
+    exponent = math.floor(math.log10(abs(x)))
+    if -3 <= exponent < 4:
+        return fmt_number(x, max(0, 2 - exponent))
+    mantissa = round(x / 10 ** exponent, 2)
+    if abs(mantissa) >= 10:  # 9.996 rounds up to the next power
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{fmt_number(mantissa, 2)} × 10{str(exponent).translate(SUPERSCRIPT)}"
 
 
 def gradient_flow(plain: dict, residual: dict, depth: int) -> go.Figure:
@@ -38,12 +50,12 @@ def gradient_flow(plain: dict, residual: dict, depth: int) -> go.Figure:
             x=x, y=record["input_norms"], name=name, mode="lines+markers",
             line=dict(color=_colour(record["residual"]), width=3),
             customdata=names, hovertemplate="%{customdata}: ‖∂L/∂x‖ = %{text}<extra>"
-            + name + "</extra>", text=[_sci(v) for v in record["input_norms"]])
+            + name + "</extra>", text=[sci(v) for v in record["input_norms"]])
     highway = residual["highway_norms"]
     figure.add_scatter(
         x=x, y=highway, name=f"ResNet-{depth}: shortcuts only (the “1” term)",
         mode="lines", line=dict(color=RESIDUAL, width=2, dash="dot"),
-        customdata=names, text=[_sci(v) for v in highway],
+        customdata=names, text=[sci(v) for v in highway],
         hovertemplate="%{customdata}: ‖highway‖ = %{text}<extra></extra>")
     figure.update_yaxes(type="log", title="gradient norm ‖∂L/∂x‖ (log scale)",
                         exponentformat="power")
@@ -63,7 +75,7 @@ def weight_gradients(plain: dict, residual: dict, depth: int) -> go.Figure:
         figure.add_scatter(
             x=list(range(1, len(layers) + 1)), y=values, name=name, mode="lines+markers",
             line=dict(color=_colour(record["residual"]), width=2), marker=dict(size=5),
-            customdata=layers, text=[_sci(v) for v in values],
+            customdata=layers, text=[sci(v) for v in values],
             hovertemplate="%{customdata}: ‖∂L/∂W‖ = %{text}<extra>" + name + "</extra>")
     figure.update_yaxes(type="log", title="‖∂L/∂W‖ (log scale)", exponentformat="power")
     figure.update_xaxes(title="weighted layer, input to output")
@@ -134,7 +146,7 @@ def checkpoint_gradients(runs: list[dict]) -> go.Figure:
                 x=list(range(1, len(norms) + 1)), y=norms, row=1, col=col, mode="lines",
                 name=f"step {point['step']}", legendgroup=str(k), showlegend=col == 1,
                 line=dict(width=2, color=_sequential(share)),
-                text=[_sci(v) for v in norms],
+                text=[sci(v) for v in norms],
                 hovertemplate="block %{x}: %{text}<extra>step " + str(point["step"]) + "</extra>")
     figure.update_yaxes(type="log", exponentformat="power")
     figure.update_yaxes(title_text="‖∂L/∂x‖ at the block's input", row=1, col=1)
