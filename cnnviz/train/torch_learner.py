@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import threading
 from typing import Callable
 
 import numpy as np
@@ -16,23 +16,23 @@ class TorchLearner:
 
     ``prepare`` turns a NumPy batch from the loop into the model's input (for example
     :class:`cnnviz.train.Standardise` on uint8 images); the result goes to the model's device
-    and dtype. A ``lock`` (any context manager) is held for each step and each evaluation, so
-    a page can read the weights between steps without seeing half an update.
+    and dtype. ``lock`` is held for each step and each evaluation, so a page can copy the
+    weights between steps without seeing half an update.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *,
-                 prepare: Callable[[np.ndarray], np.ndarray] | None = None, lock=None):
+                 prepare: Callable[[np.ndarray], np.ndarray] | None = None):
         self.model, self.optimizer, self.prepare = model, optimizer, prepare
-        self.lock = lock if lock is not None else contextlib.nullcontext()
+        self.lock = threading.Lock()
         reference = next(model.parameters())
         self.device, self.dtype = reference.device, reference.dtype
 
-    def _input(self, x: np.ndarray) -> torch.Tensor:
+    def inputs(self, x: np.ndarray) -> torch.Tensor:
         x = self.prepare(x) if self.prepare is not None else x
         return torch.as_tensor(np.asarray(x)).to(self.device, self.dtype)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        inputs, labels = self._input(x), torch.as_tensor(y, device=self.device)
+        inputs, labels = self.inputs(x), torch.as_tensor(y, device=self.device)
         with self.lock:
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
@@ -43,7 +43,7 @@ class TorchLearner:
         return loss.item(), int((logits.detach().argmax(1) == labels).sum())
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        inputs = self._input(x)
+        inputs = self.inputs(x)
         with self.lock, torch.inference_mode():
             self.model.eval()
             return self.model(inputs).double().cpu().numpy()

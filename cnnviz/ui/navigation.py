@@ -37,6 +37,8 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  "Trace shapes, parameters and receptive fields through a network."),
     ],
     "Training": [
+        PageSpec("views/train_cnn.py", "Train a CNN", ":material/model_training:", "train-cnn",
+                 "Train the chapter's network on real digits and watch the loss fall."),
         PageSpec("views/why_resnets.py", "Why ResNets work", ":material/trending_down:",
                  "why-resnets", "Plain and residual networks side by side: gradient flow and "
                  "degradation, measured."),

@@ -1,0 +1,230 @@
+"""Figures of a training run: curves, filters, confusion matrix, digits, the network whole.
+
+Small maps (filters, 28×28 digits, feature maps) are coloured in NumPy and enlarged by
+repeating pixels, so a 3×3 kernel shows nine honest squares; a plotly figure then carries one
+PNG instead of thousands of heatmap cells.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from functools import lru_cache
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+from plotly.subplots import make_subplots
+
+from cnnviz.figures.style import (ACCENT, DIVERGING, FONT_SIZE, HIGHLIGHT, SEQUENTIAL, fmt_number,
+                                  layout)
+
+TRAIN_COLOUR, VALIDATION_COLOUR = "#0072b2", HIGHLIGHT  # Okabe-Ito blue, and orange
+GAP = 4  # pixels between tiles
+
+
+@lru_cache(maxsize=2)
+def _palette(signed: bool) -> np.ndarray:
+    scale = DIVERGING if signed else get_colorscale(SEQUENTIAL)
+    return np.array([unlabel_rgb(c) for c in sample_colorscale(scale, np.linspace(0, 1, 256)
+                                                               .tolist())], dtype=np.uint8)
+
+
+def colour(values: np.ndarray, signed: bool | None = None, limit: float | None = None
+           ) -> np.ndarray:
+    """Values → (…, 3) uint8: diverging around 0 when ``signed`` (default: any value < 0),
+    else cividis from the minimum to the maximum; ``limit`` fixes the scale's end."""
+    v = np.asarray(values, dtype=np.float64)
+    signed = bool((v < 0).any()) if signed is None else signed
+    if signed:
+        top = limit or max(float(np.abs(v).max()), 1e-12)
+        index = (v / top + 1) / 2
+    else:
+        low, top = float(v.min()), limit or float(v.max())
+        index = (v - low) / max(top - low, 1e-12)
+    return _palette(signed)[np.clip(np.rint(index * 255), 0, 255).astype(np.uint8)]
+
+
+def tiles(maps: np.ndarray, columns: int, scale: int, *, signed: bool | None = None,
+          shared: bool = True) -> np.ndarray:
+    """(N, H, W) maps as one RGB image, ``columns`` across, each pixel ``scale``×``scale``.
+    ``shared``: one colour scale for all (compare maps), else each map its own."""
+    maps = np.asarray(maps, dtype=np.float64)
+    n, h, w = maps.shape
+    rows = -(-n // columns)
+    th, tw = h * scale + GAP, w * scale + GAP
+    out = np.full((rows * th - GAP, columns * tw - GAP, 3), 255, np.uint8)
+    signed = bool((maps < 0).any()) if signed is None else signed
+    limit = (float(np.abs(maps).max()) if signed else float(maps.max())) if shared else None
+    for i, m in enumerate(maps):
+        rgb = colour(m, signed, limit).repeat(scale, 0).repeat(scale, 1)
+        r, c = divmod(i, columns)
+        out[r * th:r * th + h * scale, c * tw:c * tw + w * scale] = rgb
+    return out
+
+
+def digits(images: np.ndarray, columns: int = 10, scale: int = 2) -> np.ndarray:
+    """uint8 images (N, H, W) or (N, H, W, 3) as one grid, as the data set stores them (MNIST:
+    light digits on black), each pixel ``scale``×``scale``."""
+    n, h, w = images.shape[:3]
+    rows = -(-n // columns)
+    th, tw = h * scale + GAP, w * scale + GAP
+    out = np.full((rows * th - GAP, columns * tw - GAP) + images.shape[3:], 255, np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * th:r * th + h * scale, c * tw:c * tw + w * scale] = img.repeat(scale, 0).repeat(
+            scale, 1)
+    return out
+
+
+def png_uri(rgb: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _smooth(values: list[float], window: int) -> np.ndarray:
+    """Running mean over the last ``window`` steps (the first ones over what there is)."""
+    v = np.asarray(values, dtype=np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(v)])
+    idx = np.arange(1, len(v) + 1)
+    return (cumulative[idx] - cumulative[np.maximum(idx - window, 0)]) / np.minimum(idx, window)
+
+
+def learning_curves(steps: list[dict], epochs: list[dict], total_steps: int | None = None
+                    ) -> go.Figure:
+    """Loss and accuracy against steps: every batch (faint), its running mean, and each
+    epoch's training and validation means."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"),
+                        horizontal_spacing=0.1)
+    if steps:
+        x = [r["step"] for r in steps]
+        window = max(len(steps) // 50, 5)
+        for col, key in ((1, "loss"), (2, "accuracy")):
+            values = [r[key] for r in steps]
+            fig.add_trace(go.Scatter(x=x, y=values, mode="lines", name="each batch",
+                                     line=dict(color=TRAIN_COLOUR, width=1), opacity=0.25,
+                                     showlegend=col == 1, legendgroup="batch"), 1, col)
+            fig.add_trace(go.Scatter(x=x, y=_smooth(values, window), mode="lines",
+                                     name=f"training (mean of {window} batches)",
+                                     line=dict(color=TRAIN_COLOUR, width=3), showlegend=col == 1,
+                                     legendgroup="train"), 1, col)
+    for col, key in ((1, "val_loss"), (2, "val_accuracy")):
+        points = [r for r in epochs if key in r]
+        if points:
+            fig.add_trace(go.Scatter(x=[r["step"] for r in points], y=[r[key] for r in points],
+                                     mode="lines+markers", name="validation (each epoch)",
+                                     marker=dict(size=10, symbol="diamond"),
+                                     line=dict(color=VALIDATION_COLOUR, width=3, dash="dot"),
+                                     showlegend=col == 1, legendgroup="val"), 1, col)
+    fig.update_xaxes(title_text="step", range=[0, total_steps] if total_steps else None)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_layout(**layout(height=360, legend=dict(orientation="h", y=-0.25),
+                               margin=dict(l=10, r=10, t=40, b=10)))
+    return fig
+
+
+def agreement_figure(numpy_losses: list[float], torch_losses: list[float]) -> go.Figure:
+    """Both networks' losses step by step: two curves that lie on top of each other."""
+    steps = list(range(1, len(numpy_losses) + 1))
+    fig = go.Figure([
+        go.Scatter(x=steps, y=numpy_losses, name="NumPy from scratch", mode="lines+markers",
+                   line=dict(color=TRAIN_COLOUR, width=6), marker=dict(size=14)),
+        go.Scatter(x=steps, y=torch_losses, name="PyTorch twin", mode="lines+markers",
+                   line=dict(color=HIGHLIGHT, width=2, dash="dash"),
+                   marker=dict(size=7, symbol="x")),
+    ])
+    fig.update_layout(**layout(height=320, xaxis_title="step", yaxis_title="loss",
+                               legend=dict(orientation="h", y=1.15)))
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, classes, *, normalised: bool) -> go.Figure:
+    """Rows: the true class; columns: the network's answer; counts or row shares written in."""
+    text = [[(f"{v:.0%}" if normalised else str(int(v))) if v else "" for v in row]
+            for row in matrix]
+    names = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, text=text, texttemplate="%{text}",
+                               colorscale="Viridis", showscale=False,
+                               hovertemplate="true %{y}, answered %{x}: %{text}<extra></extra>",
+                               textfont=dict(size=FONT_SIZE - 4)))
+    fig.update_layout(**layout(height=480, title="Row-normalised (share of each true class)"
+                               if normalised else "Counts",
+                               xaxis=dict(title="network's answer", side="bottom", type="category"),
+                               yaxis=dict(title="true class", autorange="reversed",
+                                          type="category")))
+    return fig
+
+
+def probabilities_figure(probabilities: np.ndarray, classes) -> go.Figure:
+    """One digit's class probabilities as bars, the answer highlighted."""
+    best = int(np.argmax(probabilities))
+    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=probabilities,
+                           marker_color=[HIGHLIGHT if i == best else TRAIN_COLOUR
+                                         for i in range(len(classes))],
+                           text=[fmt_number(100 * p, 0) + " %" if p >= 0.01 else ""
+                                 for p in probabilities], textposition="outside"))
+    fig.update_layout(**layout(height=260, yaxis=dict(range=[0, 1.15], visible=False),
+                               xaxis=dict(type="category"), margin=dict(l=10, r=10, t=10, b=10)))
+    return fig
+
+
+OVERVIEW_TILE = 36  # px per channel tile in the network overview
+OVERVIEW_MAX_CHANNELS = 16  # a column shows at most this many channels
+
+
+def overview_figure(stages, selected: tuple[int, int] | None = None, classes=None
+                    ) -> go.Figure:
+    """Every layer's channels for one digit, as columns from the input (left) to the class
+    scores (right), like CNN Explainer. Each tile can be clicked (its point carries
+    ``customdata = [stage index, channel]``); ``selected`` is outlined."""
+    shown = [(i, s) for i, s in enumerate(stages) if s.output.ndim == 3 or i == len(stages) - 1]
+    column_w = OVERVIEW_TILE + 40
+    rows = OVERVIEW_MAX_CHANNELS
+    width, height = column_w * len(shown), (OVERVIEW_TILE + GAP) * rows
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    xs, ys, data, hover = [], [], [], []
+    for col, (index, stage) in enumerate(shown):
+        maps = stage.output if stage.output.ndim == 3 else stage.output[:, None, None]
+        maps = maps[:rows]
+        limit = float(np.abs(maps).max()) or 1.0
+        signed = bool((maps < 0).any())
+        for ch, m in enumerate(maps):
+            rgb = np.asarray(Image.fromarray(colour(m, signed, limit)).resize(
+                (OVERVIEW_TILE, OVERVIEW_TILE), Image.Resampling.NEAREST))
+            y0, x0 = ch * (OVERVIEW_TILE + GAP), col * column_w + 12
+            canvas[y0:y0 + OVERVIEW_TILE, x0:x0 + OVERVIEW_TILE] = rgb
+            xs.append(x0 + OVERVIEW_TILE / 2)
+            ys.append(y0 + OVERVIEW_TILE / 2)
+            data.append([index, ch])
+            value = (f" = {fmt_number(float(m[0, 0]), 2)}" if m.size == 1 else "")
+            hover.append(f"{stage.name} ({stage.kind}) · channel {ch}{value}")
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers", customdata=data, hovertext=hover,
+                               hoverinfo="text", marker=dict(size=OVERVIEW_TILE - 4,
+                                                             symbol="square",
+                                                             color="rgba(0,0,0,0.01)")))
+    fig.add_layout_image(source=png_uri(canvas), x=0, y=0, sizex=width, sizey=height,
+                         xref="x", yref="y", layer="below", sizing="stretch")
+    if selected is not None and selected in [tuple(d) for d in data]:
+        k = [tuple(d) for d in data].index(selected)
+        half = OVERVIEW_TILE / 2 + 2
+        fig.add_shape(type="rect", x0=xs[k] - half, x1=xs[k] + half, y0=ys[k] - half,
+                      y1=ys[k] + half, line=dict(color=ACCENT, width=4))
+    fig.update_xaxes(range=[0, width], visible=False, fixedrange=True,
+                     tickvals=[col * column_w + column_w / 2 for col in range(len(shown))])
+    fig.update_yaxes(range=[height, -30], visible=False, fixedrange=True, scaleanchor="x")
+    for col, (_, stage) in enumerate(shown):
+        fig.add_annotation(x=col * column_w + column_w / 2, y=-15, text=stage.name,
+                           showarrow=False, textangle=-30, font=dict(size=FONT_SIZE - 6))
+    if classes is not None:  # the last column holds the class scores: name them
+        x_last = (len(shown) - 1) * column_w + 12 + OVERVIEW_TILE + 4
+        for k, name in enumerate(list(classes)[:rows]):
+            fig.add_annotation(x=x_last, y=k * (OVERVIEW_TILE + GAP) + OVERVIEW_TILE / 2,
+                               text=str(name), showarrow=False, xanchor="left",
+                               font=dict(size=FONT_SIZE - 6))
+    fig.update_layout(**layout(height=height + 60, width=max(width, 400),
+                               margin=dict(l=0, r=0, t=20, b=0), clickmode="event+select",
+                               dragmode=False))
+    return fig

@@ -1,0 +1,41 @@
+"""The NumPy network in the training loop: a :class:`cnnviz.train.loop.Learner` adapter."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import numpy as np
+
+from cnnviz.train.numpy_net import Network, softmax_cross_entropy
+
+
+class NumpyLearner:
+    """forward → softmax cross-entropy → backward → optimiser step, all in NumPy.
+
+    ``prepare`` turns the loop's batch into the network's input (e.g. ``Standardise``);
+    ``lock`` is held during each step, so the page can copy the weights between steps.
+    """
+
+    def __init__(self, network: Network, optimizer, *,
+                 prepare: Callable[[np.ndarray], np.ndarray] | None = None):
+        self.network, self.optimizer, self.prepare = network, optimizer, prepare
+        self.lock = threading.Lock()
+
+    def inputs(self, x):
+        x = self.prepare(x) if self.prepare is not None else x
+        return np.asarray(x, self.network.dtype)
+
+    def train_step(self, x, y):
+        x = self.inputs(x)
+        with self.lock:
+            logits = self.network.forward(x, train=True)
+            loss, dlogits = softmax_cross_entropy(logits, y)
+            self.network.backward(dlogits)
+            self.optimizer.step()
+        return loss, int((logits.argmax(axis=1) == y).sum())
+
+    def logits(self, x):
+        x = self.inputs(x)
+        with self.lock:
+            return self.network.forward(x, train=False)
