@@ -7,7 +7,7 @@ from torch import nn
 
 from cnnviz.train import cifar_net
 from cnnviz.train import gradient_flow
-from cnnviz.train.mnist32 import digits32
+from cnnviz.train.images32 import digits32
 
 REL = 1e-5
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnviz.train import cifar_net, degradation
-from cnnviz.train.mnist32 import digits32
+from cnnviz.train.images32 import digits32
 from tests.pagetest import open_page
 from tests.test_gradient_flow import backward_with_hooks
 

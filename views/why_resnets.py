@@ -10,12 +10,15 @@ from cnnviz.figures.depth import sci
 from cnnviz.figures.style import fmt_number
 from cnnviz.train import cifar_net, degradation, gradient_flow
 from cnnviz.train.cifar_net import DEPTHS, PAPER_PARAMETERS, layer_count, parameter_count
+from cnnviz.train.images32 import digits32, images32
 from cnnviz.train.jobs import JobLimitError
-from cnnviz.train.mnist32 import digits32
 from cnnviz.ui import url_state
+from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, load_split
 
 JOB = "why_resnets_job"  # the live run (a cnnviz.train.jobs.Job) and its setting
 PROBE_SIZE = 128  # digits in the batch the gradients are measured on
+LIVE_IMAGES = (1000, 3500, 10000)  # training images of a live run (the first of the split)
+LIVE_VALIDATION = 500
 
 st.title("Why ResNets work")
 st.markdown(
@@ -29,6 +32,12 @@ st.markdown(
 @st.cache_resource(show_spinner=False)
 def data():
     return digits32()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def prepared(name: str):
+    """A data set padded to 32×32 for the networks, shared by every session."""
+    return images32(load_split(name))
 
 
 @st.cache_data(show_spinner="Measuring the gradients of both networks on a real batch…",
@@ -47,6 +56,25 @@ def flows(depth: int, batch_norm: bool, activation: str, shortcut: str) -> tuple
 @st.cache_data(show_spinner=False)
 def shipped() -> dict:
     return degradation.load()
+
+
+def verdict_sentence(record: dict) -> str:
+    """What one setting's runs show, from their final training losses."""
+    shallow, deep = record["setting"]["depths"]
+    found = degradation.verdict(record)
+
+    def loss(label: str) -> str:
+        value = found["final_losses"].get(label)
+        return "diverged" if value is None else fmt_number(value, 3)
+
+    plain = (f"the deeper plain network ends **worse** (plain-{deep} {loss(f'plain-{deep}')} "
+             f"against plain-{shallow} {loss(f'plain-{shallow}')}): degradation"
+             if found["plain_degrades"] else
+             f"the deeper plain network does **not** end worse here (plain-{deep} "
+             f"{loss(f'plain-{deep}')}, plain-{shallow} {loss(f'plain-{shallow}')})")
+    residual = (f"ResNet-{deep} ends at {loss(f'ResNet-{deep}')} against ResNet-{shallow}'s "
+                f"{loss(f'ResNet-{shallow}')}")
+    return f"Final training loss (last epoch's mean): {plain}; {residual}."
 
 
 # ---- the networks ----------------------------------------------------------------------------
@@ -150,32 +178,19 @@ if results is not None:
     st.markdown(
         f"Trained once offline (`{results['generated_by']}`, {results['started'][:10]}, "
         f"{fmt_number(results['wall_seconds'] / 60, 0)} minutes on a {env['cpu_count']}-core "
-        f"CPU with {env['torch_threads']} threads, torch {env['torch']}). Data: "
+        f"CPU with {env['torch_threads']} threads, load average "
+        f"{fmt_number(env['load_average'][0], 1)} at the start, torch {env['torch']}). Data: "
         f"{results['data']}.")
     for k, record in enumerate(results["settings"]):
         s = record["setting"]
         shallow, deep = s["depths"]
-        found = degradation.verdict(record)
-        final = found["final_losses"]
         st.subheader(f"{s['label'][0].upper()}{s['label'][1:]}: {shallow} against {deep} layers")
         st.plotly_chart(figures.training_curves(record["runs"], s["label"]), width="stretch",
                         key=f"curves_{k}")
-
-        def loss(label: str) -> str:
-            return "diverged" if final.get(label) is None else fmt_number(final[label], 3)
-
-        plain_says = (f"the deeper plain network ends **worse** (plain-{deep} "
-                      f"{loss(f'plain-{deep}')} against plain-{shallow} "
-                      f"{loss(f'plain-{shallow}')}): degradation"
-                      if found["plain_degrades"] else
-                      f"the deeper plain network does **not** end worse here (plain-{deep} "
-                      f"{loss(f'plain-{deep}')}, plain-{shallow} {loss(f'plain-{shallow}')})")
-        res_says = (f"ResNet-{deep} ends at {loss(f'ResNet-{deep}')} against ResNet-{shallow}'s "
-                    f"{loss(f'ResNet-{shallow}')}")
-        st.markdown(f"Final training loss (last epoch's mean): {plain_says}; {res_says}.")
+        st.markdown(verdict_sentence(record))
         st.caption(
             f"{record['train_size']:,} training and {record['validation_size']:,} validation "
-            f"digits; {s['epochs']} epochs of batches of {s['batch_size']} (the same batches in "
+            f"images; {s['epochs']} epochs of batches of {s['batch_size']} (the same batches in "
             f"the same order for all four); SGD, learning rate {s['lr']} (rising linearly to it "
             f"over the first {s['warmup_steps']} steps), momentum {s['momentum']}, weight decay "
             f"{s['weight_decay']}; seed {s['seed']}; "
@@ -190,27 +205,38 @@ st.markdown("A short version of the same comparison, trained now on this server:
             "laptop CPU one epoch of all four takes a minute or two.")
 job_and_setting = st.session_state.get(JOB)
 running = job_and_setting is not None and not job_and_setting[0].poll().done
-l1, l2, l3, l4 = st.columns(4)
+l1, l2, l3 = st.columns(3)
 l1.selectbox("Shallow", [d for d in DEPTHS if d < 56], index=1, key="live_shallow",
              disabled=running)
 l2.selectbox("Deep", [d for d in DEPTHS if d > 8], index=3, key="live_deep", disabled=running)
 l3.slider("Epochs", 1, 3, 1, key="live_epochs", disabled=running)
-l4.toggle("Batch normalisation", True, key="live_bn", disabled=running)
+l4, l5, l6 = st.columns(3)
+l4.selectbox("Data", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key="live_data",
+             disabled=running, help="Full data sets are used when this machine has them "
+                                    "(or can download them); otherwise the offline subset.")
+l5.selectbox("Training images", LIVE_IMAGES, index=1, format_func="{:,}".format,
+             key="live_images", disabled=running)
+l6.toggle("Batch normalisation", True, key="live_bn", disabled=running,
+          help="Without it the learning rate is 0.01: at 0.1 the networks diverge.")
 b1, b2 = st.columns(2)
 if b1.button("Start", type="primary", disabled=running, key="live_start"):
     shallow, deep = st.session_state["live_shallow"], st.session_state["live_deep"]
     if shallow >= deep:
         st.warning("Pick a shallow network with fewer layers than the deep one.")
     else:
+        name, _ = data_or_fallback(st.session_state["live_data"])
         setting = degradation.Setting(
             depths=(shallow, deep), epochs=st.session_state["live_epochs"],
             batch_norm=st.session_state["live_bn"],
-            lr=degradation.Setting.lr if st.session_state["live_bn"] else 0.01)
+            lr=degradation.Setting.lr if st.session_state["live_bn"] else 0.01,
+            data=name, train_images=st.session_state["live_images"],
+            validation_images=LIVE_VALIDATION)
         try:
-            st.session_state[JOB] = (degradation.live_job(setting), setting)
+            st.session_state[JOB] = (degradation.live_job(setting, prepared(name)), setting)
         except JobLimitError as err:
             st.warning(str(err))
-        st.rerun()
+        else:
+            st.rerun()
 if b2.button("Stop", disabled=not running, key="live_stop"):
     job_and_setting[0].stop()
 
@@ -230,12 +256,18 @@ def live() -> None:
     elif snap.error:
         st.error(f"The run failed: {snap.error.strip().splitlines()[-1]}")
     else:
-        st.success(f"{'Stopped' if snap.state == 'stopped' else 'Finished'} after "
+        why = {"idle": " (the page was left)", "lifetime": " (the time limit)"}.get(
+            snap.stop_reason, "")
+        st.success(f"{'Stopped' if snap.state == 'stopped' else 'Finished'}{why} after "
                    f"{fmt_number(snap.seconds, 0)} s.")
+    st.caption(f"{DATA_CHOICES[setting.data]}: the first {setting.train_images:,} training "
+               f"images (all, if it has fewer), {setting.validation_images} for validation.")
     runs = snap.result["runs"] if snap.result else degradation.live_runs(setting, steps)
     if runs:
         st.plotly_chart(figures.training_curves(runs, f"Live: {setting.label}"),
                         width="stretch", key="live_curves")
+    if snap.result and len(snap.result["runs"]) == 4:
+        st.markdown(verdict_sentence(snap.result))
     if snap.done and running:
         st.rerun()  # the whole page: the buttons come back
 

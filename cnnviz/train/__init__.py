@@ -16,6 +16,6 @@ from cnnviz.train.torch_learner import TorchLearner
 
 __all__ = ["DIGITS", "NETS", "History", "ImageSet", "Job", "JobLimitError", "Learner",
            "Network", "NumpyLearner", "Recipe", "Snapshot", "Split", "Standardise",
-           "TorchLearner", "build_learner", "cifar_net", "evaluate", "fit", "mnist_split", "mnist_subset",
-           "predict", "running_jobs", "scratch_cnn", "stratified_split", "to_nchw",
-           "training_job"]
+           "TorchLearner", "build_learner", "cifar_net", "evaluate", "fit", "mnist_split",
+           "mnist_subset", "predict", "running_jobs", "scratch_cnn", "stratified_split",
+           "to_nchw", "training_job"]

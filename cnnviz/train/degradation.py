@@ -30,11 +30,12 @@ import numpy as np
 import torch
 import torchvision
 
-from cnnviz.train import gradient_flow
+from cnnviz.train import gradient_flow, torchvision_data
 from cnnviz.train.cifar_net import cifar_net, parameter_count
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import batches_per_epoch, fit
-from cnnviz.train.mnist32 import Digits32, digits32
+from cnnviz.train.images32 import Images32, images32
+from cnnviz.train.offline_mnist import Split, mnist_split
 from cnnviz.train.torch_learner import TorchLearner
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "assets" / "degradation.json"
@@ -54,20 +55,22 @@ class Setting:
     epochs: int = 10
     batch_size: int = 128  # He et al. §4.2
     lr: float = 0.1  # §4.2 (divided by 10 at 32k and 48k iterations: far beyond these runs)
-    # The learning rate rises linearly to ``lr`` over these first steps (one epoch). Without it
-    # ResNet-56's loss rose from 2.9 to 11.8 by step 5 and was still 2.27 after two epochs,
-    # as the paper's ResNet-110 did ("0.1 is slightly too large to start converging", §4.2).
+    # The learning rate rises linearly to ``lr`` over these first steps (an epoch of the subset).
+    # Without it ResNet-56's loss rose from 2.9 to 11.8 by step 5 and was still 2.27 after two
+    # epochs, as the paper's ResNet-110 did ("0.1 is slightly too large to start converging").
     warmup_steps: int = 27
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0  # initial weights (torch) and batch order (the loop)
-    split_seed: int = 0  # the offline subset's train / validation split
+    split_seed: int = 0  # the data set's train / validation split
     batch_norm: bool = True
     activation: str = "relu"
     width: int = 16
     checkpoints: int = 4  # gradient norms at initialisation and at this many evenly spaced steps
     gradient_batch: int = 128  # the first training digits, the same batch at every checkpoint
-    train_images: int | None = None  # the first this many training digits (None: all of them)
+    data: str = "subset"  # the offline MNIST subset, or a torchvision_data name ("cifar10")
+    train_images: int | None = None  # the first this many training images (None: all of them)
+    validation_images: int | None = None  # likewise for validation
 
     @property
     def label(self) -> str:
@@ -97,7 +100,26 @@ def _flow(net, images, labels) -> dict:
     return {k: v for k, v in flow.as_dict().items() if k in keep}
 
 
-def train_one(depth: int, residual: bool, setting: Setting, data: Digits32, *,
+def load_split(setting: Setting) -> Split:
+    """The setting's data set: the offline subset, or a torchvision one when this machine has it
+    (:class:`~cnnviz.train.torchvision_data.DataUnavailableError` when it has not)."""
+    if setting.data == "subset":
+        return mnist_split(seed=setting.split_seed)
+    return torchvision_data.load(setting.data, seed=setting.split_seed)
+
+
+def describe(setting: Setting) -> str:
+    """The data of ``setting`` in words, for the results file and the page."""
+    if setting.data == "subset":
+        return ("the offline MNIST subset (assets/mnist_5k.npz) in its seeded stratified split, "
+                "28×28 digits padded to 32×32 and standardised with the training digits' mean "
+                "and standard deviation")
+    return (f"{torchvision_data.TITLES[setting.data]} from torchvision, its training set split "
+            "with a seeded stratified validation part, padded to 32×32 where smaller and "
+            "standardised with the training images' statistics")
+
+
+def train_one(depth: int, residual: bool, setting: Setting, data: Images32, *,
               max_steps: int | None = None, on_step: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> dict:
     """Train one network of ``setting`` and return its record: every step's loss, every epoch's
@@ -105,7 +127,7 @@ def train_one(depth: int, residual: bool, setting: Setting, data: Digits32, *,
     ``max_steps`` ends it early (a short live run, or a test)."""
     torch.manual_seed(setting.seed)
     net = cifar_net(depth, residual, width=setting.width, batch_norm=setting.batch_norm,
-                    activation=setting.activation, in_channels=1)
+                    activation=setting.activation, in_channels=data.channels)
     optimizer = torch.optim.SGD(net.parameters(), lr=setting.lr, momentum=setting.momentum,
                                 weight_decay=setting.weight_decay)
     learner = TorchLearner(net, optimizer, prepare=data.standardise)
@@ -145,7 +167,8 @@ def train_one(depth: int, residual: bool, setting: Setting, data: Digits32, *,
     return {
         "label": run_label(depth, residual), "depth": depth, "residual": residual,
         "params": parameter_count(depth, residual, width=setting.width,
-                                  batch_norm=setting.batch_norm, in_channels=1)["total"],
+                                  batch_norm=setting.batch_norm,
+                                  in_channels=data.channels)["total"],
         "seconds": seconds, "ended": ended,
         "loss": [s["loss"] for s in steps],  # step k+1's training batch loss at index k
         "epochs": [{k: e[k] for k in ("step", "epoch", "loss", "accuracy", "val_loss",
@@ -154,15 +177,16 @@ def train_one(depth: int, residual: bool, setting: Setting, data: Digits32, *,
     }
 
 
-def run_setting(setting: Setting, data: Digits32 | None = None, *,
+def run_setting(setting: Setting, data: Images32 | None = None, *,
                 max_steps: int | None = None,
                 progress: Callable[[str, dict], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> dict:
     """The four networks of ``setting``, one after another; ``progress(label, step_record)``
-    after every step."""
-    data = data or digits32(setting.split_seed)
-    if setting.train_images is not None:  # standardised as before, with all digits' statistics
-        data = replace(data, train=data.train.subset(slice(0, setting.train_images)))
+    after every step. ``data``: the setting's data set already loaded (a page's cache)."""
+    data = data or images32(load_split(setting))
+    # cut to the setting's size, standardised as before with all training images' statistics
+    data = replace(data, train=data.train.subset(slice(0, setting.train_images)),
+                   validation=data.validation.subset(slice(0, setting.validation_images)))
     start = time.perf_counter()
     runs = []
     for label, depth, residual in setting.runs():
@@ -209,13 +233,13 @@ def setting_of(record: dict) -> Setting:
     return Setting(**{**fields, "depths": tuple(fields["depths"])})
 
 
-def live_job(setting: Setting, **bounds) -> Job:
+def live_job(setting: Setting, data: Images32 | None = None, **bounds) -> Job:
     """The four runs of ``setting`` in a background :class:`~cnnviz.train.jobs.Job` that a page
     polls: each step record in ``poll().steps`` names its ``run``; ``poll().result`` is
     :func:`run_setting`'s record. ``bounds``: the job's ``max_seconds`` and ``idle_seconds``."""
 
     def work(job: Job) -> dict:
-        return run_setting(setting, should_stop=job.should_stop,
+        return run_setting(setting, data, should_stop=job.should_stop,
                            progress=lambda label, r: job.on_step({**r, "run": label}))
 
     return Job(work, name="cnnviz-degradation", **bounds).start()
@@ -258,9 +282,7 @@ def rebuild(path: Path = RESULTS_PATH, settings: tuple[Setting, ...] = DEFAULT_S
     results = [run_setting(s, progress=progress) for s in settings]
     document = {
         "generated_by": COMMAND,
-        "data": "the offline MNIST subset (assets/mnist_5k.npz), seeded stratified split, "
-                "28×28 digits padded to 32×32 and standardised with the training digits' "
-                "mean and standard deviation",
+        "data": "; ".join(dict.fromkeys(describe(s) for s in settings)),
         "started": started.isoformat(timespec="seconds"),
         "wall_seconds": sum(r["wall_seconds"] for r in results),
         "environment": {**before, "load_average_after": os.getloadavg()},
@@ -282,18 +304,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rebuild", action="store_true", help=f"train and write {RESULTS_PATH}")
     parser.add_argument("--epochs", type=int, help="override the budget of every setting")
+    parser.add_argument("--data", choices=["subset", *torchvision_data.DATASETS],
+                        help="train on another data set, when this machine has it")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
     if not args.rebuild:
         parser.error("nothing to do: pass --rebuild")
-    settings = DEFAULT_SETTINGS if args.epochs is None else tuple(
-        replace(s, epochs=args.epochs) for s in DEFAULT_SETTINGS)
+    changes = {k: v for k, v in (("epochs", args.epochs), ("data", args.data)) if v is not None}
+    settings = tuple(replace(s, **changes) for s in DEFAULT_SETTINGS)
+
     def progress(label: str, record: dict) -> None:
         if record["step"] % 10 == 0 or record["step"] == record["total_steps"]:
             print(f"{label}: step {record['step']}/{record['total_steps']}, "
                   f"loss {record['loss']:.3f}, {record['seconds']:.0f} s", flush=True)
 
-    document = rebuild(args.out, settings, progress)
+    try:
+        document = rebuild(args.out, settings, progress)
+    except torchvision_data.DataUnavailableError as err:
+        raise SystemExit(str(err)) from None
     print(f"wrote {args.out} in {document['wall_seconds']:.0f} s")
 
 
