@@ -4,13 +4,17 @@ rebuild writes what it claims, and the live version runs, reports and stops."""
 import contextlib
 import json
 import time
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from cnnviz.train import degradation
 from cnnviz.train.cifar_net import cifar_net
 from cnnviz.train.degradation import Setting
+from cnnviz.train.images32 import images32
+from cnnviz.train.offline_mnist import ImageSet, Split
 
 TINY = Setting(depths=(8, 14), epochs=1, batch_size=100, checkpoints=2, gradient_batch=32,
                width=4, train_images=700)
@@ -148,3 +152,21 @@ def test_live_job_stops_when_asked():
     assert snap.state == "stopped"
     assert len(snap.result["runs"]) < 4 or len(snap.result["runs"][-1]["loss"]) < 7
     assert 0 < degradation.live_fraction(TINY, snap.steps) < 1
+
+
+def test_colour_images_train_networks_with_three_input_channels():
+    """CIFAR-10's shape (the real set needs a download): 32×32×3 uint8 images."""
+    rng = np.random.default_rng(0)
+    classes = tuple(str(c) for c in range(10))
+
+    def part(n):
+        return ImageSet(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+                        np.arange(n) % 10, classes)
+
+    data = images32(Split(part(300), part(100), part(10)))
+    assert data.channels == 3 and data.tensors(data.train, 5)[0].shape == (5, 3, 32, 32)
+    with threads(1):
+        record = degradation.run_setting(replace(TINY, train_images=200), data, max_steps=2)
+    assert [len(r["loss"]) for r in record["runs"]] == [2, 2, 2, 2]
+    assert record["runs"][0]["params"] == sum(
+        p.numel() for p in cifar_net(8, False, width=TINY.width, in_channels=3).parameters())
