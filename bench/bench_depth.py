@@ -43,8 +43,7 @@ def main() -> None:
     per_epoch = batches_per_epoch(len(data.train), setting.batch_size)
     learners = {}
     for name, (depth, residual) in NETS.items():
-        torch.manual_seed(0)
-        net = cifar_net(depth, residual, in_channels=1)
+        net = cifar_net(depth, residual, in_channels=1, seed=0)
         learners[name] = TorchLearner(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
                                       prepare=data.standardise)
     rng = np.random.default_rng(0)
@@ -78,8 +77,8 @@ def main() -> None:
           f"({setting.gradient_batch} digits, seed 0):")
     for label in ("batch norm", "no batch norm"):
         for residual in (False, True):
-            torch.manual_seed(0)
-            net = cifar_net(56, residual, in_channels=1, batch_norm=label == "batch norm")
+            net = cifar_net(56, residual, in_channels=1, batch_norm=label == "batch norm",
+                            seed=0)
             ratio = gradient_flow.measure(net, images, labels).first_to_last
             print(f"  {degradation.run_label(56, residual):9s} ({label}): {ratio:.3g}")
 

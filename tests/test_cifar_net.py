@@ -147,3 +147,16 @@ def test_digits_are_padded_with_background_and_standardised_on_the_training_digi
     assert pad(np.zeros((1, 5, 6), np.uint8), 8).shape == (1, 8, 8)
     with pytest.raises(ValueError, match="fit"):
         pad(np.zeros((1, 33, 28), np.uint8))
+
+
+def test_a_seed_gives_the_same_network_whatever_the_global_generator_did():
+    torch.manual_seed(1)
+    first = cifar_net(8, seed=5).state_dict()
+    torch.manual_seed(2)
+    torch.randn(100)
+    again = cifar_net(8, seed=5).state_dict()
+    other = cifar_net(8, seed=6).state_dict()
+    for name, tensor in first.items():
+        assert torch.equal(tensor, again[name]), name
+    assert not torch.equal(first["head.2.weight"], other["head.2.weight"])
+    assert not torch.equal(first["stem.0.weight"], other["stem.0.weight"])

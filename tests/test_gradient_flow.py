@@ -50,8 +50,7 @@ def close(a: float, b: float) -> bool:
                                      dict(residual=True, activation="sigmoid")],
                          ids=["plain", "resnet-A", "resnet-B", "plain-no-bn", "resnet-sigmoid"])
 def test_block_and_weight_norms_equal_autograds(options, digits_batch):
-    torch.manual_seed(0)
-    net = cifar_net(20, in_channels=1, **options).train()
+    net = cifar_net(20, in_channels=1, **options, seed=0).train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     flow = gradient_flow.measure(net, *digits_batch)
     for k, v in net.state_dict().items():  # the network is not touched (running statistics)
@@ -71,8 +70,7 @@ def test_block_and_weight_norms_equal_autograds(options, digits_batch):
 
 def test_highway_is_the_gradient_with_every_branch_cut(digits_batch):
     """The '1·1·…·1' term: with every F detached, only the shortcuts carry a gradient."""
-    torch.manual_seed(1)
-    net = cifar_net(20, in_channels=1).train()
+    net = cifar_net(20, in_channels=1, seed=1).train()
     flow = gradient_flow.measure(net, *digits_batch)
     grads = backward_with_hooks(net, *digits_batch, detach=[b.branch for b in net.blocks])
     for mine, reference in zip(flow.highway_norms, grads):
@@ -85,8 +83,7 @@ def test_highway_is_the_gradient_with_every_branch_cut(digits_batch):
 
 @pytest.mark.parametrize("block", [0, 3, 8])
 def test_shortcut_and_branch_parts_are_the_two_paths_through_a_block(block, digits_batch):
-    torch.manual_seed(2)
-    net = cifar_net(20, in_channels=1, shortcut="B").train()
+    net = cifar_net(20, in_channels=1, shortcut="B", seed=2).train()
     flow = gradient_flow.measure(net, *digits_batch)
     through_branch = backward_with_hooks(net, *digits_batch, detach=[net.blocks[block].shortcut])
     through_shortcut = backward_with_hooks(net, *digits_batch, detach=[net.blocks[block].branch])
@@ -95,8 +92,7 @@ def test_shortcut_and_branch_parts_are_the_two_paths_through_a_block(block, digi
 
 
 def test_a_plain_network_has_no_highway(digits_batch):
-    torch.manual_seed(3)
-    flow = gradient_flow.measure(cifar_net(20, False, in_channels=1), *digits_batch)
+    flow = gradient_flow.measure(cifar_net(20, False, in_channels=1, seed=3), *digits_batch)
     assert flow.highway_norms[:-1] == [0.0] * 9 and flow.shortcut_norms == [0.0] * 9
     assert flow.rest_norms[:-1] == flow.input_norms[:-1]
     # the per-block factors multiply up to the whole change from the output to the input

@@ -26,8 +26,7 @@ def number(text: str) -> float:
 def autograd_norms(depth: int, residual: bool, **options) -> list[float]:
     """‖∂L/∂x‖ at every block's input as torch.autograd gives it, on the page's batch."""
     data = digits32()
-    torch.manual_seed(0)
-    net = cifar_net(depth, residual, in_channels=1, **options).train()
+    net = cifar_net(depth, residual, in_channels=1, seed=0, **options).train()
     return [g.norm().item() for g in backward_with_hooks(net, *data.tensors(data.train, 128))]
 
 

@@ -3,7 +3,6 @@ and residual networks of He et al.'s CIFAR family."""
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from cnnviz.figures import depth as figures
 from cnnviz.figures.depth import sci
@@ -46,9 +45,8 @@ def flows(depth: int, batch_norm: bool, activation: str, shortcut: str) -> tuple
     images, labels = data().tensors(data().train, PROBE_SIZE)
     records = []
     for residual in (False, True):
-        torch.manual_seed(0)
         net = cifar_net(depth, residual, batch_norm=batch_norm, activation=activation,
-                        shortcut=shortcut, in_channels=1)
+                        shortcut=shortcut, in_channels=1, seed=0)
         records.append(gradient_flow.measure(net, images, labels).as_dict())
     return records[0], records[1]
 

@@ -10,6 +10,8 @@ paper uses on CIFAR), option B projects with a 1×1 convolution where the shape 
 block is the same block without the addition: same layers, same parameters (under option A).
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,7 +90,8 @@ class CifarNet(nn.Module):
     """``stem`` (conv3×3 → BN → act), ``blocks`` (3n of them) and ``head`` (pool → linear)."""
 
     def __init__(self, depth: int, residual: bool, width: int, batch_norm: bool,
-                 activation: str, shortcut: str, in_channels: int, num_classes: int):
+                 activation: str, shortcut: str, in_channels: int, num_classes: int,
+                 seed: int | None = None):
         super().__init__()
         n = blocks_per_stage(depth)
         if activation not in ACTIVATIONS:
@@ -112,21 +115,27 @@ class CifarNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Linear(c_in, num_classes))
-        self._initialise()
+        self._initialise(None if seed is None else torch.Generator().manual_seed(seed))
 
-    def _initialise(self) -> None:
+    def _initialise(self, generator: torch.Generator | None) -> None:
         """He et al. initialise as in their "Delving deep into rectifiers" (2015): a normal
         distribution with variance 2 / fan, which keeps a ReLU network's signal at one scale.
         That reasoning is for ReLU; a sigmoid network gets Glorot & Bengio's (2010) variance
-        instead, the initialisation designed for it."""
+        instead, the initialisation designed for it. The classifier keeps PyTorch's default,
+        redrawn here so that every random number comes from ``generator``."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 if self.activation == "relu":
-                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu",
+                                            generator=generator)
                 else:
-                    nn.init.xavier_normal_(module.weight)
+                    nn.init.xavier_normal_(module.weight, generator=generator)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(module.in_features)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))
@@ -134,13 +143,15 @@ class CifarNet(nn.Module):
 
 def cifar_net(depth: int, residual: bool = True, *, width: int = 16, batch_norm: bool = True,
               activation: str = "relu", shortcut: str = "A", in_channels: int = 3,
-              num_classes: int = 10) -> CifarNet:
+              num_classes: int = 10, seed: int | None = None) -> CifarNet:
     """The plain (``residual=False``) or residual network of depth 6n+2 from He et al. (2015)
     §4.2. ``width`` is the first stage's channels (16 in the paper; the others are 2× and 4×).
     MNIST fits with ``in_channels=1`` and its digits padded to 32×32; any size works, since
-    the head averages whatever map the last stage leaves."""
+    the head averages whatever map the last stage leaves. ``seed`` draws the initial weights
+    from a generator of their own, so the same seed gives the same network in any thread
+    (None: from torch's global generator)."""
     return CifarNet(depth, residual, width, batch_norm, activation, shortcut, in_channels,
-                    num_classes)
+                    num_classes, seed)
 
 
 def parameter_count(depth: int, residual: bool = True, *, width: int = 16,

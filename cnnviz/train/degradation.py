@@ -125,9 +125,8 @@ def train_one(depth: int, residual: bool, setting: Setting, data: Images32, *,
     """Train one network of ``setting`` and return its record: every step's loss, every epoch's
     means and validation scores, and the gradient norms at the checkpoints (step 0 first).
     ``max_steps`` ends it early (a short live run, or a test)."""
-    torch.manual_seed(setting.seed)
     net = cifar_net(depth, residual, width=setting.width, batch_norm=setting.batch_norm,
-                    activation=setting.activation, in_channels=data.channels)
+                    activation=setting.activation, in_channels=data.channels, seed=setting.seed)
     optimizer = torch.optim.SGD(net.parameters(), lr=setting.lr, momentum=setting.momentum,
                                 weight_decay=setting.weight_decay)
     learner = TorchLearner(net, optimizer, prepare=data.standardise)
