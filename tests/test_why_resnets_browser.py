@@ -1,4 +1,4 @@
-"""The "Why ResNets work" page in headless Chromium: figures drawn, a live run started and stopped."""
+"""The "Why ResNets work" page in headless Chromium: figures drawn, a live run started, stopped."""
 
 import pytest
 

@@ -4,9 +4,9 @@ trained on the same digits, in the same order, for the same number of steps.
 He et al. (2015, Fig. 1 and §4.2) found that on CIFAR-10 the 56-layer plain network ends with a
 *higher training error* than the 20-layer one, so it is not overfitting, while the residual
 networks improve with depth. This module trains the four networks with the paper's optimiser
-(SGD, momentum 0.9, weight decay 1e-4, batch 128, learning rate 0.1) on the offline MNIST subset,
-records every step's loss, each epoch's validation accuracy, and the gradient norm at every
-block at a few checkpoints, and returns plain, JSON-ready data.
+(SGD, momentum 0.9, weight decay 1e-4, batch 128, learning rate 0.1 after a one-epoch warm-up)
+on the offline MNIST subset, records every step's loss, each epoch's validation accuracy and
+the gradient norm at every block at a few checkpoints, and returns plain, JSON-ready data.
 
 Training four networks takes a while on a laptop CPU, so the app ships one run:
 
@@ -32,9 +32,9 @@ import torchvision
 
 from cnnviz.train import gradient_flow, torchvision_data
 from cnnviz.train.cifar_net import cifar_net, parameter_count
+from cnnviz.train.images32 import Images32, images32
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import batches_per_epoch, fit
-from cnnviz.train.images32 import Images32, images32
 from cnnviz.train.offline_mnist import Split, mnist_split
 from cnnviz.train.torch_learner import TorchLearner
 
@@ -87,7 +87,8 @@ class Setting:
 
     def checkpoint_steps(self, train_size: int) -> list[int]:
         total = self.steps(train_size)
-        return sorted({round(total * k / self.checkpoints) for k in range(1, self.checkpoints + 1)})
+        return sorted({round(total * k / self.checkpoints)
+                       for k in range(1, self.checkpoints + 1)})
 
 
 DEFAULT_SETTINGS = (Setting(),)  # what the shipped file holds
