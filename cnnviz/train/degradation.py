@@ -306,10 +306,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override the budget of every setting")
     parser.add_argument("--data", choices=["subset", *torchvision_data.DATASETS],
                         help="train on another data set, when this machine has it")
+    parser.add_argument("--threads", type=int, help="torch threads (the file records them: "
+                                                     "the same count reproduces its numbers)")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
     if not args.rebuild:
         parser.error("nothing to do: pass --rebuild")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     changes = {k: v for k, v in (("epochs", args.epochs), ("data", args.data)) if v is not None}
     settings = tuple(replace(s, **changes) for s in DEFAULT_SETTINGS)
 
