@@ -9,7 +9,7 @@ from cnnviz.figures.depth import sci
 from cnnviz.figures.style import fmt_number
 from cnnviz.train import cifar_net, degradation, gradient_flow
 from cnnviz.train.cifar_net import DEPTHS, PAPER_PARAMETERS, layer_count, parameter_count
-from cnnviz.train.images32 import digits32, images32
+from cnnviz.train.images32 import images32
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.ui import url_state
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, load_split
@@ -28,11 +28,6 @@ st.markdown(
     "He et al.'s CIFAR networks (plain and residual, 6n+2 layers) and real handwritten digits.")
 
 
-@st.cache_resource(show_spinner=False)
-def data():
-    return digits32()
-
-
 @st.cache_resource(show_spinner=False, max_entries=2)
 def prepared(name: str):
     """A data set padded to 32×32 for the networks, shared by every session."""
@@ -42,7 +37,8 @@ def prepared(name: str):
 @st.cache_data(show_spinner="Measuring the gradients of both networks on a real batch…",
                max_entries=24)
 def flows(depth: int, batch_norm: bool, activation: str, shortcut: str) -> tuple[dict, dict]:
-    images, labels = data().tensors(data().train, PROBE_SIZE)
+    digits = prepared("subset")
+    images, labels = digits.tensors(digits.train, PROBE_SIZE)
     records = []
     for residual in (False, True):
         net = cifar_net(depth, residual, batch_norm=batch_norm, activation=activation,
