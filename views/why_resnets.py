@@ -68,7 +68,18 @@ def verdict_sentence(record: dict) -> str:
              f"{loss(f'plain-{deep}')}, plain-{shallow} {loss(f'plain-{shallow}')})")
     residual = (f"ResNet-{deep} ends at {loss(f'ResNet-{deep}')} against ResNet-{shallow}'s "
                 f"{loss(f'ResNet-{shallow}')}")
-    return f"Final training loss (last epoch's mean): {plain}; {residual}."
+    text = f"Final training loss (last epoch's mean): {plain}; {residual}."
+    final = found["final_losses"]
+    pairs = [final.get(f"{kind}-{d}") for kind in ("plain", "ResNet") for d in (deep, shallow)]
+    if all(pairs):
+        text += (f" Deep ÷ shallow: plain **{fmt_number(pairs[0] / pairs[1], 1)}×**, residual "
+                 f"**{fmt_number(pairs[2] / pairs[3], 1)}×**.")
+    if found["residual_degrades"]:
+        steps = len(next(r for r in record["runs"] if r.get("loss"))["loss"])
+        text += (f" In these {steps:,} steps the deeper residual network has not overtaken the "
+                 "shallower one either (He et al. trained for 64,000 iterations before it did); "
+                 "what the shortcuts change is how much depth costs.")
+    return text
 
 
 # ---- the networks ----------------------------------------------------------------------------
@@ -154,11 +165,19 @@ with right:
 with st.expander("The gradient of each layer's weights"):
     st.plotly_chart(figures.weight_gradients(plain, residual, depth), width="stretch",
                     key="weights")
+
+
+def change(ratio: float) -> str:
+    return f"grows {sci(ratio)}×" if ratio >= 1 else f"shrinks {sci(1 / ratio)}×"
+
+
 st.caption(
-    "With batch norm the plain network's gradient *grows* towards the input at "
-    "initialisation (Yang et al., 2019, “A Mean Field Theory of Batch Normalization”), "
-    "so it does not vanish; without batch norm, or with sigmoid, it shrinks. Either way a long "
-    "product of per-block factors drifts far from 1; switch the settings above and watch.")
+    f"From the last block back to the first, the plain network's gradient "
+    f"{change(ratios['plain'])}, the residual network's {change(ratios['residual'])}. Batch "
+    "norm tends to make a deep plain network's gradient explode towards the input at "
+    "initialisation (Yang et al., 2019, “A Mean Field Theory of Batch Normalization”); "
+    "without it, or with sigmoid, it tends to vanish. Either way a long product of per-block "
+    "factors drifts far from 1: switch the settings above and watch.")
 
 # ---- degradation ------------------------------------------------------------------------------
 st.header("Degradation, measured")
@@ -191,6 +210,11 @@ if results is not None:
             f"{fmt_number(record['wall_seconds'] / 60, 1)} minutes for the four.")
         st.plotly_chart(figures.checkpoint_gradients(record["runs"]), width="stretch",
                         key=f"checkpoints_{k}")
+        st.caption("First block ÷ last block at each checkpoint: " + "; ".join(
+            f"{run['label']} " + ", ".join(
+                f"{sci(g['input_norms'][0] / g['input_norms'][-2])} (step {g['step']})"
+                for g in run["gradients"])
+            for run in record["runs"] if run["depth"] == deep and run.get("gradients")) + ".")
 
 # ---- live -----------------------------------------------------------------------------------
 st.header("Run it yourself")
