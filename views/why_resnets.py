@@ -191,7 +191,8 @@ if results is not None:
     st.markdown(
         f"Trained once offline (`{results['generated_by']}`, {results['started'][:10]}, "
         f"{fmt_number(results['wall_seconds'] / 60, 0)} minutes on a {env['cpu_count']}-core "
-        f"CPU with {env['torch_threads']} threads, load average "
+        f"CPU with {env['torch_threads']} thread{'s' if env['torch_threads'] != 1 else ''}, "
+        f"load average "
         f"{fmt_number(env['load_average'][0], 1)} at the start, torch {env['torch']}). Data: "
         f"{results['data']}.")
     for k, record in enumerate(results["settings"]):
