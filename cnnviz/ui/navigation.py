@@ -39,6 +39,9 @@ SECTIONS: dict[str, list[PageSpec]] = {
     "Training": [
         PageSpec("views/train_cnn.py", "Train a CNN", ":material/model_training:", "train-cnn",
                  "Train the chapter's network on real digits and watch the loss fall."),
+        PageSpec("views/why_resnets.py", "Why ResNets work", ":material/trending_down:",
+                 "why-resnets", "Plain and residual networks side by side: gradient flow and "
+                 "degradation, measured."),
         PageSpec("views/transfer_learning.py", "Transfer learning", ":material/transform:",
                  "transfer-learning",
                  "Fine-tune a pretrained network on your own photos: the chapter's soil lab."),
