@@ -32,7 +32,7 @@ def show_map(view, result, colour_map, opacity, *, caption, download_key) -> Non
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
                 "this layer (every weighted sum is ≤ 0). Try another layer or method.")
-    st.download_button("Download PNG", colours.png_bytes(picture), key=download_key,
+    st.download_button("Download PNG", lambda: colours.png_bytes(picture), key=download_key,
                        file_name=f"{result.method}-{result.category}-{result.layer}.png"
                        .replace(" ", "_"), mime="image/png", on_click="ignore",
                        icon=":material/download:")
@@ -86,8 +86,8 @@ with main:
         f"Compare with another class (type to search all {len(categories):,})",
         range(len(categories)), key="cam_class",
         format_func=lambda i: class_title(categories, i), **SHARED)
-    answer = cached.class_map(bundle, img, layer, method, predicted)
-    other = cached.class_map(bundle, img, layer, method, chosen)
+    pair = cached.class_maps(bundle, img, (layer,), method, (predicted, chosen))
+    answer, other = pair[predicted, layer], pair[chosen, layer]
     left, right = st.columns(2)
     with left:
         show_map(view, answer, colour_map, opacity, download_key="download_predicted",
@@ -108,8 +108,9 @@ with main:
 
 st.subheader("Through the depth")
 strip = cam.depth_layers(bundle, layer)
+depth = cached.class_maps(bundle, img, strip, method, (predicted,), priority=cached.LATER)
 for column, name in zip(st.columns(len(strip)), strip):
-    result = cached.class_map(bundle, img, name, method, predicted)
+    result = depth[predicted, name]
     h, w = result.feature_map.shape
     column.image(colours.overlay(view, result.heatmap, colour_map, opacity), width="stretch",
                  caption=f"{titles[name]} · {h} × {w}")
@@ -130,7 +131,8 @@ if st.toggle("Compare with a second network", key="cam_two_models", **SHARED):
                    f"be compared class for class.")
     else:
         layer2 = cam.default_layer(bundle2)
-        answer2 = cached.class_map(bundle2, img, layer2, method, predicted)
+        answer2 = cached.class_map(bundle2, img, layer2, method, predicted,
+                                   priority=cached.LATER)
         view2 = activations.network_input(bundle2, img)
         with first:
             st.image(colours.overlay(view, answer.heatmap, colour_map, opacity),
