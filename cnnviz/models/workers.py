@@ -1,18 +1,20 @@
-"""A few threads that run model work for every session, in the order it was asked for.
+"""A few threads that run every session's model work: the most urgent first, then in the order
+it was asked for.
 
 A Streamlit server runs each browser session's script on its own thread. Left alone, 30
 sessions that upload a photo at once start 30 computations at once on a 2-core CPU: each one
 finishes only when all of them do, and with torch's default of one OpenMP thread per core
 every parallel region waits for threads the kernel has put to sleep (on a busy 2-core machine
-one classification took 4.5 s with 2 threads and 72 ms with 1). Here as many workers as there
-are cores, each with one torch thread, take jobs from all sessions: the most urgent first
-(``priority``: the map a student is waiting for before the strip below it), in the order asked
-within a priority, so no more computations hold memory at once than there are workers, and
-every student sees a first map before any strip is computed. Measured with 30 sessions at
-once on 2 cores (bench/bench_workers.py): p95 to the main maps 1.2–2.4 s with the priority,
-1.6–3.8 s first come first served, in 6 paired rounds.
+one classification took a median 0.52 s, up to 2.5 s, with 2 threads and 0.09 s with 1, in
+alternating runs). Here as many workers as there are cores, each with one torch thread, take
+jobs from all sessions: the most urgent first (``priority``: the map a student is waiting for
+before the strip below it), in the order asked within a priority, so no more computations
+hold memory at once than there are workers, and every student sees a first map before any
+strip is computed. Measured with 30 sessions at once on 2 cores (bench/bench_workers.py): p95
+to the main maps 1.2–2.4 s with the priority, 1.6–3.8 s first come first served, in 6 paired
+rounds.
 
-Requests for the same model are not batched: on a CPU a batch of 8 photos took 1.2–1.6 times
+Requests for the same model are not batched: on a CPU a batch of 8 photos took 1.2–1.8 times
 as long as 8 single passes (EfficientNet-Lite0, one thread; bench/bench_workers.py), so
 batching would only make the first student wait for the eighth.
 
