@@ -107,12 +107,15 @@ def test_idle_workers_end_and_start_again_for_the_next_job():
     assert pool.run(sum, [1, 2, 3]) == 6
 
 
-def test_workers_give_torch_one_thread_each():
+def test_workers_give_torch_one_thread_each_from_the_start():
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        ModelWorkers(1, idle_s=0.1).run(lambda: None)
+        ModelWorkers(2, idle_s=0.1)
         assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        ModelWorkers(2, torch_threads=None)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
 

@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz import activations
 from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
-from cnnviz.ui import url_state
+from cnnviz.ui import cached, url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 from cnnviz.ui.url_state import SHARED
@@ -87,7 +87,7 @@ def show_strip(bundle, img, layer_shape) -> None:
     """One map per resolution, the current layer's resolution outlined."""
     stages = activations.stage_outputs(bundle)
     places = activations.layer_places(bundle)
-    captured = activations.capture(bundle, img, [layer.name for layer in stages])
+    captured = cached.feature_maps(bundle, img, [layer.name for layer in stages])
     maps = {name: activations.to_float32(fmap) for name, fmap in captured.items()}
     strip = [(places[layer.name], layer.shape,
               maps[layer.name][int(activations.rank_channels(maps[layer.name])[0])])
@@ -130,7 +130,7 @@ with controls:
 
 if img is not None:
     layer = pick_layer(bundle)
-    fmap = activations.to_float32(activations.capture(bundle, img, layer)[layer])
+    fmap = activations.to_float32(cached.feature_maps(bundle, img, layer)[layer])
     count = fmap.shape[0]
     kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
     st.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} maps of "
@@ -165,7 +165,7 @@ if img is not None:
 
     if img2 is not None:
         st.subheader("The same channels on the second photo")
-        fmap2 = activations.to_float32(activations.capture(bundle, img2, layer)[layer])
+        fmap2 = activations.to_float32(cached.feature_maps(bundle, img2, layer)[layer])
         grid2_col, channel2_col = st.columns([3, 2], gap="large")
         with grid2_col:
             show_grid(fmap2, shown, channel, shared, chart_key="grid_second",

@@ -62,13 +62,16 @@ def workers_wanted() -> int:
 
 class ModelWorkers:
     """``workers`` threads (default: one per core) that run submitted calls in priority order,
-    first come first served within a priority."""
+    first come first served within a priority. Creating it sets torch's intra-op threads for
+    the whole process (``torch_threads``; None leaves them), so that model work a page runs on
+    its own thread (timing a model, say) runs the same way from the start."""
 
     def __init__(self, workers: int | None = None, *, idle_s: float = 30.0,
                  torch_threads: int | None = 1):
         self.workers = workers or workers_wanted()
         self.idle_s = idle_s
-        self.torch_threads = torch_threads
+        if torch_threads:
+            torch.set_num_threads(torch_threads)  # process-wide: for all model work alike
         self._queue: list = []  # a heap of (priority, order, future, call)
         self._order = itertools.count()
         self._lock = threading.Lock()
@@ -104,8 +107,6 @@ class ModelWorkers:
             return len(self._threads)
 
     def _start(self) -> None:
-        if self.torch_threads:
-            torch.set_num_threads(self.torch_threads)  # process-wide: every session's torch
         thread = threading.Thread(target=self._work, name="cnnviz-model-worker", daemon=True)
         self._threads.add(thread)
         thread.start()
@@ -135,6 +136,6 @@ def _run(future: Future, function: Callable, args, kwargs) -> None:
         future.set_result(result)
 
 
-# The app's workers, shared by every session (the Streamlit caches in cnnviz.ui.cached submit
-# to them); threads start with the first job.
+# The app's workers, shared by every session (cnnviz.ui.cached submits to them, and every page
+# that runs a model imports it); threads start with the first job.
 WORKERS = ModelWorkers()

@@ -48,6 +48,12 @@ def top_classes(bundle, img, k: int = 5) -> list[tuple[int, str, float]]:
     return _top_classes(bundle, img, *_keys(bundle, img), k)
 
 
+def feature_maps(bundle, img, layers) -> dict:
+    """``activations.capture`` on the workers (it keeps its own cache, shared by every
+    session, in the core)."""
+    return WORKERS.run(activations.capture, bundle, img, layers)
+
+
 @st.cache_data(max_entries=16, show_spinner="Randomising the weights, layer by layer…")
 def _randomisation(_bundle, _img, model_key, image_key, layer, method, target, checkpoints):
     return WORKERS.run(sanity.cascading_randomisation, _bundle, _img, target, layer, method,
