@@ -3,17 +3,18 @@ page at the same moment, as a class does when the teacher says "now try your own
 
 For each N the script starts a fresh ``streamlit run app.py`` (of this checkout, or of
 ``--repo PATH``, e.g. an older commit checked out with ``git worktree add``), opens the page
-once to load the model, then opens N sessions in one headless Chromium (one browser, one
-context per session: a context costs a renderer process, about 100 MB, where a browser each
-would cost several), switches each to "Upload" and, once every session is idle, hands all N
-their photos at once. Each photo is a different crop, mirror image and colour shift of a
-bundled sample, so no session finds another's result in a cache. It prints, over the sessions:
+once to load the model, then opens N sessions in one headless Chromium: one browser, one
+context per session, since a context is one more renderer process (about 0.2 GB) where a
+browser per session would add its own browser, GPU and network processes. It switches each
+session to "Upload" and, once every session is idle, hands all N their photos at once. Each
+photo is a different crop, mirror image and colour shift of a bundled sample, so no session
+finds another's result in a cache. It prints, over the sessions:
 
 - *map*: seconds from the upload to the main map (the "Predicted: …" overlay) drawn;
 - *complete*: seconds to the whole page drawn (the script done, every image loaded, nothing
   changing for ``--quiet`` seconds; the time is the last change);
 - the server's memory (resident set of its process tree, sampled every 0.1 s): after the
-  warm-up, and its peak during the burst;
+  warm-up, and its peak during the burst; the browser's peak (proportional set size);
 - CPU seconds the server and the browser spent in the burst: browsers share the machine's
   cores with the server here, so a real class (each browser on its own laptop) is faster.
 
@@ -32,14 +33,15 @@ import io
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,12 +122,16 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def rss_bytes(pids) -> int:
+def memory_bytes(pids, shared: bool = False) -> int:
+    """Resident memory of ``pids``: the sum of their RSS, or with ``shared`` their PSS (pages
+    shared between processes counted once, split among them: Chromium's renderers share most
+    of their code, which a sum of RSS would count once per renderer)."""
+    path, field = ("smaps_rollup", "Pss:") if shared else ("status", "VmRSS:")
     total = 0
     for pid in pids:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/{path}") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     total += int(line.split()[1]) * 1024
     return total
 
@@ -142,7 +148,7 @@ def cpu_seconds(pids) -> float:
 
 
 def memory(pid: int | None) -> int | None:
-    return None if pid is None else rss_bytes(process_tree(pid))
+    return None if pid is None else memory_bytes(process_tree(pid))
 
 
 def cpu(pid: int | None) -> float | None:
@@ -150,17 +156,17 @@ def cpu(pid: int | None) -> float | None:
 
 
 class Sampler:
-    """The peak resident memory of a process tree, sampled every 0.1 s on a thread; None
-    for a process we do not know."""
+    """The peak resident memory of a process tree (``memory_bytes``), sampled every 0.1 s on
+    a thread; None for a process we do not know."""
 
-    def __init__(self, pid: int | None):
-        self.pid, self.peak = pid, None
+    def __init__(self, pid: int | None, shared: bool = False):
+        self.pid, self.shared, self.peak = pid, shared, None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak or 0, rss_bytes(process_tree(self.pid)))
+            self.peak = max(self.peak or 0, memory_bytes(process_tree(self.pid), self.shared))
             self._stop.wait(0.1)
 
     def __enter__(self):
@@ -172,15 +178,6 @@ class Sampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile, linear between the two nearest ranks (numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 async def open_session(browser, url: str, timeout_s: float):
@@ -238,7 +235,7 @@ async def burst(url: str, server_pid: int | None, count: int, quiet_s: float,
         pictures = photos(count, seed=count)
         before = memory(server_pid)
         cpu_before = cpu(server_pid), cpu(browser_pid)
-        with Sampler(server_pid) as server, Sampler(browser_pid) as browser_memory:
+        with Sampler(server_pid) as server, Sampler(browser_pid, shared=True) as browser_memory:
             times = await asyncio.gather(*(
                 upload_and_time(page, picture, f"student-{i + 1}.jpg", quiet_s)
                 for i, ((_, page), picture) in enumerate(zip(sessions, pictures))))
@@ -284,8 +281,8 @@ def summary(result: dict) -> str:
                    else result["server_cpu"] / result["sessions"])
     errors = sum(t["errors"] for t in times)
     images = sorted({t["images"] for t in times})
-    return (f"{result['sessions']:>8} {statistics.median(maps):6.1f} {percentile(maps, 95):6.1f} "
-            f"{statistics.median(complete):8.1f} {percentile(complete, 95):8.1f}  "
+    return (f"{result['sessions']:>8} {np.median(maps):6.1f} {np.percentile(maps, 95):6.1f} "
+            f"{np.median(complete):8.1f} {np.percentile(complete, 95):8.1f}  "
             f"{gb(result['server_before']):>5} → {gb(result['server_peak']):<5} "
             f"{gb(result['browser_peak']):>7} {cpu(result['server_cpu']):>6} "
             f"{'n/a' if per_session is None else f'{per_session:.2f}':>7} "
@@ -304,6 +301,21 @@ def describe(repo: Path) -> str:
     dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "cnnviz",
                             "views", "app.py"], capture_output=True, text=True).stdout.strip()
     return f"{repo} at {commit or '?'}{' (with uncommitted changes)' if dirty else ''}"
+
+
+def measure_own_server(repo: Path, count: int, args) -> dict:
+    """``burst`` against a fresh server of ``repo``; its log is kept, and a traceback in it is
+    reported without losing the times."""
+    pid, result = {}, None
+    log = Path(tempfile.gettempdir()) / f"bench-class-{os.getpid()}-{count}.log"
+    try:
+        with running_app(log, repo, on_start=lambda p: pid.setdefault("server", p)) as url:
+            result = asyncio.run(burst(url, pid["server"], count, args.quiet, args.timeout))
+    except AssertionError:
+        if result is None:
+            raise
+        print(f"the server logged a traceback: {log}")
+    return result
 
 
 def main() -> None:
@@ -340,11 +352,7 @@ def main() -> None:
             result = asyncio.run(burst(args.url, args.server_pid, count, args.quiet,
                                        args.timeout))
         else:
-            pid = {}
-            log = Path(f"/tmp/bench-class-{os.getpid()}-{count}.log")
-            with running_app(log, repo, on_start=lambda p: pid.setdefault("server", p)) as url:
-                result = asyncio.run(burst(url, pid["server"], count, args.quiet,
-                                           args.timeout))
+            result = measure_own_server(repo, count, args)
         result["load_before"] = load
         results.append(result)
         print(HEADER)

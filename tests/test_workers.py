@@ -136,7 +136,7 @@ def test_cores_follow_a_containers_cpu_quota(tmp_path, monkeypatch):
 
 def test_the_number_of_workers_can_be_set(monkeypatch):
     monkeypatch.setenv("CNNVIZ_MODEL_WORKERS", "6")
-    assert workers_wanted() == 6 and ModelWorkers().workers == 6
+    assert workers_wanted() == 6 and ModelWorkers(torch_threads=None).workers == 6
     for wrong in ("", "0", "-2", "many"):
         monkeypatch.setenv("CNNVIZ_MODEL_WORKERS", wrong)
         assert workers_wanted() == cores()
