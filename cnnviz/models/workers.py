@@ -135,7 +135,3 @@ def _run(future: Future, function: Callable, args, kwargs) -> None:
     else:
         future.set_result(result)
 
-
-# The app's workers, shared by every session (cnnviz.ui.cached submits to them, and every page
-# that runs a model imports it); threads start with the first job.
-WORKERS = ModelWorkers()

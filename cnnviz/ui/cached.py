@@ -3,7 +3,7 @@ keys: a model by ``activations.model_key`` (its weights, device, preprocessing a
 a photo by ``activations.image_key`` (its pixels). The bundle and the image themselves are
 passed unhashed (leading underscore), so Streamlit never hashes a model or a photo.
 
-Model work runs on the shared ``ModelWorkers`` (``cnnviz.models.workers``), not on the
+Model work runs on the app's ``ModelWorkers`` (``cnnviz.models.workers``), not on the
 session's own thread: a class computing at once takes turns on as many workers as there are
 cores, what a student waits for (``FIRST``) ahead of what fills in below it (``LATER``).
 """
@@ -12,8 +12,11 @@ import streamlit as st
 
 from cnnviz import activations, architectures, cam
 from cnnviz.cam import sanity, uncertainty
-from cnnviz.models.workers import WORKERS
+from cnnviz.models.workers import ModelWorkers
 
+# The app's workers, shared by every session; creating them gives torch one thread per worker
+# for the whole server, before any page runs a model.
+WORKERS = ModelWorkers()
 FIRST, LATER = 0, 1  # priorities on the workers
 
 
