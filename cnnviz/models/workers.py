@@ -10,9 +10,11 @@ alternating runs). Here as many workers as there are cores, each with one torch 
 jobs from all sessions: the most urgent first (``priority``: the map a student is waiting for
 before the strip below it), in the order asked within a priority, so no more computations
 hold memory at once than there are workers, and every student sees a first map before any
-strip is computed. Measured with 30 sessions at once on 2 cores (bench/bench_workers.py): p95
-to the main maps 1.2–2.4 s with the priority, 1.6–3.8 s first come first served, in 6 paired
-rounds.
+strip is computed. Measured with 30 sessions at once on 2 cores (bench/bench_workers.py): on a
+busy machine, p95 to the main maps 1.2–2.4 s with the priority and 1.6–3.8 s first come first
+served, in 6 paired rounds; on a quiet one both 1.2 s (the strips are asked for after the main
+maps anyway when a class uploads at once), 2.3 and 2.4 s to every map, against 3.2 s with a
+thread per session and one torch thread each.
 
 Requests for the same model are not batched: on a CPU a batch of 8 photos took 1.2–1.8 times
 as long as 8 single passes (EfficientNet-Lite0, one thread; bench/bench_workers.py), so
