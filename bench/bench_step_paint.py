@@ -79,7 +79,7 @@ def main() -> None:
     print(f"{args.app_dir}: load average at start {os.getloadavg()[0]:.1f} "
           f"({os.cpu_count()} cores)")
     log = Path(tempfile.gettempdir()) / "bench-step-paint.log"
-    with running_app(log, cwd=args.app_dir) as url:
+    with running_app(log, args.app_dir) as url:
         times = measure(url, args.clicks)
     ms = sorted(times)
     print(f"click on Forward -> new frame painted, {len(ms)} clicks: median "

@@ -53,17 +53,19 @@ def artefacts() -> Path:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, cwd: Path = ROOT):
-    """`streamlit run app.py` exactly as the README starts it, in ``cwd`` (this checkout), on
-    a free localhost port; yields its URL once it answers, and fails if its log holds a
-    traceback when it stops."""
+def running_app(log_path: Path, root: Path = ROOT, on_start=None):
+    """`streamlit run app.py` exactly as the README starts it, in the checkout ``root``, on a
+    free localhost port; yields its URL once it answers (``on_start`` hears the server's
+    process id first), and fails if its log holds a traceback when it stops."""
     port = _free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, stdout=log, stderr=subprocess.STDOUT,
         )
+        if on_start is not None:
+            on_start(proc.pid)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:

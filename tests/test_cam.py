@@ -330,6 +330,76 @@ def test_vgg_and_alexnet_default_to_the_last_conv_after_its_relu(photos, name, c
     assert out[layer].shape[-2:] == (size, size) and out["features"].shape[-1] < size
 
 
+def assert_same_result(got, expected):
+    """Bit for bit: the same computation, only shared."""
+    assert (got.target, got.category, got.layer, got.method) == (
+        expected.target, expected.category, expected.layer, expected.method)
+    assert np.array_equal(got.heatmap, expected.heatmap)
+    assert np.array_equal(got.feature_map, expected.feature_map)
+    assert (got.score, got.probability) == (expected.score, expected.probability)
+
+
+ONE_PASS_CASES = {
+    # the page's depth strip and a mid-stage layer
+    "efficientnet_lite0": ("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10",
+                           "_blocks", "_bn1"),
+    # a batch norm whose output `out += identity` then changes in place, and the stages
+    "resnet18": ("layer1.0.bn2", "layer1", "layer2", "layer3", "layer4"),
+    # parallel branches: the later ones do not depend on the first, each becomes a leaf
+    "googlenet": ("inception3a.branch1", "inception3a.branch2", "inception3a.branch4",
+                  "inception3a", "inception4e"),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_PASS_CASES))
+def test_one_pass_over_several_layers_and_classes_equals_one_call_each(lite0, name, photos):
+    bundle = lite0 if name == "efficientnet_lite0" else models.load_model(name,
+                                                                          pretrained=False)
+    img = photos["Rocket launch"]
+    layers = ONE_PASS_CASES[name]
+    predicted = cam.grad_cam(bundle, img, layer=layers[-1]).target
+    targets = (predicted, 281, 404)
+    for method in cam.METHODS:
+        many = cam.grad_cams(bundle, img, targets, layers, method)
+        assert list(many) == [(t, layer) for t in targets for layer in layers]
+        for (target, layer), result in many.items():
+            assert_same_result(result, cam.grad_cam(bundle, img, target=target, layer=layer,
+                                                    method=method))
+
+
+def test_one_pass_records_nothing_before_the_first_layer_and_leaves_the_model_alone(lite0,
+                                                                                     photos):
+    before = model_state(lite0.model)
+    x = lite0.batch(photos["Cat (Chelsea)"])
+    logits, taps = activations.forward_with_taps(lite0, x, [], differentiable=[
+        "_blocks.10", "_blocks.2", "_bn1"])
+    assert taps["_blocks.2"].is_leaf and taps["_blocks.2"].requires_grad
+    assert not taps["_blocks.10"].is_leaf and not taps["_bn1"].is_leaf  # in the graph
+    grads = torch.autograd.grad(logits[0, 5], [taps[n] for n in ("_blocks.2", "_bn1")])
+    assert all(g.abs().sum() > 0 for g in grads)
+    after = model_state(lite0.model)
+    assert after["hooks"] == 0 and all(g is None for g in after["grads"])
+    assert after["requires_grad"] == before["requires_grad"]
+
+
+def test_one_pass_refuses_a_batch_and_checks_its_layers(lite0, photos):
+    img = photos["Cat (Chelsea)"]
+    with pytest.raises(ValueError, match="one photo"):
+        cam.grad_cams(lite0, [img, img], (1,), ("_bn1",))
+    with pytest.raises(LayerError, match="no spatial extent"):
+        cam.grad_cams(lite0, img, (1,), ("_bn1", "_avg_pooling"))
+    with pytest.raises(ValueError, match="Class 1000 does not exist"):
+        cam.grad_cams(lite0, img, (1, 1000), ("_bn1",))
+
+
+def test_default_layer_is_the_last_convolutional_stage():
+    # AlexNet's adaptive pooling keeps a 6 × 6 map: not a stage, only a copy of one.
+    expected = {"resnet18": "layer4", "alexnet": "features", "mobilenet_v2": "features",
+                "googlenet": "inception5b"}
+    for name, layer in expected.items():
+        assert cam.default_layer(models.load_model(name, pretrained=False)) == layer
+
+
 def test_bad_requests_raise_specific_errors(lite0, photos):
     img = photos["Cat (Chelsea)"]
     with pytest.raises(ValueError, match="gradcam, gradcam\\+\\+, layercam"):

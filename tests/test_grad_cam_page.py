@@ -49,7 +49,7 @@ def test_upload_pick_a_wrong_class_change_layer_and_method_and_download():
 
     buttons = at.get("download_button")
     assert [b.label for b in buttons] == ["Download PNG", "Download PNG"]
-    assert all(b.proto.url.endswith(".png") for b in buttons)
+    # The PNG is made on click (the browser test downloads it), not on every run.
     buttons[1].click().run()
     assert_clean(at)
 

@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz import activations, images
 from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
-from cnnviz.ui import presentation, url_state
+from cnnviz.ui import cached, presentation, url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
@@ -87,7 +87,7 @@ def show_channel(bundle, img, fmap, channel) -> None:
 def show_strip(bundle, img, layer: str) -> None:
     """One map per stage, stem to head, the stage of the current layer outlined."""
     ends = activations.stage_ends(bundle)
-    captured = activations.capture(bundle, img, [end.name for _, end in ends])
+    captured = cached.feature_maps(bundle, img, [end.name for _, end in ends])
     strip = []
     for name, end in ends:
         fmap = activations.to_float32(captured[end.name])
@@ -134,7 +134,7 @@ if img is not None:
     layer_place = page.controls() if page.presenting else overview
     with layer_place:
         layer = pick_layer(bundle)
-    fmap = activations.to_float32(activations.capture(bundle, img, layer)[layer])
+    fmap = activations.to_float32(cached.feature_maps(bundle, img, layer)[layer])
     count = fmap.shape[0]
     kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
     layer_place.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} "
@@ -169,7 +169,7 @@ if img is not None:
 
     if img2 is not None:
         st.subheader("The same channels on the second photo")
-        fmap2 = activations.to_float32(activations.capture(bundle, img2, layer)[layer])
+        fmap2 = activations.to_float32(cached.feature_maps(bundle, img2, layer)[layer])
         grid2_col, channel2_col = st.columns([3, 2], gap="large")
         with grid2_col:
             show_grid(fmap2, shown, channel, shared, chart_key="grid_second",

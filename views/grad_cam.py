@@ -38,7 +38,7 @@ def show_map(view, result, *, caption, download_key) -> None:
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
                 "this layer (every weighted sum is ≤ 0). Try another layer or method.")
-    st.download_button("Download PNG", colours.png_bytes(picture), key=download_key,
+    st.download_button("Download PNG", lambda: colours.png_bytes(picture), key=download_key,
                        file_name=f"{result.method}-{result.category}-{result.layer}.png"
                        .replace(" ", "_"), mime="image/png", on_click="ignore",
                        icon=":material/download:")
@@ -102,8 +102,8 @@ with main:
         f"Compare with another class (type to search all {len(categories):,})",
         range(len(categories)), key="cam_class",
         format_func=lambda i: class_title(categories, i))
-    answer = cached.class_map(bundle, img, layer, method, predicted)
-    other = cached.class_map(bundle, img, layer, method, chosen)
+    pair = cached.class_maps(bundle, img, (layer,), method, (predicted, chosen))
+    answer, other = pair[predicted, layer], pair[chosen, layer]
     photo_col, left, right = pictures.columns(3)
     photo_col.image(view, width="stretch",
                     caption=f"The photo as {bundle.label} sees it ({view.shape[1]} × "
@@ -129,8 +129,9 @@ with main:
 
 st.subheader("Through the depth")
 strip = cam.depth_layers(bundle, layer)
+depth = cached.class_maps(bundle, img, strip, method, (predicted,), priority=cached.LATER)
 for column, name in zip(st.columns(len(strip)), strip):
-    result = cached.class_map(bundle, img, name, method, predicted)
+    result = depth[predicted, name]
     h, w = result.feature_map.shape
     column.image(paint(view, result.heatmap), width="stretch",
                  caption=f"{titles[name]} · {h} × {w}")
@@ -152,10 +153,12 @@ if st.toggle("Compare with a second network", key="cam_two_models"):
                    f"be compared class for class.")
     else:
         # The same kind of layer in both: each network's own default, its last
-        # convolutional stage, whatever layer is chosen above for the first.
+        # convolution after its activation, whatever layer is chosen above for the first.
         layers = (cam.default_layer(bundle), cam.default_layer(bundle2))
-        answer1 = cached.class_map(bundle, img, layers[0], method, predicted)
-        answer2 = cached.class_map(bundle2, img, layers[1], method, predicted)
+        answer1 = cached.class_map(bundle, img, layers[0], method, predicted,
+                                   priority=cached.LATER)
+        answer2 = cached.class_map(bundle2, img, layers[1], method, predicted,
+                                   priority=cached.LATER)
         view2 = activations.network_input(bundle2, img)
         titles2 = activations.layer_titles(bundle2)
         first, second = st.columns(2)  # a row of its own, so the two pictures line up

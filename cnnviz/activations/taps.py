@@ -104,35 +104,42 @@ def layer_names(bundle: ModelBundle) -> list[str]:
 
 
 def forward_with_taps(bundle: ModelBundle, batch: torch.Tensor, names, *,
-                      differentiable: str | None = None):
+                      differentiable=None):
     """Run ``batch`` through the model and return ``(logits, {name: output})``.
 
-    Outputs are detached copies. The output of ``differentiable`` is instead a leaf that
-    requires grad, spliced into the graph, so ``torch.autograd.grad(score, taps[name])``
-    differentiates only from the score back to that layer: the parameters stay frozen and
-    nothing before the layer is recorded for backward.
+    Outputs are detached copies. The outputs of ``differentiable`` (a name, or several) are
+    instead kept in the graph, so ``torch.autograd.grad(score, [taps[n] for n in ...])``
+    differentiates from the score back to them: the first of them to run (and any on a
+    branch that does not depend on it) becomes a leaf that requires grad, so the parameters
+    stay frozen and nothing before it is recorded for backward; the later ones are the
+    graph's own tensors, and one backward pass reaches every one of them. Each hook hands the
+    model a clone, so later in-place operations (ResNet's ``out += identity``) act on the
+    clone, not on the tapped tensor.
     """
+    wanted = {differentiable} if isinstance(differentiable, str) else set(differentiable or ())
     modules = dict(bundle.model.named_modules())
-    missing = [name for name in names if not name or name not in modules]
+    missing = [name for name in [*names, *wanted] if not name or name not in modules]
     if missing:
         raise LayerError(f"{bundle.name} has no layer {', '.join(map(repr, missing))}.")
     taps: dict[str, torch.Tensor] = {}
 
     def tap(name):
         def hook(module, args, output):
-            if name == differentiable:
-                taps[name] = output.detach().requires_grad_()
-                return taps[name].clone()  # later in-place ops act on the clone, not the leaf
-            taps[name] = output.detach().clone()
+            if name not in wanted:
+                taps[name] = output.detach().clone()
+                return None
+            if not output.requires_grad:  # the first (or on a parallel branch): a leaf
+                output = output.detach().requires_grad_()
+            taps[name] = output
+            return output.clone()
         return hook
 
-    with bundle.lock, torch.set_grad_enabled(differentiable is not None):
+    with bundle.lock, torch.set_grad_enabled(bool(wanted)):
         handles = [modules[name].register_forward_hook(_this_thread_only(tap(name)))
-                   for name in names]
+                   for name in dict.fromkeys([*names, *wanted])]
         try:
             logits = bundle.model(batch)
         finally:
             for handle in handles:
                 handle.remove()
     return logits, taps
-

@@ -9,11 +9,12 @@ from cnnviz.cam.gradcam import (
     default_layer,
     depth_layers,
     grad_cam,
+    grad_cams,
     scale,
 )
 from cnnviz.cam.methods import METHODS, WEIGHTINGS, weighted_maps
 
 __all__ = [
     "METHODS", "WEIGHTINGS", "CamResult", "check_layer", "class_maps", "default_layer",
-    "depth_layers", "grad_cam", "scale", "weighted_maps",
+    "depth_layers", "grad_cam", "grad_cams", "scale", "weighted_maps",
 ]

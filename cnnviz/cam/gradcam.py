@@ -115,31 +115,72 @@ def grad_cam(bundle: ModelBundle, img, target=None, layer: str | None = None,
     return results[0] if single else results
 
 
+def grad_cams(bundle: ModelBundle, img, targets, layers, method: str = "gradcam"
+              ) -> dict[tuple[int, str], CamResult]:
+    """The maps of one photo for every class in ``targets`` at every layer in ``layers``, as
+    ``{(target, layer): CamResult}``, equal to ``grad_cam`` called for each pair.
+
+    One forward pass taps every layer, and one backward pass per class reaches all of them at
+    once (it runs back to the earliest layer, so each later layer's gradient comes on the
+    way): a page's depth strip costs one pass where layer-by-layer calls cost one per layer,
+    and two classes at one layer share their forward pass.
+    """
+    check_method(method)
+    batch, single = _as_batch(bundle, img)
+    if not single:
+        raise ValueError("grad_cams takes one photo; grad_cam takes a batch.")
+    layers = [check_layer(bundle, layer) for layer in dict.fromkeys(layers)]
+    targets = list(dict.fromkeys(int(target) for target in targets))
+    passes = _maps(bundle, batch, targets, layers, method)
+    return {(target, layer): by_layer[layer][0]
+            for target, by_layer in zip(targets, passes) for layer in layers}
+
+
 def class_maps(bundle: ModelBundle, batch: torch.Tensor, target, layer: str,
                method: str) -> list[CamResult]:
     """``grad_cam`` on a preprocessed batch and a layer taken as valid (the sanity check runs
     it on private copies of a model, whose layer list is not worth caching)."""
-    logits, taps = activations.forward_with_taps(bundle, batch, [layer], differentiable=layer)
-    acts = taps[layer]
-    if acts.dim() != 4:
-        raise LayerError(f"Layer {layer!r} outputs shape {tuple(acts.shape)}, not a map.")
-    targets = _targets(target, logits)
-    scores = logits.gather(1, targets[:, None])[:, 0]
-    (grads,) = torch.autograd.grad(scores.sum(), acts)  # samples are independent in eval mode
-    acts = acts.detach()
-    with torch.no_grad():
-        maps = weighted_maps(acts, grads, method)
-        heatmaps = scale(F.interpolate(maps[:, None], size=batch.shape[-2:], mode="bilinear",
-                                       align_corners=False)[:, 0])
-        probs = logits.softmax(dim=1).gather(1, targets[:, None])[:, 0]
+    return _maps(bundle, batch, [target], [layer], method)[0][layer]
+
+
+def _maps(bundle: ModelBundle, batch: torch.Tensor, targets: list, layers: list[str],
+          method: str) -> list[dict[str, list[CamResult]]]:
+    """One forward pass of ``batch`` tapping ``layers``, then one backward pass per entry of
+    ``targets`` (None for the top prediction, a class, or one class per sample): for each,
+    every layer's maps, one per sample."""
+    logits, taps = activations.forward_with_taps(bundle, batch, layers, differentiable=layers)
+    for layer in layers:
+        if taps[layer].dim() != 4:
+            raise LayerError(f"Layer {layer!r} outputs shape {tuple(taps[layer].shape)}, "
+                             f"not a map.")
+    passes = []
+    for number, target in enumerate(targets):
+        indices = _targets(target, logits)
+        scores = logits.gather(1, indices[:, None])[:, 0]
+        # Samples are independent in eval mode, so one sum differentiates them all.
+        grads = torch.autograd.grad(scores.sum(), [taps[layer] for layer in layers],
+                                    retain_graph=number < len(targets) - 1)
+        with torch.no_grad():
+            probs = logits.softmax(dim=1).gather(1, indices[:, None])[:, 0]
+        passes.append({layer: _results(bundle, batch, taps[layer].detach(), g, indices,
+                                       scores.detach(), probs, layer, method)
+                       for layer, g in zip(layers, grads)})
+    return passes
+
+
+@torch.no_grad()
+def _results(bundle: ModelBundle, batch: torch.Tensor, acts: torch.Tensor,
+             grads: torch.Tensor, targets: torch.Tensor, scores: torch.Tensor,
+             probs: torch.Tensor, layer: str, method: str) -> list[CamResult]:
+    maps = weighted_maps(acts, grads, method)
+    heatmaps = scale(F.interpolate(maps[:, None], size=batch.shape[-2:], mode="bilinear",
+                                   align_corners=False)[:, 0])
     names = bundle.categories
     return [
         CamResult(heatmap.cpu().numpy(), fmap.cpu().numpy(), t,
                   names[t] if t < len(names) else str(t), layer, method, float(s), float(p))
-        for heatmap, fmap, t, s, p in zip(heatmaps, maps, targets.tolist(), scores.detach(),
-                                          probs)
+        for heatmap, fmap, t, s, p in zip(heatmaps, maps, targets.tolist(), scores, probs)
     ]
-
 
 
 def scale(maps: torch.Tensor) -> torch.Tensor:
