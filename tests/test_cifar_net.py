@@ -7,8 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.train import cifar_net
-from cnnviz.train.cifar_net import (DEPTHS, PAPER_PARAMETERS, layer_count, paper_rounding,
-                                    parameter_count)
+from cnnviz.train.cifar_net import (
+    DEPTHS,
+    PAPER_PARAMETERS,
+    layer_count,
+    paper_rounding,
+    parameter_count,
+)
 from cnnviz.train.images32 import digits32
 
 

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-import torch
 
 from cnnviz.train import cifar_net, degradation
 from cnnviz.train.images32 import digits32

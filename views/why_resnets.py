@@ -8,7 +8,12 @@ from cnnviz.figures import depth as figures
 from cnnviz.figures.depth import sci
 from cnnviz.figures.style import fmt_number
 from cnnviz.train import cifar_net, degradation, gradient_flow
-from cnnviz.train.cifar_net import DEPTHS, PAPER_PARAMETERS, layer_count, parameter_count
+from cnnviz.train.cifar_net import (
+    DEPTHS,
+    PAPER_PARAMETERS,
+    layer_count,
+    parameter_count,
+)
 from cnnviz.train.images32 import images32
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.ui import presentation, url_state

@@ -35,7 +35,6 @@ from typing import Callable
 
 import torch
 
-
 CGROUP_CPU = "/sys/fs/cgroup/cpu.max"  # "QUOTA PERIOD" or "max PERIOD" (cgroup v2)
 
 
