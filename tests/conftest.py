@@ -12,6 +12,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
+
+# On a GPU the tests compare float32 results with references to float32 precision; TF32, which
+# PyTorch may use for convolutions on recent GPUs, rounds to 10-bit mantissas.
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTEFACTS = ROOT / "test-artifacts"

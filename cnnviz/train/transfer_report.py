@@ -100,13 +100,14 @@ def mc_dropout(net: TransferNet, feats: torch.Tensor, passes: int = MC_PASSES,
     sampling at once do not share random numbers and a seed repeats a result.
     """
     first, relu, dropout, last = net.head
-    generator = torch.Generator().manual_seed(seed)
+    device = first.weight.device
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same masks on any device
     keep = 1.0 - dropout.p
     with torch.inference_mode():
-        hidden = relu(first(feats))
+        hidden = relu(first(feats.to(device)))
         probs = torch.stack([
-            last(hidden * (torch.rand(hidden.shape, generator=generator) < keep) / keep)
-            .softmax(dim=1) for _ in range(passes)])
+            last(hidden * (torch.rand(hidden.shape, generator=generator) < keep).to(device)
+                 / keep).softmax(dim=1) for _ in range(passes)]).cpu()
     return probs.mean(dim=0).numpy(), probs.std(dim=0).numpy()
 
 
@@ -120,6 +121,8 @@ def inference_ms(net: TransferNet, inputs: torch.Tensor) -> float:
         for x in inputs[:TIMED_IMAGES]:
             start = time.perf_counter()
             net(x[None].to(device))
+            if device.type == "cuda":  # the GPU works asynchronously: wait for the answer
+                torch.cuda.synchronize(device)
             times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -131,7 +134,8 @@ def evaluate(net: TransferNet, photos: PhotoSet, index, norm: augment.Normalisat
     inputs = eval_inputs(photos, index, norm)
     feats = features(net, inputs)
     with torch.inference_mode():
-        probs = net.head.eval()(feats).softmax(dim=1).numpy()
+        head = net.head.eval()
+        probs = head(feats.to(next(head.parameters()).device)).softmax(dim=1).cpu().numpy()
     mean, std = mc_dropout(net, feats, passes, seed)
     return Evaluation(photos.classes, index, photos.labels[index], probs, mean, std,
                       inference_ms(net, inputs))

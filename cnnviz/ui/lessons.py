@@ -17,7 +17,7 @@ from cnnviz.figures.grids import step_animation
 from cnnviz.figures.stacks import footprint_animation
 from cnnviz.figures.stride_diagram import stride_animation
 from cnnviz.ops import examples, steps
-from cnnviz.train import texture_demo
+from cnnviz.train import degradation, texture_demo
 
 PHOTO = "Cat (Chelsea)"
 
@@ -54,6 +54,8 @@ MORE = (
            "parameters and how far one output sees, layer by layer.", "receptive_field"),
     Lesson("views/train_cnn.py", "Train a CNN", "The chapter's network from scratch and its "
            "PyTorch twin, trained live on real handwritten digits.", "train_cnn"),
+    Lesson("views/why_resnets.py", "Why ResNets work", "Plain and residual networks side by "
+           "side: gradient flow and degradation, measured.", "why_resnets"),
     Lesson("views/transfer_learning.py", "Transfer learning", "The chapter's soil lab: "
            "fine-tune a pretrained network on your own class folders.", "transfer"),
 )
@@ -130,6 +132,16 @@ def _train_cnn() -> bytes:
     return thumbnails.channel_mosaic(digits[first].astype(np.float32), range(8))
 
 
+def _why_resnets() -> bytes:
+    """The shipped degradation run's verdict, with the numbers it measured."""
+    runs = degradation.load()["settings"][0]["runs"]
+    loss = {run["label"]: run["epochs"][-1]["loss"] for run in runs}  # the last epoch's mean
+    return thumbnails.question_card(
+        f"20 → 56 layers, training loss after the same budget. Residual: "
+        f"{loss['ResNet-20']:.3f} → {loss['ResNet-56']:.3f}; plain:",
+        f"{loss['plain-20']:.3f} → {loss['plain-56']:.3f}")
+
+
 def _transfer() -> bytes:
     photos, _ = texture_demo.demo_split()
     first = [int(np.flatnonzero(photos.labels == c)[0]) for c in range(len(photos.classes))]
@@ -142,7 +154,7 @@ PICTURES = {"convolution": _convolution, "padding": _padding, "pooling": _poolin
             "feature_maps": _feature_maps, "architectures": _architectures,
             "grad_cam": _grad_cam, "practice": _practice, "classify": _classify,
             "receptive_field": _receptive_field, "train_cnn": _train_cnn,
-            "transfer": _transfer}
+            "why_resnets": _why_resnets, "transfer": _transfer}
 
 
 @st.cache_data(show_spinner=False)

@@ -123,8 +123,8 @@ def _load(name: str, pretrained: bool) -> models.ModelBundle:
 
 
 def _model_title(name: str, mine=()) -> str:
-    if name in mine:
-        return f"{name} (made in this session)"
+    if name in mine:  # its label says what it is ("… fine-tuned (brick, grass, gravel)")
+        return name
     if name == models.DEFAULT_MODEL:
         return f"{name} (offline, pretrained)"
     return name if models.pretrained_on_disk(name) else f"{name} (needs download)"
