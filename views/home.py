@@ -26,18 +26,21 @@ def card(lesson: lessons.Lesson, number: int | None = None) -> None:
         st.caption(lesson.what)
 
 
-st.subheader("The lesson path, in the chapter's order")
-COLUMNS = 3
-for start in range(0, len(lessons.LESSON_PATH), COLUMNS):
-    row = lessons.LESSON_PATH[start:start + COLUMNS]
-    for column, (number, lesson) in zip(st.columns(COLUMNS), enumerate(row, start=start + 1)):
-        with column:
-            card(lesson, number)
+def cards(row_of_lessons, numbered: bool) -> None:
+    """Lessons as cards, COLUMNS to a row."""
+    for start in range(0, len(row_of_lessons), COLUMNS):
+        row = row_of_lessons[start:start + COLUMNS]
+        for column, (number, lesson) in zip(st.columns(COLUMNS),
+                                            enumerate(row, start=start + 1)):
+            with column:
+                card(lesson, number if numbered else None)
 
-st.subheader("More to explore")
-for column, lesson in zip(st.columns(COLUMNS), lessons.MORE):
-    with column:
-        card(lesson)
+
+COLUMNS = 3
+st.subheader("The lesson path, in the chapter's order")
+cards(lessons.LESSON_PATH, numbered=True)
+st.subheader("More to explore, and the labs")
+cards(lessons.MORE, numbered=False)
 
 cached = models.cached_models()
 st.markdown(
