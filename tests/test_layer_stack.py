@@ -21,6 +21,7 @@ from cnnviz.figures.stacks import (
     growth_figure,
     stacked_kernels_figure,
 )
+from cnnviz.train.mnist_convnet import MNISTConvNet  # the chapter's network, as printed
 
 META = torch.device("meta")  # shapes and parameter counts without allocating or initialising
 
@@ -65,23 +66,6 @@ def test_cifar_example_matches_the_chapter_and_torch():
         nn.Flatten(), nn.Linear(8 * 8 * 128, 10))
     assert count(model) == result.params
     assert model[:6](torch.zeros(1, 3, 32, 32)).shape[1:] == result.rows[5].out_shape
-
-
-class MNISTConvNet(nn.Module):
-    """The chapter's PyTorch MNIST network, as printed."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-            nn.MaxPool2d(2, 2),
-            nn.Conv2d(32, 64, kernel_size=3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            nn.MaxPool2d(2, 2),
-            nn.Conv2d(64, 128, kernel_size=3, padding=0), nn.BatchNorm2d(128),
-            nn.ReLU(inplace=True), nn.MaxPool2d(2, 2))
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(512, 128), nn.ReLU(inplace=True), nn.Dropout(0.3),
-            nn.Linear(128, 10))
 
 
 def test_mnist_convnet_matches_the_chapters_code():

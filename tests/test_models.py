@@ -183,30 +183,38 @@ def test_the_models_that_work_offline_are_the_cached_ones(fresh_zoo, monkeypatch
         models.load_model("resnet50")
 
 
-class _FileServer:
-    """Serves bytes on loopback, as a weights mirror would."""
+class FileServer:
+    """Serves bytes on loopback, as a weights or data mirror would, and notes each request."""
 
     def __init__(self, files: dict[str, bytes]):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = files.get(self.path.rsplit("/", 1)[1])
-                self.send_response(200 if body is not None else 404)
-                self.end_headers()
-                self.wfile.write(body or b"")
+        self.requests = []
 
-            def log_message(self, *args):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(handler):
+                name = handler.path.rsplit("/", 1)[1]
+                self.requests.append(name)
+                body = files.get(name)
+                handler.send_response(200 if body is not None else 404)
+                handler.end_headers()
+                handler.wfile.write(body or b"")
+
+            def log_message(handler, *args):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/models"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/files"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def test_download_checks_the_hash_in_the_file_name(fresh_zoo, monkeypatch):
     payload = b"weights" * 1000
     good = f"tiny-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
     bad = "tiny-00000000.pth"
-    server = _FileServer({good: payload, bad: payload})
+    server = FileServer({good: payload, bad: payload})
     monkeypatch.setenv("CNNVIZ_WEIGHTS_MIRROR", server.url)
     try:
         path = models.ensure_cached(f"https://download.pytorch.org/models/{good}")
@@ -217,7 +225,7 @@ def test_download_checks_the_hash_in_the_file_name(fresh_zoo, monkeypatch):
             models.ensure_cached("https://download.pytorch.org/models/missing-12345678.pth")
         assert sorted(p.name for p in fresh_zoo.iterdir()) == [good]  # nothing partial kept
     finally:
-        server.server.shutdown()
+        server.close()
 
 
 def test_unknown_model_names_the_choices():

@@ -3,12 +3,10 @@ server serving files in the real formats), read by torchvision, and a clear erro
 
 import gzip
 import hashlib
-import http.server
 import io
 import pickle
 import socket
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -16,31 +14,7 @@ from torchvision import datasets
 
 from cnnviz import images, train
 from cnnviz.train import torchvision_data
-
-
-class FileServer:
-    def __init__(self, files: dict[str, bytes]):
-        self.requests = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(handler):
-                name = handler.path.rsplit("/", 1)[1]
-                self.requests.append(name)
-                body = files.get(name)
-                handler.send_response(200 if body is not None else 404)
-                handler.end_headers()
-                handler.wfile.write(body or b"")
-
-            def log_message(handler, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/data"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.test_models import FileServer
 
 
 def idx(array: np.ndarray) -> bytes:

@@ -9,12 +9,13 @@ room, in Streamlit Community Cloud's 2 GiB container, for Python with torch and 
 test.
 """
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
 import numpy as np
+
+from cnnviz.settings import mebibytes
 
 DEFAULT_BUDGET_MB = 256
 BUDGET_ENV = "CNNVIZ_ACTIVATION_CACHE_MB"
@@ -22,17 +23,7 @@ BUDGET_ENV = "CNNVIZ_ACTIVATION_CACHE_MB"
 
 def default_budget_bytes() -> int:
     """The budget from ``CNNVIZ_ACTIVATION_CACHE_MB`` (MiB), else 256 MiB."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_MB * 2**20
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = -1.0
-    if megabytes < 0:
-        raise ValueError(f"{BUDGET_ENV}={raw!r} must be a size in MiB such as 256 (0 turns the "
-                         f"cache off).")
-    return int(megabytes * 2**20)
+    return mebibytes(BUDGET_ENV, DEFAULT_BUDGET_MB, "0 turns the cache off")
 
 
 class ActivationCache:

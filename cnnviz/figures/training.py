@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import base64
 import io
-from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
-from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
+from cnnviz.figures import colours
 from cnnviz.figures.style import (
     ACCENT,
-    DIVERGING,
     FONT_SIZE,
     HIGHLIGHT,
-    SEQUENTIAL,
     fmt_number,
     layout,
 )
@@ -31,26 +28,19 @@ TRAIN_COLOUR, VALIDATION_COLOUR = "#0072b2", HIGHLIGHT  # Okabe-Ito blue, and or
 GAP = 4  # pixels between tiles
 
 
-@lru_cache(maxsize=2)
-def _palette(signed: bool) -> np.ndarray:
-    scale = DIVERGING if signed else get_colorscale(SEQUENTIAL)
-    return np.array([unlabel_rgb(c) for c in sample_colorscale(scale, np.linspace(0, 1, 256)
-                                                               .tolist())], dtype=np.uint8)
-
-
 def colour(values: np.ndarray, signed: bool | None = None, limit: float | None = None
            ) -> np.ndarray:
-    """Values → (…, 3) uint8: diverging around 0 when ``signed`` (default: any value < 0),
-    else cividis from the minimum to the maximum; ``limit`` fixes the scale's end."""
-    v = np.asarray(values, dtype=np.float64)
+    """Values → (…, 3) uint8 through the app's one colour pipeline: diverging around 0 when
+    ``signed`` (default: any value < 0), else cividis from the minimum to the maximum;
+    ``limit`` fixes the scale's end."""
+    v = np.asarray(values, dtype=np.float32)
     signed = bool((v < 0).any()) if signed is None else signed
     if signed:
         top = limit or max(float(np.abs(v).max()), 1e-12)
-        index = (v / top + 1) / 2
-    else:
-        low, top = float(v.min()), limit or float(v.max())
-        index = (v - low) / max(top - low, 1e-12)
-    return _palette(signed)[np.clip(np.rint(index * 255), 0, 255).astype(np.uint8)]
+        return colours.colourise(v, (-top, top), "diverging")
+    low = float(v.min())
+    top = limit or float(v.max())
+    return colours.colourise(v, (low, max(top, low + 1e-12)), "sequential")
 
 
 def tiles(maps: np.ndarray, columns: int, scale: int, *, signed: bool | None = None,

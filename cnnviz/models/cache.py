@@ -16,7 +16,6 @@ per-model results in ``cnnviz.models.memo`` are weak, the pages' caches key on
 ``activations.model_key``), so its memory is freed.
 """
 
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from cnnviz.models.registry import ModelError
+from cnnviz.settings import mebibytes
 
 BUDGET_ENV = "CNNVIZ_MODEL_CACHE_MB"
 # Streamlit Community Cloud gives an app at most about 2.7 GB of memory (its documentation,
@@ -44,16 +44,7 @@ def model_bytes(model: nn.Module) -> int:
 
 def default_budget_bytes() -> int:
     """The budget from ``CNNVIZ_MODEL_CACHE_MB`` (MiB), else 768 MiB."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_MB * 2**20
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = -1.0
-    if not megabytes >= 0:
-        raise ValueError(f"{BUDGET_ENV}={raw!r} must be a size in MiB such as 768.")
-    return int(megabytes * 2**20)
+    return mebibytes(BUDGET_ENV, DEFAULT_BUDGET_MB)
 
 
 @dataclass(frozen=True)
