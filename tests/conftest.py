@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -168,6 +169,18 @@ def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
         tab.wait_for_function(idle, timeout=timeout_ms)
         tab.wait_for_timeout(500)
     tab.wait_for_function(idle, timeout=timeout_ms)
+
+
+def choose(tab, label: str, option: str, *, exact: bool = True) -> None:
+    """Pick ``option`` in the main area's first select box whose label starts with ``label``,
+    by typing it, as a person searches. Typing narrows the list, so the option is drawn even when the list is
+    longer than its virtualised window, and a click cannot land on a redrawn list."""
+    box = tab.locator('[data-testid="stMain"]').get_by_role(
+        "combobox", name=re.compile("^" + re.escape(label))).first
+    box.click()
+    box.fill(option)
+    tab.get_by_role("option", name=option, exact=exact).first.click()
+    wait_for_app(tab)
 
 
 def assert_no_exception(tab) -> None:

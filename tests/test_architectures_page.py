@@ -5,7 +5,7 @@ import re
 import pytest
 
 from cnnviz import architectures
-from tests.conftest import assert_no_exception, wait_for_app
+from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import assert_clean, open_page
 
 PAGE = "views/architectures.py"
@@ -131,15 +131,6 @@ def test_another_torchvision_model_can_be_added():
     at.selectbox(key="model").set_value("squeezenet1_1").run()
     assert_clean(at)
     assert any("No building-block diagram" in i.value for i in at.info)
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in a select box, typing to filter as a person would (a bare click can
-    land while the previous widget's rerun redraws the page)."""
-    page.locator('[data-testid="stMain"]').get_by_label(label, exact=True).click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
 
 
 @pytest.mark.browser

@@ -9,7 +9,7 @@ import pytest
 from cnnviz import arithmetic
 from cnnviz.arithmetic import practice
 from cnnviz.arithmetic.presets import PRESETS
-from tests.conftest import ServerMessages, assert_no_exception, wait_for_app
+from tests.conftest import ServerMessages, assert_no_exception, choose, wait_for_app
 from tests.pagetest import animations, assert_clean, open_page
 
 PADDING_PAGE = "views/padding_and_stride.py"
@@ -285,12 +285,6 @@ def test_practice_page_without_topics_asks_about_all():
 
 def slider(tab, label: str):
     return tab.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
-
-
-def choose(tab, label: str, option: str) -> None:
-    tab.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
-    tab.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(tab)
 
 
 @pytest.mark.browser

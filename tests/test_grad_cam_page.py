@@ -11,7 +11,7 @@ from PIL import Image
 from cnnviz import activations, cam, images, models
 from cnnviz.cam import sanity
 from cnnviz.figures import colours
-from tests.conftest import assert_no_exception, wait_for_app
+from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import assert_clean, open_page
 from tests.test_models import closed_port_url
 
@@ -147,9 +147,9 @@ def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
     page.get_by_text("Predicted: espresso").wait_for(timeout=180_000)
     wait_for_app(page)
 
-    choose(page, "Compare with another class", "tabby")
+    choose(page, "Compare with another class", "tabby", exact=False)
     page.get_by_text("Chosen: tabby").wait_for(timeout=120_000)
-    choose(page, "Layer (type to search)", "stage 5 · block 3 · output")
+    choose(page, "Layer (type to search)", "stage 5 · block 3 · output", exact=False)
     main.get_by_text("Layer-CAM", exact=True).click()
     wait_for_app(page)
     page.get_by_text("Layer-CAM at “stage 5 · block 3 · output”").wait_for(timeout=120_000)
@@ -173,12 +173,3 @@ def test_in_the_browser_upload_pick_a_class_change_layer_and_method_download(
         by_value=True)  # the page's default: turbo, more opaque where the map is hotter
     assert picture.shape == (224, 224, 3)
     assert np.abs(picture.astype(int) - expected).max() <= 2
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label`` by typing, as a user searches."""
-    box = page.get_by_role("combobox", name=label)
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option).first.click()
-    wait_for_app(page)

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from cnnviz.train.texture_demo import texture_demo
-from tests.conftest import assert_no_exception, wait_for_app
+from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import open_page
 
 PAGE = "views/transfer_learning.py"
@@ -86,11 +86,7 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     # The fine-tuned network is in this session's model picker on the Grad-CAM page.
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Grad-CAM").click()
     wait_for_app(page)
-    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(
-        has_text="Model").first.click()
-    page.get_by_role("option", name="efficientnet_lite0 fine-tuned (brick, grass, gravel)",
-                     exact=True).click()
-    wait_for_app(page)
+    choose(page, "Model", "efficientnet_lite0 fine-tuned (brick, grass, gravel)")
     assert_no_exception(page)
     assert page.get_by_text("brick").count() + page.get_by_text("grass").count() > 0
     page.screenshot(path=artefacts / "transfer-learning-grad-cam.png", full_page=True)
