@@ -119,7 +119,10 @@ for residual in (False, True):
         "1×1 projections": parts["projection"], "Classifier": parts["fully_connected"],
         "He et al. (2015), Table 6": published or "",
     })
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="networks")
+counts = ("Parameters (counted by torch)", "3×3 convolutions", "Batch norm", "1×1 projections",
+          "Classifier")
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="networks", column_config={
+    c: st.column_config.NumberColumn(format="localized") for c in counts})
 n = (depth - 2) // 6
 st.caption(
     f"{depth} = 6·{n} + 2: one 3×3 convolution, three stages of {n} blocks of two 3×3 "
