@@ -23,6 +23,7 @@ page, memory under Streamlit Community Cloud's limit (about 2.7 GB). Absolute ti
 quiet machine: the load average is printed before each run.
 
     python bench/bench_class.py --sessions 1 8 16 30 [--repo PATH] [--json out.json]
+    python bench/bench_class.py --clients ...   # protocol clients instead of browsers
     python bench/bench_class.py --url http://host:8501 --server-pid PID   # a running server
 """
 
@@ -47,6 +48,9 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+from bench.streamlit_client import StreamlitClient  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 GOAL = {"sessions": 30, "map": 10.0, "complete": 20.0, "memory_gb": 2.7}
@@ -147,26 +151,37 @@ def cpu_seconds(pids) -> float:
     return total / ticks
 
 
-def memory(pid: int | None) -> int | None:
-    return None if pid is None else memory_bytes(process_tree(pid))
+def tree(pid: int | None, without: int | None = None) -> list[int] | None:
+    """``pid``'s process tree, less ``without``'s (the clients' process is the parent of the
+    server it starts); None for a process we do not know."""
+    if pid is None:
+        return None
+    return sorted(set(process_tree(pid)) - set(process_tree(without) if without else ()))
 
 
-def cpu(pid: int | None) -> float | None:
-    return None if pid is None else cpu_seconds(process_tree(pid))
+def memory(pid: int | None, without: int | None = None) -> int | None:
+    pids = tree(pid, without)
+    return None if pids is None else memory_bytes(pids)
+
+
+def cpu(pid: int | None, without: int | None = None) -> float | None:
+    pids = tree(pid, without)
+    return None if pids is None else cpu_seconds(pids)
 
 
 class Sampler:
-    """The peak resident memory of a process tree (``memory_bytes``), sampled every 0.1 s on
-    a thread; None for a process we do not know."""
+    """The peak resident memory of a process tree (``memory_bytes``, less ``without``'s tree),
+    sampled every 0.1 s on a thread; None for a process we do not know."""
 
-    def __init__(self, pid: int | None, shared: bool = False):
-        self.pid, self.shared, self.peak = pid, shared, None
+    def __init__(self, pid: int | None, shared: bool = False, without: int | None = None):
+        self.pid, self.shared, self.without, self.peak = pid, shared, without, None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak or 0, memory_bytes(process_tree(self.pid), self.shared))
+            self.peak = max(self.peak or 0,
+                            memory_bytes(tree(self.pid, self.without), self.shared))
             self._stop.wait(0.1)
 
     def __enter__(self):
@@ -221,7 +236,7 @@ async def upload_and_time(page, photo: bytes, name: str, quiet_s: float) -> dict
 
 async def burst(url: str, server_pid: int | None, count: int, quiet_s: float,
                 timeout_s: float) -> dict:
-    """Warm up, open ``count`` sessions, then upload in all of them at once."""
+    """Warm up, open ``count`` browser sessions, then upload in all of them at once."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -232,22 +247,89 @@ async def burst(url: str, server_pid: int | None, count: int, quiet_s: float,
         await warm.close()
         sessions = await asyncio.gather(*(open_session(browser, url, timeout_s)
                                           for _ in range(count)))
-        pictures = photos(count, seed=count)
-        before = memory(server_pid)
-        cpu_before = cpu(server_pid), cpu(browser_pid)
-        with Sampler(server_pid) as server, Sampler(browser_pid, shared=True) as browser_memory:
-            times = await asyncio.gather(*(
-                upload_and_time(page, picture, f"student-{i + 1}.jpg", quiet_s)
-                for i, ((_, page), picture) in enumerate(zip(sessions, pictures))))
-        used = [None if b is None else cpu(pid) - b
-                for pid, b in zip((server_pid, browser_pid), cpu_before)]
-        result = {"sessions": count, "times": times, "server_before": before,
-                  "server_peak": server.peak, "browser_peak": browser_memory.peak,
-                  "server_cpu": used[0], "browser_cpu": used[1]}
+        result = await all_at_once(
+            [lambda photo, name, page=page: upload_and_time(page, photo, name, quiet_s)
+             for _, page in sessions], server_pid, browser_pid, shared=True)
         for context, _ in sessions:
             await context.close()
         await browser.close()
     return result
+
+
+async def client_burst(url: str, server_pid: int | None, count: int, quiet_s: float,
+                       timeout_s: float) -> dict:
+    """``burst`` with protocol clients (``streamlit_client``) in place of browsers: the same
+    uploads and images fetched, nothing drawn, so the server has the cores to itself."""
+    warm = ClientSession(url)
+    await asyncio.wait_for(warm.open(), timeout_s)
+    await warm.upload_and_time(photos(1, seed=-1)[0], "warm-up.jpg")
+    await warm.client.close()
+    sessions = [ClientSession(url) for _ in range(count)]
+    await asyncio.wait_for(asyncio.gather(*(s.open() for s in sessions)), timeout_s)
+    result = await all_at_once([s.upload_and_time for s in sessions], server_pid, os.getpid(),
+                               shared=False)
+    for session in sessions:
+        await session.client.close()
+    return result
+
+
+async def all_at_once(uploads, server_pid: int | None, viewer_pid: int | None, *,
+                      shared: bool) -> dict:
+    """Run every ``upload(photo, name)`` at once, each with its own photo; their times, and
+    the memory and CPU of the server and of the viewers (browser or clients) meanwhile."""
+    pictures = photos(len(uploads), seed=len(uploads))
+    before = memory(server_pid)
+    cpu_before = cpu(server_pid), cpu(viewer_pid, server_pid)
+    with Sampler(server_pid) as server, \
+            Sampler(viewer_pid, shared=shared, without=server_pid) as viewer:
+        times = await asyncio.gather(*(upload(picture, f"student-{i + 1}.jpg")
+                                       for i, (upload, picture) in enumerate(zip(uploads,
+                                                                                 pictures))))
+    used = [None if b is None else cpu(pid, without) - b
+            for pid, without, b in zip((server_pid, viewer_pid), (None, server_pid), cpu_before)]
+    return {"sessions": len(uploads), "times": times, "server_before": before,
+            "server_peak": server.peak, "browser_peak": viewer.peak,
+            "server_cpu": used[0], "browser_cpu": used[1]}
+
+
+class ClientSession:
+    """One student as a protocol client: the Grad-CAM page with the uploader open."""
+
+    QUERY = "image_source=Upload"
+
+    def __init__(self, url: str):
+        self.client = StreamlitClient(url)
+        self.uploader = None
+
+    async def open(self) -> None:
+        await self.client.connect()
+        await self.client.run("grad-cam", self.QUERY)
+        await self.client.finished.wait()
+        self.uploader = self.client.widget_id("file_uploader", "Upload a photo")
+
+    async def upload_and_time(self, photo: bytes, name: str) -> dict:
+        """As the browser's ``upload_and_time``: the clock starts before the file is sent;
+        the map counts once its image is fetched, the page once the script has finished
+        and every image is fetched."""
+        client, start = self.client, time.monotonic()
+        seen = len(client.images)
+        state = WidgetState(id=self.uploader)
+        state.file_uploader_state_value.uploaded_file_info.append(
+            await client.upload(name, photo))
+        await client.run("grad-cam", self.QUERY, [state])
+        await client.finished.wait()
+        done = time.monotonic()
+        await client.fetched()
+        if client.error is not None:
+            raise client.error
+        shown = client.images[seen:]
+        maps = [t for caption, t in shown if caption.startswith("Predicted:")]
+        if not maps:
+            raise RuntimeError(f"{name}: the page showed no map ({client.exceptions} "
+                               f"exceptions)")
+        return {"map": min(maps) - start,
+                "complete": max([done, *(t for _, t in shown)]) - start,
+                "images": len(shown), "errors": client.exceptions}
 
 
 def _browser_pid() -> int | None:
@@ -303,14 +385,14 @@ def describe(repo: Path) -> str:
     return f"{repo} at {commit or '?'}{' (with uncommitted changes)' if dirty else ''}"
 
 
-def measure_own_server(repo: Path, count: int, args) -> dict:
-    """``burst`` against a fresh server of ``repo``; its log is kept, and a traceback in it is
-    reported without losing the times."""
+def measure_own_server(repo: Path, count: int, args, run) -> dict:
+    """``run`` (``burst`` or ``client_burst``) against a fresh server of ``repo``; its log is
+    kept, and a traceback in it is reported without losing the times."""
     pid, result = {}, None
     log = Path(tempfile.gettempdir()) / f"bench-class-{os.getpid()}-{count}.log"
     try:
         with running_app(log, repo, on_start=lambda p: pid.setdefault("server", p)) as url:
-            result = asyncio.run(burst(url, pid["server"], count, args.quiet, args.timeout))
+            result = asyncio.run(run(url, pid["server"], count, args.quiet, args.timeout))
     except AssertionError:
         if result is None:
             raise
@@ -329,19 +411,28 @@ def main() -> None:
                         help="seconds without change that make a page complete")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per session")
     parser.add_argument("--json", type=Path, help="also write every session's times here")
+    parser.add_argument("--clients", action="store_true",
+                        help="protocol clients instead of browsers (bench/streamlit_client.py): "
+                             "nothing is drawn, so the server has this machine's cores, as "
+                             "with students on their own devices; the server starts without "
+                             "XSRF protection, which these clients do not speak")
     args = parser.parse_args()
     repo = args.repo.resolve()
+    run = client_burst if args.clients else burst
+    if args.clients:  # read by the server started below (and ignored by one at --url)
+        os.environ["STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION"] = "false"
 
     print(f"Grad-CAM page, every session uploading its own photo at the same moment; "
           f"{datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB")
-    print(f"app: {args.url or describe(repo)}")
+    print(f"app: {args.url or describe(repo)}; "
+          f"{'protocol clients (nothing drawn)' if args.clients else 'Chromium sessions'}")
     print(f"goal: {GOAL['sessions']} sessions with map p95 < {GOAL['map']:.0f} s, complete "
           f"p95 < {GOAL['complete']:.0f} s, server peak < {GOAL['memory_gb']} GB")
     print("map: seconds from the upload to the main map drawn; complete: to the whole page "
           "drawn; server GB: resident memory after the warm-up and its peak in the burst; "
           "CPU s: spent in the burst by the server (all sessions, and per session) and by the "
-          "browser, which shares this machine's cores with the server")
+          "browser (or the clients), which shares this machine's cores with the server")
     results = []
     for count in args.sessions:
         load = os.getloadavg()[0]
@@ -349,10 +440,10 @@ def main() -> None:
         print(f"\n{count} session{'s' * (count != 1)}: load average {load:.1f} before{note}",
               flush=True)
         if args.url:
-            result = asyncio.run(burst(args.url, args.server_pid, count, args.quiet,
-                                       args.timeout))
+            result = asyncio.run(run(args.url, args.server_pid, count, args.quiet,
+                                     args.timeout))
         else:
-            result = measure_own_server(repo, count, args)
+            result = measure_own_server(repo, count, args, run)
         result["load_before"] = load
         results.append(result)
         print(HEADER)
