@@ -13,7 +13,6 @@ from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 SANITY_THRESHOLD = 0.2
-DEFAULT_COLOURS = "turbo"  # perceptually ordered, and bright where the map is hot
 
 page = presentation.page_header(
     "Grad-CAM: what is the network looking at?",
@@ -27,8 +26,8 @@ page = presentation.page_header(
 def paint(view, heatmap):
     """A map over the photo as every picture on this page draws it: the chosen colours, and
     by default an opacity that grows with the heat, so cold areas leave the photo as it is."""
-    return colours.overlay(view, heatmap, st.session_state.cam_colours,
-                           st.session_state.cam_opacity, by_value=st.session_state.cam_fade)
+    return colours.cam_overlay(view, heatmap, st.session_state.cam_colours,
+                               st.session_state.cam_opacity, st.session_state.cam_fade)
 
 
 def show_map(view, result, *, caption, download_key) -> None:
@@ -61,13 +60,13 @@ with controls:
                               f"“{activations.layer_titles(bundle)[default_layer]}”, where "
                               f"Selvaraju et al. read Grad-CAM. Deeper layers see whole "
                               f"objects, earlier ones edges.")
-    url_state.choice("cam_colours", colours.COLOUR_MAPS, DEFAULT_COLOURS)
+    url_state.choice("cam_colours", colours.COLOUR_MAPS, colours.CAM_SCALE)
     st.selectbox("Colour map", list(colours.COLOUR_MAPS), key="cam_colours",
                  help="Turbo is ordered from dark blue (cold) to dark red (hot) and stays "
                       "readable on a projector; viridis and cividis read well for everyone, "
                       "including with colour-vision deficiency; jet is the rainbow of many "
                       "papers, for comparison.")
-    url_state.number("cam_opacity", 0.7, 0.0, 1.0)
+    url_state.number("cam_opacity", colours.CAM_OPACITY, 0.0, 1.0)
     st.slider("Opacity of the map", 0.0, 1.0, step=0.05, key="cam_opacity",
               help="How much of the colour covers the photo where the map is hottest.")
     url_state.flag("cam_fade", True)
@@ -155,8 +154,9 @@ if st.toggle("Compare with a second network", key="cam_two_models"):
         # The same kind of layer in both: each network's own default, its last
         # convolution after its activation, whatever layer is chosen above for the first.
         layers = (cam.default_layer(bundle), cam.default_layer(bundle2))
-        answer1 = cached.class_map(bundle, img, layers[0], method, predicted,
-                                   priority=cached.LATER)
+        answer1 = (answer if layers[0] == layer else  # the map above, when it is the same
+                   cached.class_map(bundle, img, layers[0], method, predicted,
+                                    priority=cached.LATER))
         answer2 = cached.class_map(bundle2, img, layers[1], method, predicted,
                                    priority=cached.LATER)
         view2 = activations.network_input(bundle2, img)

@@ -15,7 +15,7 @@ from cnnviz.train.finetune import FineTuning, Plan
 from cnnviz.train.group_split import grouped_split
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.train.texture_demo import as_zip, demo_split
-from cnnviz.ui import presentation
+from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.session_models import register
 from cnnviz.ui.training import progress_line
@@ -317,13 +317,7 @@ with results:
         st.success("No test photo was confused with another class.")
 
 with gallery:
-    @st.cache_data(show_spinner="Computing Grad-CAM maps…", max_entries=2)
-    def cam_maps(_bundle, weights: str):
-        from cnnviz.train.transfer_report import cam_gallery
-
-        return cam_gallery(_bundle, photos, evaluation)
-
-    maps = cam_maps(bundle, bundle.weights)
+    maps = cached.transfer_gallery(bundle, photos, evaluation)
     layers = {r.layer for kinds in maps.values() for items in kinds.values() for _, r in items}
     st.caption(f"Grad-CAM of the predicted class at layer {', '.join(sorted(layers))}, for up "
                f"to three right (✓) and three wrong (✗) test photos per class: bright where the "
@@ -334,7 +328,7 @@ with gallery:
         for kind, items in kinds.items():
             for row_index, cam_result in items:
                 view = np.asarray(augment.centre(photos.image(int(evaluation.index[row_index]))))
-                shown.append(colours.overlay(view, cam_result.heatmap, "turbo", 0.7, by_value=True))
+                shown.append(colours.cam_overlay(view, cam_result.heatmap))
                 captions.append(f"{'✓' if kind == 'correct' else '✗'} {cam_result.category}")
         if shown:
             st.image(shown, width=150, caption=captions)
@@ -365,5 +359,6 @@ with keep:
                 f"**Feature maps** pages as “{bundle.label}”.")
     st.page_link("views/grad_cam.py", label="Open Grad-CAM", icon=":material/center_focus_strong:")
     st.download_button("Download the model (state dict with class names)",
-                       fine_tuned.save(result.net, trained_on, classes),
-                       file_name=f"{trained_on}-fine-tuned.pt", icon=":material/download:")
+                       lambda: fine_tuned.save(result.net, trained_on, classes),
+                       file_name=f"{trained_on}-fine-tuned.pt", on_click="ignore",
+                       icon=":material/download:")  # saved on click, not on every rerun

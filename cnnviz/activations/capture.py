@@ -3,6 +3,7 @@ every session shares, keyed by what identifies them (the model's weights, its pr
 the photo's pixels, the layer) so the same photo picked in two sessions is one entry."""
 
 import hashlib
+import weakref
 
 import numpy as np
 import torch
@@ -21,11 +22,21 @@ CACHE = ActivationCache()
 
 def image_key(img: Image.Image) -> str:
     """A hash of the pixels (and mode and size): the same photo uploaded twice, or picked in
-    two sessions, is one cache entry."""
+    two sessions, is one cache entry. Kept per image object while it lives, since a page asks
+    for it several times a rerun (photos are never changed in place here)."""
+    held = _IMAGE_KEYS.get(id(img))
+    if held is not None and held[0]() is img:
+        return held[1]
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{img.mode} {img.size}".encode())
     digest.update(img.tobytes())
-    return digest.hexdigest()
+    key = digest.hexdigest()
+    ident = id(img)
+    _IMAGE_KEYS[ident] = (weakref.ref(img, lambda _: _IMAGE_KEYS.pop(ident, None)), key)
+    return key
+
+
+_IMAGE_KEYS: dict[int, tuple[weakref.ref, str]] = {}  # id -> (the image, its key)
 
 
 def _preprocess_key(preprocess) -> str:

@@ -180,7 +180,6 @@ def family(name: str) -> tuple[int, str] | None:
 
 
 # The chapter's "Architecture Timeline" table, cell by cell as printed.
-CHAPTER_COLUMNS = ("Year", "Depth", "Params", "Top-5 Error")
 CHAPTER: dict[str, dict[str, str]] = {
     "lenet5": {"Year": "1998", "Depth": "5", "Params": "60K", "Top-5 Error": "~1% (MNIST)"},
     "alexnet": {"Year": "2012", "Depth": "8", "Params": "61M", "Top-5 Error": "15.3%"},

@@ -18,7 +18,6 @@ for every model of the zoo), that is the classifier head alone, a last-layer app
 import copy
 import itertools
 import threading
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +25,7 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.models import ModelBundle
+from cnnviz.models.memo import per_bundle
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,20 @@ class NoDropoutError(ValueError):
     """The model has no dropout module, so every pass would give the same answer."""
 
 
+def _dropouts(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
 class _StochasticTwin:
     def __init__(self, bundle: ModelBundle):
+        if not _dropouts(bundle.model):  # said before copying anything, on every call
+            raise NoDropoutError(f"{bundle.name} has no dropout layer, so MC dropout has "
+                                 f"nothing to sample: every pass gives the same answer.")
         shared = {id(t): t for t in itertools.chain(bundle.model.parameters(),
                                                     bundle.model.buffers())}
         with bundle.lock:  # so no tap hook of a concurrent capture is copied along
             self.model = copy.deepcopy(bundle.model, memo=shared).eval()
-        dropouts = [m for m in self.model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
-        if not dropouts:
-            raise NoDropoutError(f"{bundle.name} has no dropout layer, so MC dropout has "
-                                 f"nothing to sample: every pass gives the same answer.")
+        dropouts = _dropouts(self.model)
         for module in dropouts:
             module.train()
         self.rates = tuple(module.p for module in dropouts)
@@ -61,15 +65,7 @@ class _StochasticTwin:
             lambda module, args: (args[0].repeat_interleave(self.passes, dim=0),))
 
 
-_twins: "weakref.WeakKeyDictionary[ModelBundle, _StochasticTwin]" = weakref.WeakKeyDictionary()
-_twins_lock = threading.Lock()
-
-
-def _twin(bundle: ModelBundle) -> _StochasticTwin:
-    with _twins_lock:
-        if bundle not in _twins:
-            _twins[bundle] = _StochasticTwin(bundle)
-        return _twins[bundle]
+_twin = per_bundle(_StochasticTwin)  # one twin per loaded model, gone with it
 
 
 def dropout_rates(bundle: ModelBundle) -> tuple[float, ...]:

@@ -107,6 +107,18 @@ def overlay(photo: np.ndarray, values: np.ndarray, scale: str = "viridis",
     return np.clip(np.rint(blend), 0, 255).astype(np.uint8)
 
 
+# How a Grad-CAM map is laid over its photo unless the reader chooses otherwise: turbo is
+# perceptually ordered and bright where the map is hot, and the fading opacity leaves cold
+# areas as they were, readable on a projector.
+CAM_SCALE, CAM_OPACITY = "turbo", 0.7
+
+
+def cam_overlay(photo: np.ndarray, heatmap: np.ndarray, scale: str = CAM_SCALE,
+                opacity: float = CAM_OPACITY, fade: bool = True) -> np.ndarray:
+    """A Grad-CAM ``heatmap`` (values in [0, 1]) over ``photo``, as every page draws one."""
+    return overlay(photo, heatmap, scale, opacity, by_value=fade)
+
+
 def png_bytes(pixels: np.ndarray, colours: np.ndarray | None = None,
               compress_level: int = 6, strategy: int = -1) -> bytes:
     """An (H, W, 3) uint8 RGB image, or (H, W) palette indices with their ``colours`` (a

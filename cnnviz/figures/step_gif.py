@@ -11,7 +11,14 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from cnnviz.figures.animation import GAP_UNITS, Animation
+from cnnviz.figures.animation import (
+    GAP_UNITS,
+    HIDDEN_FILL,
+    HIDDEN_LINE,
+    LINK_STYLE,
+    MARK_STYLES,
+    Animation,
+)
 from cnnviz.figures.grids import DARK_TEXT
 
 SLIDE_WIDTH = 1280
@@ -28,7 +35,7 @@ def font(size: int, bold: bool = False):
     return ImageFont.load_default(size)
 
 
-def _wrap(draw, text: str, font, width: int) -> list[str]:
+def wrap(draw, text: str, font, width: int) -> list[str]:
     """Break a caption between its words so each line fits in ``width`` pixels."""
     lines = [""]
     for word in text.split(" "):
@@ -151,11 +158,11 @@ def animation_gif(animation: Animation, width: int = SLIDE_WIDTH, ms_per_frame: 
     """Every frame of ``animation`` (predict-then-reveal's single frame included) as the bytes
     of a looping GIF at least ``width`` pixels wide."""
     slide = _Slide(animation, width)
-    data = animation.to_data()
+    hidden = dict(fill=HIDDEN_FILL, line=HIDDEN_LINE)  # the browser's look, from one place
     caption_font = font(max(18, round(slide.unit * 0.4)))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     captions = [[line for part in _plain(f.caption)
-                 for line in _wrap(measure, part, caption_font, width - 2 * MARGIN)]
+                 for line in wrap(measure, part, caption_font, width - 2 * MARGIN)]
                 if f.caption else [] for f in animation.frames]
     line_px = round(caption_font.size * 1.4)
     height = slide.board_height + line_px * max(len(c) for c in captions) + MARGIN
@@ -165,14 +172,14 @@ def animation_gif(animation: Animation, width: int = SLIDE_WIDTH, ms_per_frame: 
     base = Image.new("RGB", (width, height), "white")
     for g, grid in enumerate(animation.grids):
         if g not in changing:
-            _draw_grid(ImageDraw.Draw(base), slide, g, grid, animation.frames[0], data["hidden"])
+            _draw_grid(ImageDraw.Draw(base), slide, g, grid, animation.frames[0], hidden)
     images = []
     for frame, caption in zip(animation.frames, captions):
         image = base.copy()
         draw = ImageDraw.Draw(image)
         for g in sorted(changing):
-            _draw_grid(draw, slide, g, animation.grids[g], frame, data["hidden"])
-        image = _draw_marks(image, frame, data["styles"], data["link"], slide)
+            _draw_grid(draw, slide, g, animation.grids[g], frame, hidden)
+        image = _draw_marks(image, frame, MARK_STYLES, LINK_STYLE, slide)
         ImageDraw.Draw(image).multiline_text((MARGIN, slide.board_height), "\n".join(caption), fill=DARK_TEXT,
                             font=caption_font, spacing=line_px - caption_font.size)
         images.append(image)

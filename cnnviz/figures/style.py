@@ -8,7 +8,6 @@ deficiency"); for signed values, the blue-orange diverging scale avoids the red-
 from cnnviz.formatting import MINUS, fmt_number  # noqa: F401  (figures write numbers too)
 
 FONT_SIZE = 18  # figure text, readable from the back of a classroom
-CELL_FONT_SIZE = 22  # numbers written inside grid cells
 FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"
 
 SEQUENTIAL = "Cividis"  # magnitudes: activations, heatmaps

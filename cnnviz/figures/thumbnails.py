@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from cnnviz.figures import colours
 from cnnviz.figures.animation import Animation
-from cnnviz.figures.step_gif import animation_gif, font
+from cnnviz.figures.step_gif import animation_gif, font, wrap
 from cnnviz.figures.style import ACCENT, HIGHLIGHT
 
 WIDTH = 480  # pixels: a card on the home page
@@ -92,13 +92,7 @@ def question_card(question: str, formula: str) -> bytes:
     card = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(card)
     draw.rounded_rectangle((6, 6, WIDTH - 6, HEIGHT - 6), radius=18, outline=HIGHLIGHT, width=4)
-    lines, words = [""], question.split(" ")
-    for word in words:
-        candidate = f"{lines[-1]} {word}".strip()
-        if draw.textlength(candidate, font=font(24)) > WIDTH - 60:
-            lines.append(word)
-        else:
-            lines[-1] = candidate
+    lines = wrap(draw, question, font(24), WIDTH - 60)
     draw.multiline_text((30, 30), "\n".join(lines), fill=INK, font=font(24), spacing=10)
     draw.text((WIDTH / 2, HEIGHT - 50), formula, fill=HIGHLIGHT, font=font(26, bold=True),
               anchor="mm")

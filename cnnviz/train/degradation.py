@@ -35,7 +35,6 @@ from cnnviz.train.cifar_net import cifar_net, parameter_count
 from cnnviz.train.images32 import Images32, images32
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import batches_per_epoch, fit
-from cnnviz.train.offline_mnist import Split, mnist_split
 from cnnviz.train.torch_learner import TorchLearner
 
 RESULTS_PATH = Path(__file__).resolve().parents[2] / "assets" / "degradation.json"
@@ -99,14 +98,6 @@ def _flow(net, images, labels) -> dict:
     flow = gradient_flow.measure(net, images, labels)
     keep = ("loss", "input_norms", "highway_norms", "weight_norms")
     return {k: v for k, v in flow.as_dict().items() if k in keep}
-
-
-def load_split(setting: Setting) -> Split:
-    """The setting's data set: the offline subset, or a torchvision one when this machine has it
-    (:class:`~cnnviz.train.torchvision_data.DataUnavailableError` when it has not)."""
-    if setting.data == "subset":
-        return mnist_split(seed=setting.split_seed)
-    return torchvision_data.load(setting.data, seed=setting.split_seed)
 
 
 def describe(setting: Setting) -> str:
@@ -183,7 +174,7 @@ def run_setting(setting: Setting, data: Images32 | None = None, *,
                 should_stop: Callable[[], bool] | None = None) -> dict:
     """The four networks of ``setting``, one after another; ``progress(label, step_record)``
     after every step. ``data``: the setting's data set already loaded (a page's cache)."""
-    data = data or images32(load_split(setting))
+    data = data or images32(torchvision_data.load_split(setting.data, setting.split_seed))
     # cut to the setting's size, standardised as before with all training images' statistics
     data = replace(data, train=data.train.subset(slice(0, setting.train_images)),
                    validation=data.validation.subset(slice(0, setting.validation_images)))

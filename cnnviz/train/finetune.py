@@ -28,7 +28,7 @@ from cnnviz.train import augment
 from cnnviz.train.backbone_features import FEATURE_BATCH, eval_inputs, features
 from cnnviz.train.group_split import SplitIndex
 from cnnviz.train.jobs import Job
-from cnnviz.train.loop import fit
+from cnnviz.train.loop import batches_per_epoch, fit
 from cnnviz.train.photo_set import PhotoSet
 from cnnviz.train.torch_learner import TorchLearner
 from cnnviz.train.transfer import PHASE_KEYS, PHASES, TransferNet
@@ -164,10 +164,14 @@ class FineTuning:
         self.job = Job(self.run, max_seconds=self.plan.max_seconds + EVALUATION_SECONDS, **job_kwargs).start()
         return self
 
+    def _copies(self, phase_key: str) -> int:
+        """Phase 1 sees each training photo ``copies`` times an epoch, augmented each time."""
+        return self.plan.copies if phase_key == "head" else 1
+
     def total_steps(self) -> int:
         n = len(self.split.train)
-        per_epoch = {key: max(n * (self.plan.copies if key == "head" else 1)
-                              // self.plan.batch_size, 1) for key in PHASE_KEYS}
+        per_epoch = {key: batches_per_epoch(n * self._copies(key), self.plan.batch_size)
+                     for key in PHASE_KEYS}
         return sum(per_epoch[k] * self.plan.epochs[k] for k in self.plan.phases)
 
     def run(self, job: Job | None = None) -> Result:
@@ -214,11 +218,11 @@ class FineTuning:
                 validation = (features(net, val_inputs).numpy(), val_y)
                 learner = TorchLearner(net.head, optimizer)
             else:
-                x = np.tile(self.split.train, plan.copies if phase.key == "head" else 1)
+                x = np.tile(self.split.train, self._copies(phase.key))
                 y = self.photos.labels[x]
                 validation = (val_inputs.numpy(), val_y)
                 learner = PhotoLearner(net, optimizer, prepare=prepare)
-            steps_per_epoch = max(len(y) // plan.batch_size, 1)
+            steps_per_epoch = batches_per_epoch(len(y), plan.batch_size)
             scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, T_max=epochs * steps_per_epoch) if phase.cosine else None)
             self._say(f"{phase.title}, learning rate {phase.learning_rate:g}"

@@ -88,19 +88,10 @@ class PhotoSet:
         """The photos as RGB images, decoded when indexed."""
         return _Decoded(self)
 
-    def subset(self, index) -> "PhotoSet":
-        index = np.asarray(index, dtype=np.int64)
-        return PhotoSet(self.classes, self.labels[index], tuple(self.names[i] for i in index),
-                        tuple(self.encoded[i] for i in index), self.groups[index],
-                        source=self.source)
-
     def imbalance(self) -> float:
         """Largest class over smallest class (1.0 for a balanced set)."""
         counts = list(self.counts.values())
         return max(counts) / max(min(counts), 1)
-
-    def nbytes(self) -> int:
-        return sum(len(data) for data in self.encoded)
 
 
 class _Decoded(Sequence):

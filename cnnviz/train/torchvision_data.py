@@ -20,7 +20,7 @@ import numpy as np
 from torchvision import datasets
 
 from cnnviz.download import DownloadError, fetch
-from cnnviz.train.offline_mnist import ImageSet, Split, stratified_split
+from cnnviz.train.offline_mnist import ImageSet, Split, mnist_split, stratified_split
 
 TIMEOUT_S = 10
 DATASETS = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST,
@@ -98,3 +98,11 @@ def load(name: str, *, validation: float = 0.1, seed: int = 0, root: Path | None
                      tuple(p.classes)) for p in parts]
     split = stratified_split(sets[0], validation=validation, test=0, seed=seed)
     return Split(split.train, split.validation, sets[1])
+
+
+def load_split(name: str, seed: int = 0) -> Split:
+    """A lab's data set by name: "subset" (the offline digits that ship with the app) or one
+    of ``DATASETS`` (``DataUnavailableError`` when this machine cannot have it)."""
+    if name == "subset":
+        return mnist_split(seed=seed)
+    return load(name, seed=seed)

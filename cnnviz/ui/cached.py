@@ -13,6 +13,7 @@ import streamlit as st
 from cnnviz import activations, architectures, cam
 from cnnviz.cam import sanity, uncertainty
 from cnnviz.models.workers import ModelWorkers
+from cnnviz.train import transfer_report
 
 # The app's workers, shared by every session; creating them gives torch one thread per worker
 # for the whole server, before any page runs a model.
@@ -55,6 +56,18 @@ def feature_maps(bundle, img, layers) -> dict:
     """``activations.capture`` on the workers (it keeps its own cache, shared by every
     session, in the core)."""
     return WORKERS.run(activations.capture, bundle, img, layers)
+
+
+@st.cache_data(max_entries=2, show_spinner="Computing Grad-CAM maps…")
+def _transfer_gallery(_bundle, _photos, _evaluation, model_key):
+    return WORKERS.run(transfer_report.cam_gallery, _bundle, _photos, _evaluation,
+                       priority=LATER)
+
+
+def transfer_gallery(bundle, photos, evaluation) -> dict:
+    """``transfer_report.cam_gallery`` of a fine-tuned network, whose key (with its serial
+    number) is its own: its photos and evaluation come with it from the same training."""
+    return _transfer_gallery(bundle, photos, evaluation, activations.model_key(bundle))
 
 
 @st.cache_data(max_entries=16, show_spinner="Randomising the weights, layer by layer…")

@@ -96,8 +96,7 @@ def _grad_cam() -> bytes:
     img = _photo()
     result = cam.grad_cam(bundle, img)
     view = activations.network_input(bundle, img)
-    return thumbnails.photo_card(colours.overlay(view, result.heatmap, "turbo", 0.7,
-                                                 by_value=True), result.category)
+    return thumbnails.photo_card(colours.cam_overlay(view, result.heatmap), result.category)
 
 
 def _practice() -> bytes:

@@ -13,9 +13,7 @@ DATA_CHOICES = {"subset": "MNIST subset (5,000 digits, offline)", **torchvision_
 @st.cache_resource(show_spinner=False, max_entries=4)
 def load_split(name: str, seed: int = 0):
     """A data set's split, shared by every session (its arrays are never written to)."""
-    if name == "subset":
-        return offline_mnist.mnist_split(seed=seed)
-    return torchvision_data.load(name, seed=seed)
+    return torchvision_data.load_split(name, seed)
 
 
 def data_or_fallback(name: str, seed: int = 0) -> tuple[str, offline_mnist.Split]:
