@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz.train import TorchLearner, cifar_net, degradation, gradient_flow  # noqa: E402
-from cnnviz.train.images32 import digits32  # noqa: E402
+from cnnviz.train.depth.images32 import digits32  # noqa: E402
 from cnnviz.train.loop import batches_per_epoch  # noqa: E402
 
 NETS = {"plain-56": (56, False), "ResNet-56": (56, True), "ResNet-20": (20, True)}

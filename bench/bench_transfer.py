@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz import models  # noqa: E402
 from cnnviz.train import TorchLearner, augment, read_image_folders, transfer  # noqa: E402
-from cnnviz.train.backbone_features import features  # noqa: E402
-from cnnviz.train.finetune import FineTuning, PhotoInputs, Plan  # noqa: E402
-from cnnviz.train.group_split import grouped_split  # noqa: E402
-from cnnviz.train.texture_demo import as_zip, demo_split, texture_demo  # noqa: E402
+from cnnviz.train.transfer.backbone_features import features  # noqa: E402
+from cnnviz.train.transfer.finetune import FineTuning, PhotoInputs, Plan  # noqa: E402
+from cnnviz.train.transfer.group_split import grouped_split  # noqa: E402
+from cnnviz.train.transfer.texture_demo import as_zip, demo_split, texture_demo  # noqa: E402
 
 
 def seconds(fn) -> float:

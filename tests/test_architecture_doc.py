@@ -71,3 +71,24 @@ def test_the_checks_would_see_a_wrong_import(tmp_path):
 def test_the_readme_points_only_inside_the_repository():
     readme = (ROOT / "README.md").read_text()
     assert "../" not in readme and "docs/ARCHITECTURE.md" in readme
+
+
+TRAIN = PACKAGE / "train"
+LABS = sorted(p.name for p in TRAIN.iterdir() if (p / "__init__.py").exists())
+# The two doors of the core into the labs: the public names and the lab's command line.
+DOORS = ("__init__.py", "__main__.py")
+
+
+def test_the_training_core_is_small_and_each_lab_has_a_room():
+    assert LABS == ["depth", "scratch", "transfer"]
+    assert len(list(TRAIN.glob("*.py"))) <= 12
+
+
+@pytest.mark.parametrize("path", sorted(TRAIN.rglob("*.py")), ids=lambda p: str(p.relative_to(TRAIN)))
+def test_a_lab_imports_the_core_and_never_another_lab(path):
+    parts = path.relative_to(TRAIN).parts
+    own = parts[0] if len(parts) > 1 else None
+    if own is None and path.name in DOORS:
+        return
+    reached = {lab for lab in LABS if reaches(imported(path), f"cnnviz.train.{lab}")}
+    assert reached <= {own}, f"{path.relative_to(ROOT)} imports the lab(s) {sorted(reached - {own})}"

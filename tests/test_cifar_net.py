@@ -7,14 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.train import cifar_net
-from cnnviz.train.cifar_net import (
+from cnnviz.train.depth.cifar_net import (
     DEPTHS,
     PAPER_PARAMETERS,
     layer_count,
     paper_rounding,
     parameter_count,
 )
-from cnnviz.train.images32 import digits32
+from cnnviz.train.depth.images32 import digits32
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_sigmoid_network_uses_sigmoid_everywhere_and_trains_a_step(digits_batch)
 
 def test_digits_are_padded_with_background_and_standardised_on_the_training_digits():
     from cnnviz.train import mnist_split
-    from cnnviz.train.images32 import pad
+    from cnnviz.train.depth.images32 import pad
 
     data, split = digits32(), mnist_split()
     assert data.train.images.shape == (len(split.train), 32, 32)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz.train import degradation
-from cnnviz.train.cifar_net import cifar_net
-from cnnviz.train.degradation import Setting
-from cnnviz.train.images32 import images32
+from cnnviz.train.depth import degradation
+from cnnviz.train.depth.cifar_net import cifar_net
+from cnnviz.train.depth.degradation import Setting
+from cnnviz.train.depth.images32 import images32
 from cnnviz.train.offline_mnist import ImageSet, Split
 
 TINY = Setting(depths=(8, 14), epochs=1, batch_size=100, checkpoints=2, gradient_batch=32,

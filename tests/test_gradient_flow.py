@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.train import cifar_net, gradient_flow
-from cnnviz.train.images32 import digits32
+from cnnviz.train import cifar_net
+from cnnviz.train.depth import gradient_flow
+from cnnviz.train.depth.images32 import digits32
 
 REL = 1e-5
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from cnnviz import images
 from cnnviz.train import DatasetError, read_image_folders
-from cnnviz.train.photo_set import MAX_SIDE
+from cnnviz.train.transfer.photo_set import MAX_SIDE
 
 
 def png(seed: int, size=(40, 30)) -> bytes:

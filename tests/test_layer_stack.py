@@ -21,7 +21,7 @@ from cnnviz.figures.stacks import (
     growth_figure,
     stacked_kernels_figure,
 )
-from cnnviz.train.mnist_convnet import MNISTConvNet  # the chapter's network, as printed
+from cnnviz.train.scratch.mnist_convnet import MNISTConvNet  # the chapter's network, as printed
 
 META = torch.device("meta")  # shapes and parameter counts without allocating or initialising
 

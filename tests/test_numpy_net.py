@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from cnnviz import arithmetic, train
-from cnnviz.train import numpy_net as nn_np
-from cnnviz.train.gradcheck import gradient_check
-from cnnviz.train.mnist_convnet import MNISTConvNet, shape_comments
-from cnnviz.train.numpy_learner import NumpyLearner
-from cnnviz.train.numpy_optim import SGD, Adam
-from cnnviz.train.twin import agreement, torch_twin
+from cnnviz.train.scratch import numpy_net as nn_np
+from cnnviz.train.scratch.gradcheck import gradient_check
+from cnnviz.train.scratch.mnist_convnet import MNISTConvNet, shape_comments
+from cnnviz.train.scratch.numpy_learner import NumpyLearner
+from cnnviz.train.scratch.numpy_optim import SGD, Adam
+from cnnviz.train.scratch.twin import agreement, torch_twin
 
 RNG = np.random.default_rng(0)
 

@@ -9,7 +9,8 @@ def picker_script():
     import streamlit as st
 
     from cnnviz import models
-    from cnnviz.train import fine_tuned, transfer
+    from cnnviz.train.transfer import fine_tuned
+    from cnnviz.train import transfer
     from cnnviz.ui.pickers import model_picker
     from cnnviz.ui.session_models import register, session_bundles
 

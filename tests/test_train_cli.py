@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz import train
-from cnnviz.train import networks
+from cnnviz.train.scratch import networks
 
 
 def run(*args, tmp_path):

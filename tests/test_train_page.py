@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cnnviz.train import networks
+from cnnviz.train.scratch import networks
 from tests.pagetest import assert_clean, open_page
 from tests.test_convolution_page import value_in, written_sum
 

@@ -11,16 +11,17 @@ import torch
 from PIL import Image, ImageDraw
 
 from cnnviz import images, ops, train
-from cnnviz.train import networks, weights_io
+from cnnviz.train.scratch import networks
+from cnnviz.train.scratch import weights_io
 from cnnviz.train.evaluation import confusion_matrix, row_normalised, worst_mistakes
-from cnnviz.train.network_overview import (
+from cnnviz.train.scratch.network_overview import (
     channel_source,
     convolution_patch,
     convolution_query,
     stages,
 )
-from cnnviz.train.networks import Recipe
-from cnnviz.train.own_digit import DigitError, prepare_digit
+from cnnviz.train.scratch.networks import Recipe
+from cnnviz.train.scratch.own_digit import DigitError, prepare_digit
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from cnnviz import train
-from cnnviz.train import networks
-from cnnviz.train.session import TrainingRun
+from cnnviz.train.scratch import networks
+from cnnviz.train.scratch.session import TrainingRun
 
 
 @pytest.fixture(scope="module")

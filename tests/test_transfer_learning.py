@@ -14,12 +14,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cnnviz import images, models
-from cnnviz.train import TorchLearner, augment, fine_tuned, fit, transfer
-from cnnviz.train.backbone_features import eval_inputs, features
-from cnnviz.train.finetune import FineTuning, Plan
-from cnnviz.train.group_split import grouped_split
-from cnnviz.train.texture_demo import TEXTURES, demo_split, texture_demo
-from cnnviz.train.transfer_report import mc_dropout
+from cnnviz.train import TorchLearner, fit
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer import fine_tuned
+from cnnviz.train import transfer
+from cnnviz.train.transfer.backbone_features import eval_inputs, features
+from cnnviz.train.transfer.finetune import FineTuning, Plan
+from cnnviz.train.transfer.group_split import grouped_split
+from cnnviz.train.transfer.texture_demo import TEXTURES, demo_split, texture_demo
+from cnnviz.train.transfer.report import mc_dropout
 
 
 # ------------------------------------------------------------------ the demo set and splits

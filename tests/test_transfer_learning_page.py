@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from cnnviz.train.texture_demo import texture_demo
+from cnnviz.train.transfer.texture_demo import texture_demo
 from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import open_page
 

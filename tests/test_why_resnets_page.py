@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from cnnviz.train import cifar_net, degradation
-from cnnviz.train.images32 import digits32
+from cnnviz.train import cifar_net
+from cnnviz.train.depth import degradation
+from cnnviz.train.depth.images32 import digits32
 from tests.pagetest import open_page
 from tests.test_gradient_flow import backward_with_hooks
 

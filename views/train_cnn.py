@@ -8,22 +8,24 @@ import streamlit as st
 from cnnviz import images, models
 from cnnviz.figures import training as fig
 from cnnviz.figures.style import fmt_number
-from cnnviz.train import jobs, networks, weights_io
+from cnnviz.train import jobs
+from cnnviz.train.scratch import networks
+from cnnviz.train.scratch import weights_io
 from cnnviz.train.evaluation import row_normalised, worst_mistakes
-from cnnviz.train.gradcheck import gradient_check
-from cnnviz.train.mnist_convnet import shape_comments
-from cnnviz.train.network_overview import (
+from cnnviz.train.scratch.gradcheck import gradient_check
+from cnnviz.train.scratch.mnist_convnet import shape_comments
+from cnnviz.train.scratch.network_overview import (
     channel_source,
     convolution_patch,
     convolution_query,
     stages,
 )
-from cnnviz.train.networks import NETS, Recipe
-from cnnviz.train.numpy_net import scratch_cnn
+from cnnviz.train.scratch.networks import NETS, Recipe
+from cnnviz.train.scratch.numpy_net import scratch_cnn
 from cnnviz.train.offline_mnist import Standardise
-from cnnviz.train.own_digit import DigitError, prepare_digit
-from cnnviz.train.session import TrainingRun
-from cnnviz.train.twin import agreement
+from cnnviz.train.scratch.own_digit import DigitError, prepare_digit
+from cnnviz.train.scratch.session import TrainingRun
+from cnnviz.train.scratch.twin import agreement
 from cnnviz.ui import presentation
 from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, progress_line

@@ -9,12 +9,15 @@ from cnnviz.figures import colours
 from cnnviz.figures import training as curves
 from cnnviz.figures.style import fmt_number
 from cnnviz.figures.transfer import phase_curves, trainable_bars
-from cnnviz.train import DatasetError, augment, fine_tuned, read_image_folders, transfer
+from cnnviz.train import DatasetError, read_image_folders
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer import fine_tuned
+from cnnviz.train import transfer
 from cnnviz.train.evaluation import row_normalised
-from cnnviz.train.finetune import FineTuning, Plan
-from cnnviz.train.group_split import grouped_split
+from cnnviz.train.transfer.finetune import FineTuning, Plan
+from cnnviz.train.transfer.group_split import grouped_split
 from cnnviz.train.jobs import JobLimitError
-from cnnviz.train.texture_demo import as_zip, demo_split
+from cnnviz.train.transfer.texture_demo import as_zip, demo_split
 from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.session_models import register

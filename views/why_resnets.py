@@ -7,14 +7,16 @@ import streamlit as st
 from cnnviz.figures import depth as figures
 from cnnviz.figures.depth import sci
 from cnnviz.figures.style import fmt_number
-from cnnviz.train import cifar_net, degradation, gradient_flow
-from cnnviz.train.cifar_net import (
+from cnnviz.train import cifar_net
+from cnnviz.train.depth import degradation
+from cnnviz.train.depth import gradient_flow
+from cnnviz.train.depth.cifar_net import (
     DEPTHS,
     PAPER_PARAMETERS,
     layer_count,
     parameter_count,
 )
-from cnnviz.train.images32 import images32
+from cnnviz.train.depth.images32 import images32
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.charts import CONFIG

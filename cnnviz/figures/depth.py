@@ -1,6 +1,6 @@
 """Figures of the depth problem: gradient norms block by block on a log scale, and the training
 curves of shallow and deep, plain and residual networks. Pure functions: measured records in
-(``cnnviz.train.gradient_flow`` and ``cnnviz.train.degradation``), plotly figures out.
+(``cnnviz.train.depth.gradient_flow`` and ``cnnviz.train.depth.degradation``), plotly figures out.
 
 One code throughout: colour is the architecture (plain orange, residual blue), a dashed line the
 shallower network, a solid one the deeper.

@@ -6,13 +6,13 @@ No Streamlit here: pages train through :mod:`cnnviz.train.jobs` (a background th
 poll), and progress reaches them through the loop's callbacks.
 """
 
-from cnnviz.train.cifar_net import cifar_net
-from cnnviz.train.image_folders import DatasetError, read_image_folders
+from cnnviz.train.depth.cifar_net import cifar_net
+from cnnviz.train.transfer.image_folders import DatasetError, read_image_folders
 from cnnviz.train.jobs import Job, JobLimitError, Snapshot, running_jobs, training_job
 from cnnviz.train.loop import History, Learner, evaluate, fit, predict
-from cnnviz.train.networks import NETS, Recipe, build_learner
-from cnnviz.train.numpy_learner import NumpyLearner
-from cnnviz.train.numpy_net import Network, scratch_cnn
+from cnnviz.train.scratch.networks import NETS, Recipe, build_learner
+from cnnviz.train.scratch.numpy_learner import NumpyLearner
+from cnnviz.train.scratch.numpy_net import Network, scratch_cnn
 from cnnviz.train.offline_mnist import (
     DIGITS,
     ImageSet,
@@ -23,7 +23,7 @@ from cnnviz.train.offline_mnist import (
     stratified_split,
     to_nchw,
 )
-from cnnviz.train.photo_set import PhotoSet
+from cnnviz.train.transfer.photo_set import PhotoSet
 from cnnviz.train.torch_learner import TorchLearner
 
 __all__ = ["DIGITS", "NETS", "DatasetError", "History", "ImageSet", "Job", "JobLimitError",

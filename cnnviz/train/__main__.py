@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnviz.train import networks
-from cnnviz.train.gradcheck import gradient_check
+from cnnviz.train.scratch import networks
+from cnnviz.train.scratch.gradcheck import gradient_check
 from cnnviz.train.loop import evaluate, fit
-from cnnviz.train.networks import NETS, Recipe
-from cnnviz.train.numpy_net import scratch_cnn
+from cnnviz.train.scratch.networks import NETS, Recipe
+from cnnviz.train.scratch.numpy_net import scratch_cnn
 from cnnviz.train.offline_mnist import Standardise, mnist_split
-from cnnviz.train.twin import agreement
+from cnnviz.train.scratch.twin import agreement
 
 
 def _data(name: str, seed: int):

@@ -13,7 +13,7 @@ import streamlit as st
 from cnnviz import activations, architectures, cam
 from cnnviz.cam import sanity, uncertainty
 from cnnviz.models.workers import ModelWorkers
-from cnnviz.train import transfer_report
+from cnnviz.train.transfer import report as transfer_report
 
 # The app's workers, shared by every session; creating them gives torch one thread per worker
 # for the whole server, before any page runs a model.

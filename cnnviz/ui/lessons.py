@@ -17,7 +17,8 @@ from cnnviz.figures.grids import step_animation
 from cnnviz.figures.stacks import footprint_animation
 from cnnviz.figures.stride_diagram import stride_animation
 from cnnviz.ops import examples, steps
-from cnnviz.train import degradation, texture_demo
+from cnnviz.train.depth import degradation
+from cnnviz.train.transfer import texture_demo
 
 PHOTO = "Cat (Chelsea)"
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.train.cifar_net import CifarNet
+from cnnviz.train.depth.cifar_net import CifarNet
 
 
 @dataclass

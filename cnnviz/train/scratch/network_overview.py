@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from cnnviz import ops
-from cnnviz.train.numpy_net import (
+from cnnviz.train.scratch.numpy_net import (
     BatchNorm2D,
     Conv2D,
     Dense,

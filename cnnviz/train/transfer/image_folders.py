@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from cnnviz import images
-from cnnviz.train.photo_set import MAX_SIDE, PhotoSet, Skipped, encode, shrink
+from cnnviz.train.transfer.photo_set import MAX_SIDE, PhotoSet, Skipped, encode, shrink
 
 # torchvision's IMG_EXTENSIONS, plus GIF, which load_image reads.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.train.loop import fit
-from cnnviz.train.numpy_learner import NumpyLearner
-from cnnviz.train.numpy_net import (
+from cnnviz.train.scratch.numpy_learner import NumpyLearner
+from cnnviz.train.scratch.numpy_net import (
     BatchNorm2D,
     Conv2D,
     Dense,
@@ -29,7 +29,7 @@ from cnnviz.train.numpy_net import (
     scratch_cnn,
     softmax_cross_entropy,
 )
-from cnnviz.train.numpy_optim import OPTIMIZERS
+from cnnviz.train.scratch.numpy_optim import OPTIMIZERS
 
 # NumPy parameter name → PyTorch's, per layer type
 _TORCH_NAMES = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias",

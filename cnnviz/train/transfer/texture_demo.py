@@ -9,7 +9,7 @@ enlarges them) and positions. A cell is a group for :func:`grouped_split`: its p
 overlap one another, so they all go to one split, and a test patch never shares a pixel with
 a training patch.
 
-``python -m cnnviz.train.texture_demo --rebuild-photos`` rewrites the two photos this module
+``python -m cnnviz.train.transfer.texture_demo --rebuild-photos`` rewrites the two photos this module
 adds to ``assets/textures/`` from scikit-image's sample data (scikit-image needed for that
 only); ``--zip FILE`` writes the demo set as a zip of class folders, the layout an upload
 takes.
@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image
 
 from cnnviz.images import ASSETS
-from cnnviz.train.group_split import SplitIndex, grouped_split
-from cnnviz.train.photo_set import PhotoSet, encode
+from cnnviz.train.transfer.group_split import SplitIndex, grouped_split
+from cnnviz.train.transfer.photo_set import PhotoSet, encode
 
 CELL = 96  # side of a cell, in the photo's pixels
 GAP = 8  # between cells, so that neighbouring cells share no pixel

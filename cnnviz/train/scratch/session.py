@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnviz.train import networks
+from cnnviz.train.scratch import networks
 from cnnviz.train.evaluation import confusion_matrix
 from cnnviz.train.jobs import (
     DEFAULT_IDLE_SECONDS,
@@ -20,7 +20,7 @@ from cnnviz.train.jobs import (
     Snapshot,
 )
 from cnnviz.train.loop import fit, predict
-from cnnviz.train.networks import Recipe
+from cnnviz.train.scratch.networks import Recipe
 from cnnviz.train.offline_mnist import Split, Standardise
 
 

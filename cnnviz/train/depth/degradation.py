@@ -10,7 +10,7 @@ the gradient norm at every block at a few checkpoints, and returns plain, JSON-r
 
 Training four networks takes a while on a laptop CPU, so the app ships one run:
 
-    python -m cnnviz.train.degradation --rebuild
+    python -m cnnviz.train.depth.degradation --rebuild
 
 writes ``assets/degradation.json`` with the data, seed, budget, wall time, machine and versions
 beside the curves; the page opens it instantly and can rerun a short version live.
@@ -30,15 +30,17 @@ import numpy as np
 import torch
 import torchvision
 
-from cnnviz.train import gradient_flow, torchvision_data
-from cnnviz.train.cifar_net import cifar_net, parameter_count
-from cnnviz.train.images32 import Images32, images32
+from cnnviz.images import ASSETS
+from cnnviz.train import torchvision_data
+from cnnviz.train.depth import gradient_flow
+from cnnviz.train.depth.cifar_net import cifar_net, parameter_count
+from cnnviz.train.depth.images32 import Images32, images32
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import batches_per_epoch, fit
 from cnnviz.train.torch_learner import TorchLearner
 
-RESULTS_PATH = Path(__file__).resolve().parents[2] / "assets" / "degradation.json"
-COMMAND = "python -m cnnviz.train.degradation --rebuild"
+RESULTS_PATH = ASSETS / "degradation.json"
+COMMAND = "python -m cnnviz.train.depth.degradation --rebuild"
 
 
 def run_label(depth: int, residual: bool) -> str:

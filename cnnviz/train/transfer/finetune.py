@@ -24,15 +24,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from cnnviz.train import augment
-from cnnviz.train.backbone_features import FEATURE_BATCH, eval_inputs, features
-from cnnviz.train.group_split import SplitIndex
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer.backbone_features import FEATURE_BATCH, eval_inputs, features
+from cnnviz.train.transfer.group_split import SplitIndex
 from cnnviz.train.jobs import Job
 from cnnviz.train.loop import batches_per_epoch, fit
-from cnnviz.train.photo_set import PhotoSet
+from cnnviz.train.transfer.photo_set import PhotoSet
 from cnnviz.train.torch_learner import TorchLearner
-from cnnviz.train.transfer import PHASE_KEYS, PHASES, TransferNet
-from cnnviz.train.transfer_report import Evaluation, evaluate
+from cnnviz.train.transfer.network import PHASE_KEYS, PHASES, TransferNet
+from cnnviz.train.transfer.report import Evaluation, evaluate
 
 EVALUATION_SECONDS = 300  # the job's lifetime beyond the training budget, for the test
 

@@ -1,8 +1,8 @@
 """The three networks the page and the CLI train, built from one :class:`Recipe`.
 
-- ``numpy``: the chapter's network from scratch (:mod:`cnnviz.train.numpy_net`);
-- ``twin``: the same network in PyTorch (:mod:`cnnviz.train.twin`), same initial weights;
-- ``mnistconvnet``: the chapter's ``MNISTConvNet`` (:mod:`cnnviz.train.mnist_convnet`).
+- ``numpy``: the chapter's network from scratch (:mod:`cnnviz.train.scratch.numpy_net`);
+- ``twin``: the same network in PyTorch (:mod:`cnnviz.train.scratch.twin`), same initial weights;
+- ``mnistconvnet``: the chapter's ``MNISTConvNet`` (:mod:`cnnviz.train.scratch.mnist_convnet`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from cnnviz import models
-from cnnviz.train import weights_io
-from cnnviz.train.mnist_convnet import MNISTConvNet
-from cnnviz.train.numpy_learner import NumpyLearner
-from cnnviz.train.numpy_net import Network, scratch_cnn
-from cnnviz.train.numpy_optim import OPTIMIZERS
+from cnnviz.train.scratch import weights_io
+from cnnviz.train.scratch.mnist_convnet import MNISTConvNet
+from cnnviz.train.scratch.numpy_learner import NumpyLearner
+from cnnviz.train.scratch.numpy_net import Network, scratch_cnn
+from cnnviz.train.scratch.numpy_optim import OPTIMIZERS
 from cnnviz.train.torch_learner import TorchLearner
-from cnnviz.train.twin import numpy_arrays, torch_twin
+from cnnviz.train.scratch.twin import numpy_arrays, torch_twin
 
 NETS = {"numpy": "NumPy network from scratch", "twin": "PyTorch twin",
         "mnistconvnet": "Chapter's MNISTConvNet"}

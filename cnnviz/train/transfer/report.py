@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from cnnviz import cam, models
-from cnnviz.train import augment
-from cnnviz.train.backbone_features import eval_inputs, features
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer.backbone_features import eval_inputs, features
 from cnnviz.train.evaluation import confusion_matrix
-from cnnviz.train.photo_set import PhotoSet
-from cnnviz.train.transfer import TransferNet
+from cnnviz.train.transfer.photo_set import PhotoSet
+from cnnviz.train.transfer.network import TransferNet
 
 MC_PASSES = 10  # the chapter's stretch goal: "run inference 10 times with dropout enabled"
 TIMED_IMAGES = 10

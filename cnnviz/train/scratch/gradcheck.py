@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from cnnviz.train.numpy_net import Network, softmax_cross_entropy
+from cnnviz.train.scratch.numpy_net import Network, softmax_cross_entropy
 
 TINY = 1e-8  # below this, both gradients count as zero: their difference is rounding noise
 

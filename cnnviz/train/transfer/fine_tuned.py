@@ -16,9 +16,9 @@ import time
 import torch
 
 from cnnviz import models
-from cnnviz.train import augment
-from cnnviz.train.transfer import BACKBONES, TransferNet, build
-from cnnviz.train.transfer_report import EvalTransform
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer.network import BACKBONES, TransferNet, build
+from cnnviz.train.transfer.report import EvalTransform
 
 FORMAT = "cnnviz-transfer-learning-1"
 

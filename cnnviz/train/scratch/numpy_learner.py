@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnnviz.train.numpy_net import Network, softmax_cross_entropy
+from cnnviz.train.scratch.numpy_net import Network, softmax_cross_entropy
 
 
 class NumpyLearner:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from cnnviz.train import augment
-from cnnviz.train.photo_set import PhotoSet
-from cnnviz.train.transfer import TransferNet
+from cnnviz.train.transfer import augment
+from cnnviz.train.transfer.photo_set import PhotoSet
+from cnnviz.train.transfer.network import TransferNet
 
 FEATURE_BATCH = 16  # photos through the backbone at once outside training: ~20 MB each
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.train.numpy_net import Network, scratch_cnn
+from cnnviz.train.scratch.numpy_net import Network, scratch_cnn
 
 
 class WeightsFileError(ValueError):
