@@ -125,8 +125,8 @@ class CifarNet(nn.Module):
     def _zero_branch_ends(self) -> None:
         """Start every residual branch at F(x) = 0, so that each block begins as the identity
         (its last activation aside) and the sum of n blocks keeps the scale of its input: the
-        last batch norm's scale γ = 0 with batch norm (Goyal et al., 2017, §5.1), the last
-        convolution's weights = 0 without it (Zhang, Dauphin and Ma, 2019, "Fixup", §3)."""
+        last batch norm's scale γ = 0 with batch norm (Goyal et al., 2017), the last
+        convolution's weights = 0 without it (Zhang, Dauphin and Ma, 2019, "Fixup")."""
         for block in self.blocks:
             last = block.branch[-1] if isinstance(block.branch[-1], nn.BatchNorm2d) else next(
                 m for m in reversed(block.branch) if isinstance(m, nn.Conv2d))
