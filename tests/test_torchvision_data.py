@@ -89,21 +89,24 @@ def test_without_a_network_the_message_says_what_still_works(data_dir, monkeypat
         torchvision_data.load(name)
 
 
-def test_cifar10_archive_is_unpacked_and_read_by_torchvision(data_dir, monkeypatch):
+def serve_cifar10(monkeypatch, train_labels: list[int], test_labels: list[int]):
     """A CIFAR-10 archive in the real layout (pickled batches of 3072-byte rows, R then G then
-    B planes), made from small real photographs."""
+    B planes), made from small real photographs with these labels (the training ones in five
+    batches), served from loopback as ``CNNVIZ_DATA_MIRROR``, with torchvision's checksums
+    replaced by its own. Returns the server (close it) and the archive's members."""
     rng = np.random.default_rng(0)
     photos = [np.asarray(images.load_image(p).resize((32, 32)))
               for p in images.sample_images().values()]
     names = [f"class{i}" for i in range(10)]
 
-    def batch(n):
-        pick = rng.integers(0, len(photos), n)
+    def batch(labels):
+        pick = rng.integers(0, len(photos), len(labels))
         data = np.stack([photos[i].transpose(2, 0, 1).reshape(-1) for i in pick])
-        return pickle.dumps({"data": data, "labels": [int(i) % 10 for i in range(n)]})
+        return pickle.dumps({"data": data, "labels": [int(i) for i in labels]})
 
-    members = {f"data_batch_{i}": batch(20) for i in range(1, 6)}
-    members["test_batch"] = batch(20)
+    members = {f"data_batch_{i + 1}": batch(part)
+               for i, part in enumerate(np.array_split(train_labels, 5))}
+    members["test_batch"] = batch(test_labels)
     members["batches.meta"] = pickle.dumps({"label_names": names})
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -121,6 +124,12 @@ def test_cifar10_archive_is_unpacked_and_read_by_torchvision(data_dir, monkeypat
                                                    "md5": md5["batches.meta"]})
     server = FileServer({"cifar-10-python.tar.gz": archive})
     monkeypatch.setenv("CNNVIZ_DATA_MIRROR", server.url)
+    return server, members
+
+
+def test_cifar10_archive_is_unpacked_and_read_by_torchvision(data_dir, monkeypatch):
+    server, members = serve_cifar10(monkeypatch, [i % 10 for i in range(100)],
+                                    [i % 10 for i in range(20)])
     try:
         split = torchvision_data.load("cifar10", validation=0.2)
     finally:

@@ -22,20 +22,24 @@ from cnnviz.train.scratch.network_overview import (
 )
 from cnnviz.train.scratch.networks import NETS, Recipe
 from cnnviz.train.scratch.numpy_net import scratch_cnn
-from cnnviz.train.offline_mnist import Standardise
+from cnnviz.train.offline_mnist import Standardise, largest_share_gap
 from cnnviz.train.scratch.own_digit import DigitError, prepare_digit
 from cnnviz.train.scratch.session import TrainingRun
 from cnnviz.train.scratch.twin import agreement
-from cnnviz.ui import presentation
+from cnnviz.ui import presentation, url_state
 from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, progress_line
 
 RUN = "training_run"  # the session's TrainingRun
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+MOMENTA = (0.0, 0.5, 0.9, 0.99)
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}
+BATCH_SIZES = (16, 32, 64, 128)
 MAX_SECONDS = 600  # one round of training at most; the job enforces it
 IDLE_SECONDS = 30  # a round stops this long after its page was last drawn
 UPLOAD_TYPES = ["npz", "pt", "pth"]
-CHANNELS = {"4, 8": (4, 8), "8, 16 (the chapter's)": (8, 16), "16, 32": (16, 32)}
+CHANNELS = {"4,8": (4, 8), "8,16": (8, 16), "16,32": (16, 32)}
+CHANNEL_LABELS = {"4,8": "4, 8", "8,16": "8, 16 (the chapter's)", "16,32": "16, 32"}
 
 page = presentation.page_header(
     "Train a CNN",
@@ -48,8 +52,18 @@ page = presentation.page_header(
 # ---------------------------------------------------------------- controls
 run: TrainingRun | None = st.session_state.get(RUN)
 busy = run is not None and run.training
+url_state.choice("train_net", NETS, label=NETS.get)
+url_state.choice("train_data", DATA_CHOICES, label=DATA_CHOICES.get)
+url_state.choice("train_optimizer", OPTIMIZERS, label=OPTIMIZERS.get)
+url_state.bind("train_momentum", 0.0, allowed=MOMENTA)
+url_state.bind("train_lr", 1e-3, allowed=LEARNING_RATES)
+url_state.bind("train_batch", 32, allowed=BATCH_SIZES)
+url_state.number("train_epochs", 3, 1, 20)
+url_state.choice("train_channels", CHANNELS, "8,16", label=CHANNEL_LABELS.get)
+url_state.flag("train_bn")
+url_state.number("train_seconds", 120, 10, MAX_SECONDS)
 with page.controls():
-    top = st.columns([1.4, 1.4, 1, 1])
+    top = st.columns([1.4, 1.4, 0.8, 1, 1])
     net = top[0].radio("Network", tuple(NETS), format_func=NETS.get, key="train_net",
                        disabled=busy)
     data_name = top[1].selectbox("Data", tuple(DATA_CHOICES), format_func=DATA_CHOICES.get,
@@ -57,31 +71,45 @@ with page.controls():
                                  help="The subset ships with the app. The full data sets are "
                                       "used when they are in the data folder or can be "
                                       "downloaded.")
-    optimizer = top[2].radio("Optimiser", ("adam", "sgd"), key="train_optimizer", disabled=busy,
-                             format_func={"adam": "Adam", "sgd": "SGD, momentum 0.9"}.get)
-    lr = top[3].select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="train_lr",
+    optimizer = top[2].radio("Optimiser", tuple(OPTIMIZERS), key="train_optimizer",
+                             disabled=busy, format_func=OPTIMIZERS.get)
+    momentum = top[3].select_slider(
+        "Momentum (SGD)", MOMENTA, key="train_momentum", format_func=lambda v: f"{v:g}",
+        disabled=busy or optimizer != "sgd",
+        help="0 is plain SGD, θ ← θ − lr·g, as in the chapter's NumPy lab (with lr 0.01). "
+             "With momentum μ, each step follows v ← μ·v + g, a running sum of past "
+             "gradients. Adam keeps its own moments.")
+    lr = top[4].select_slider("Learning rate", LEARNING_RATES, key="train_lr",
                               format_func=lambda v: f"{v:g}", disabled=busy)
     row = st.columns(5)
-    batch_size = row[0].select_slider("Batch size", (16, 32, 64, 128), value=32,
-                                      key="train_batch", disabled=busy)
-    epochs = row[1].number_input("Epochs", 1, 20, 3, key="train_epochs", disabled=busy)
+    batch_size = row[0].select_slider("Batch size", BATCH_SIZES, key="train_batch",
+                                      disabled=busy)
+    epochs = row[1].number_input("Epochs", 1, 20, key="train_epochs", disabled=busy)
     scratch = net != "mnistconvnet"
-    channels = CHANNELS[row[2].selectbox("Channels (conv1, conv2)", tuple(CHANNELS), index=1,
-                                         key="train_channels", disabled=busy or not scratch,
+    channels = CHANNELS[row[2].selectbox("Channels (conv1, conv2)", tuple(CHANNELS),
+                                         format_func=CHANNEL_LABELS.get, key="train_channels",
+                                         disabled=busy or not scratch,
                                          help="MNISTConvNet's channels are the chapter's: "
                                               "32, 64, 128.")]
     batch_norm = row[3].toggle("Batch norm", key="train_bn", disabled=busy or not scratch,
                                help="After each convolution (MNISTConvNet always has it).")
-    max_seconds = row[4].number_input("Time limit (s)", 10, MAX_SECONDS, 120, step=10,
-                                      key="train_seconds", disabled=busy)
+    row[4].number_input("Time limit (s)", 10, MAX_SECONDS, step=10, key="train_seconds",
+                        disabled=busy)
 
 data_used, split = data_or_fallback(data_name)
 limit = min(len(split.train), jobs.MAX_TRAIN_IMAGES)
+if limit > 5000:
+    url_state.bind("train_images", min(limit, 10_000),
+                   valid=lambda n: 1000 <= n <= limit and n % 1000 == 0)
+    st.session_state.train_images = min(st.session_state.train_images, limit)  # data changed
+    url_state.publish("train_images")
 train_images = (limit if limit <= 5000 else page.controls().slider(
-    "Training images", 1000, limit, min(limit, 10_000), step=1000, key="train_images",
-    disabled=busy, help="Fewer images train faster; the NumPy network is slower than PyTorch."))
+    "Training images", 1000, limit, step=1000, key="train_images", disabled=busy,
+    help="Fewer images train faster; the NumPy network is slower than PyTorch. They are a "
+         "stratified sample of the training part: every class keeps its share."))
 recipe = Recipe(net, optimizer, float(lr), int(batch_size), int(epochs),
-                tuple(channels) if scratch else (), bool(batch_norm) if scratch else False)
+                tuple(channels) if scratch else (), bool(batch_norm) if scratch else False,
+                momentum=float(momentum) if optimizer == "sgd" else 0.0)
 settings = (recipe, data_used, train_images)
 
 
@@ -150,10 +178,17 @@ def live() -> None:
     kernels = networks.first_layer_filters(run.learner)
     with filters:
         st.markdown(f"**First layer's filters** ({len(kernels)} of "
-                    f"{kernels.shape[-2]}×{kernels.shape[-1]})")
-        st.image(fig.tiles(kernels[:, 0], columns=4, scale=16), width="stretch")
-        st.caption("Blue negative, orange positive weights, one shared scale. They start as "
-                   "noise and turn into edge and stroke detectors.")
+                    f"{kernels.shape[1]} × {kernels.shape[2]} × {kernels.shape[3]})")
+        if kernels.shape[1] == 3:
+            st.image(fig.colour_kernels(kernels, columns=4, scale=16), width="stretch")
+            st.caption("Each kernel's red, green and blue weights as one colour patch, "
+                       "scaled on their own to 0–255 (lowest weight 0, highest 255), as "
+                       "AlexNet's paper shows its first layer (its Figure 3: edges and colour "
+                       "blobs). Here they start as noise.")
+        else:
+            st.image(fig.tiles(kernels[:, 0], columns=4, scale=16), width="stretch")
+            st.caption("Blue negative, orange positive weights, one shared scale. They start "
+                       "as noise and turn into edge and stroke detectors.")
         if epochs_done and "val_accuracy" in epochs_done[-1]:
             st.metric("Validation accuracy", f"{epochs_done[-1]['val_accuracy']:.1%}")
 
@@ -310,7 +345,9 @@ with twins:
                 "the same batches, in float64. If every backward pass in NumPy is right, their "
                 "losses and gradients agree to rounding error.")
     settings = st.columns(3)
-    twin_optimizer = settings[0].radio("Optimiser ", ("adam", "sgd"), key="twin_optimizer")
+    twin_optimizer = settings[0].radio("Optimiser ", ("adam", "sgd"), key="twin_optimizer",
+                                       format_func={"adam": "Adam",
+                                                    "sgd": "SGD, momentum 0.9"}.get)
     twin_bn = settings[1].toggle("Batch norm ", key="twin_bn")
     if settings[2].button("Run 20 steps of both"):
         with st.spinner("Training both networks…"):
@@ -330,26 +367,49 @@ with twins:
         loss_diff = float(np.max(np.abs(np.subtract(np_losses, torch_losses))))
         st.markdown(f"Largest loss difference **{loss_diff:.1e}**, largest gradient difference "
                     f"**{grad_diff:.1e}** (float64 rounding is about 1e−16 per operation).")
-        st.markdown("**Finite-difference check** of the NumPy backward passes: relative error "
-                    "between the gradient and (L(θ+ε) − L(θ−ε)) / 2ε, per parameter.")
-        st.dataframe({"parameter": list(errors), "relative error": [f"{v:.1e}" for v in
-                                                                    errors.values()]},
+        st.markdown("**Finite-difference check** of the NumPy backward passes on 8 training "
+                    "images: for every entry of every parameter, the gradient backprop gives "
+                    "against (L(θ+ε) − L(θ−ε)) / 2ε with ε = 10⁻⁶. Relative error: the largest "
+                    "difference over the entries, divided by the largest gradient among them.")
+        st.dataframe({"parameter": list(errors),
+                      "entries checked": [f"{c.checked:,} of {c.entries:,}"
+                                          for c in errors.values()],
+                      "both zero (not tested)": [c.both_zero for c in errors.values()],
+                      "relative error": [f"{c.error:.1e}" if c.tested else "not tested"
+                                         for c in errors.values()]},
                      hide_index=True)
+        st.caption("Both zero: backprop and the finite difference both give less than 10⁻⁸ "
+                   "there, so there is nothing to compare (a weight that only meets zero "
+                   "inputs; a bias just before batch norm, which subtracts it again).")
     if split.test.images.ndim == 3:
         st.markdown("**The chapter's MNISTConvNet: its shape comments against PyTorch**")
-        st.dataframe([{"chapter's comment": r["comment"],
-                       "PyTorch's shape": " × ".join(map(str, r["real"])),
-                       "agrees": "yes" if r["agrees"] else "no: " + " × ".join(
-                           map(str, r["claimed"])) + " claimed"} for r in shape_comments()],
+        st.dataframe([{"chapter's comment (H × W × C)": r["comment"], "after": r["layer"],
+                       "chapter's shape (C × H × W)": " × ".join(map(str, r["claimed"])),
+                       "PyTorch's shape (C × H × W)": " × ".join(map(str, r["real"])),
+                       "agrees": "yes" if r["agrees"] else "no"} for r in shape_comments()],
                      hide_index=True)
+        st.caption("Block 3's convolution is 3×3 without padding: 7 − 3 + 1 = 5, so it gives "
+                   "128 × 5 × 5, not 3 × 3; the pool then floors 5 / 2 to 2, and 128 × 2 × 2 = "
+                   "512 is what the code's nn.Linear(512, 128) expects.")
 
 with data_tab:
     counts_table = {"class": list(classes)}
     for name, part in (("training", run.train), ("validation", split.validation),
                        ("test", split.test)):
         counts_table[name] = part.counts().tolist()
-    st.markdown(f"**{DATA_CHOICES[data_used]}**: a stratified split (seed 0) keeps every "
-                "class's share the same in each part.")
+    whole_set = DATA_CHOICES[data_used].split(" (")[0]
+    origin = ("the 5,000 digits cut class by class at the same fractions (seed 0)"
+              if data_used == "subset" else
+              f"training and validation cut class by class from {whole_set}'s training set "
+              f"(seed 0); test is {whole_set}'s own test set, as published")
+    sample = (f"; the {len(run.train):,} training images are a stratified sample of the "
+              f"{len(split.train):,} (each class keeps its share)"
+              if len(run.train) < len(split.train) else "")
+    st.markdown(f"**{DATA_CHOICES[data_used]}**: {origin}{sample}. The largest difference in "
+                "a class's share: training against validation "
+                f"**{100 * largest_share_gap(run.train, split.validation):.2f}**, training "
+                f"against test **{100 * largest_share_gap(run.train, split.test):.2f}** "
+                "percentage points.")
     st.dataframe(counts_table, hide_index=True)
     st.image(fig.digits(run.train.images[:40], columns=10, scale=2),
              caption="The first 40 training images")

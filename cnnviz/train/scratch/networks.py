@@ -24,7 +24,6 @@ from cnnviz.train.scratch.twin import numpy_arrays, torch_twin
 NETS = {"numpy": "NumPy network from scratch", "twin": "PyTorch twin",
         "mnistconvnet": "Chapter's MNISTConvNet"}
 TORCH_OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,18 @@ class Recipe:
     channels: tuple[int, ...] = (8, 16)  # the from-scratch network and its twin only
     batch_norm: bool = False
     seed: int = 0
+    momentum: float = 0.0  # SGD's; 0 is the chapter's plain SGD (Adam has its own moments)
+
+    def __post_init__(self):
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), not {self.momentum}")
+        if self.momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum is a setting of SGD, not of {self.optimizer}")
 
 
 def _kwargs(recipe: Recipe) -> dict:
-    return {"lr": recipe.lr, **({"momentum": MOMENTUM} if recipe.optimizer == "sgd" else {})}
+    return {"lr": recipe.lr, **({"momentum": recipe.momentum} if recipe.optimizer == "sgd"
+                                else {})}
 
 
 def _torch_learner(model, recipe: Recipe, prepare, device) -> TorchLearner:
