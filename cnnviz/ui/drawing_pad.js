@@ -41,7 +41,7 @@ export default function (component) {
   const bar = html("div", "cnnviz-controls", root);
   const clear = html("button", "cnnviz-button", bar, "Clear");
   clear.type = "button";
-  const hint = html("span", "cnnviz-pad-hint", bar, data.hint);
+  html("span", "cnnviz-pad-hint", bar, data.hint);
   const ctx = canvas.getContext("2d");
   const exported = document.createElement("canvas");
   exported.width = exported.height = data.exportSide;
