@@ -2,6 +2,7 @@
 your own digit, the network seen whole and its link into the convolution page."""
 
 import io
+import json
 import time
 import urllib.parse
 
@@ -12,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from cnnviz.train.scratch import networks, numpy_net
 from cnnviz.train.scratch.mnist_convnet import MNISTConvNet
+from cnnviz.train.scratch.own_digit import DRAWING_SIDE
 from tests.pagetest import assert_clean, open_page
 from tests.test_convolution_page import value_in, written_sum
 
@@ -106,8 +108,13 @@ def test_weights_download_upload_and_clear_errors(page_after_training):
     assert run.test_accuracy() == before  # the same weights, loaded back
 
 
-def test_your_own_digit_is_prepared_step_by_step_and_read(page_after_training):
+def test_your_own_digit_is_drawn_first_then_prepared_step_by_step_and_read(page_after_training):
     at, _ = page_after_training
+    pads = [json.loads(e.proto.json) for e in at.get("bidi_component")
+            if e.proto.component_name == "cnnviz.drawing_pad"]
+    assert len(pads) == 1 and pads[0]["exportSide"] == DRAWING_SIDE  # drawing comes first
+    assert any("Draw one digit on the pad" in i.value for i in at.info)
+    at.segmented_control(key="train_own_source").set_value("Upload").run()
     sheet = Image.new("RGB", (300, 400), (235, 235, 230))
     ImageDraw.Draw(sheet).line([(150, 60), (160, 330)], fill=(20, 20, 40), width=22)  # a "1"
     buffer = io.BytesIO()

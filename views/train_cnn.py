@@ -23,11 +23,12 @@ from cnnviz.train.scratch.network_overview import (
 from cnnviz.train.scratch.networks import NETS, Recipe
 from cnnviz.train.scratch.numpy_net import scratch_cnn
 from cnnviz.train.offline_mnist import Standardise, largest_share_gap
-from cnnviz.train.scratch.own_digit import DigitError, prepare_digit
+from cnnviz.train.scratch.own_digit import DRAWING_SIDE, DigitError, prepare_digit, read_drawing
 from cnnviz.train.scratch.session import TrainingRun
 from cnnviz.train.scratch.twin import agreement
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.charts import CONFIG
+from cnnviz.ui.drawing_pad import drawing_pad
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, progress_line
 
 RUN = "training_run"  # the session's TrainingRun
@@ -260,35 +261,66 @@ with results:
             st.session_state._train_loaded = upload.file_id
             st.rerun()
 
+def show_probabilities(prepared) -> None:
+    """What the network reads in a prepared digit: its class probabilities."""
+    logits = run.learner.logits(prepared.digit[None])[0]
+    p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    st.markdown(f"### The network reads **{classes[int(p.argmax())]}** ({p.max():.0%})")
+    st.plotly_chart(fig.probabilities_figure(p, classes), config=CONFIG, key="train_own_probs")
+
+
+def show_steps(prepared) -> None:
+    for col, (title, picture) in zip(st.columns(len(prepared.steps)), prepared.steps):
+        col.image(picture, caption=title, width="stretch", clamp=True)
+
+
+@st.fragment
+def drawn_digit() -> None:
+    """The pad and what the network reads in it: only this reruns as the student draws."""
+    pad, reading = st.columns(2)
+    with pad:
+        payload = drawing_pad(key="train_own_drawing", export_side=DRAWING_SIDE,
+                              label="Drawing pad for one digit", placeholder="Draw a digit here",
+                              hint="With a mouse, a pen or a finger.")
+    if payload is None:
+        reading.info("Draw one digit on the pad, large: the network's reading appears here and "
+                     "changes as you draw.", icon=":material/draw:")
+        return
+    try:
+        prepared = prepare_digit(read_drawing(payload))
+    except DigitError as err:
+        reading.warning(str(err))
+    else:
+        with reading:
+            show_probabilities(prepared)
+        show_steps(prepared)
+
+
 with own:
-    st.markdown("Write a digit on paper, take a photo (or upload one), and see it prepared the "
-                "way MNIST's digits were: grey levels, light ink on black, cropped, scaled to "
-                "fit 20×20, centred by its centre of mass in 28×28.")
+    st.markdown("Draw a digit, or write one on paper and take a photo (or upload one), and see "
+                "it prepared the way MNIST's digits were: grey levels, light ink on black, "
+                "cropped, scaled to fit 20×20, centred by its centre of mass in 28×28.")
     if split.test.images.ndim != 3:
         st.info("This network reads colour photos; the digit preparation is for MNIST-style "
                 "networks.")
     else:
-        source = st.segmented_control("Digit", ("Upload", "Camera"), default="Upload",
+        source = st.segmented_control("Digit", ("Draw", "Upload", "Camera"), default="Draw",
                                       key="train_own_source", required=True)
-        shot = (st.file_uploader("A photo of one handwritten digit", key="train_own_upload",
-                                 type=["png", "jpg", "jpeg", "webp", "bmp", "gif"])
-                if source == "Upload" else st.camera_input("Photograph your digit",
-                                                           key="train_own_camera"))
-        if shot is not None:
-            try:
-                prepared = prepare_digit(images.load_image(shot.getvalue()))
-            except (images.ImageError, DigitError) as err:
-                st.error(str(err))
-            else:
-                steps_cols = st.columns(len(prepared.steps))
-                for col, (title, picture) in zip(steps_cols, prepared.steps):
-                    col.image(picture, caption=title, width="stretch", clamp=True)
-                p = run.learner.logits(prepared.digit[None])
-                p = np.exp(p - p.max()) / np.exp(p - p.max()).sum()
-                st.markdown(f"### The network reads **{classes[int(p.argmax())]}** "
-                            f"({p.max():.0%})")
-                st.plotly_chart(fig.probabilities_figure(p[0], classes), config=CONFIG,
-                                key="train_own_probs")
+        if source == "Draw":
+            drawn_digit()
+        else:
+            shot = (st.file_uploader("A photo of one handwritten digit", key="train_own_upload",
+                                     type=["png", "jpg", "jpeg", "webp", "bmp", "gif"])
+                    if source == "Upload" else st.camera_input("Photograph your digit",
+                                                               key="train_own_camera"))
+            if shot is not None:
+                try:
+                    prepared = prepare_digit(images.load_image(shot.getvalue()))
+                except (images.ImageError, DigitError) as err:
+                    st.error(str(err))
+                else:
+                    show_steps(prepared)
+                    show_probabilities(prepared)
 
 with whole:
     st.markdown("Every channel of every layer for test image "

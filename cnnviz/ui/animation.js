@@ -20,14 +20,6 @@ function make(tag, attrs, parent) {
   return node;
 }
 
-function html(tag, className, parent, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
 // The longest text any cell of a grid shows, over its own texts and every frame's.
 function longestText(data, g) {
   let longest = 1;
