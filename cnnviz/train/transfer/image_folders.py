@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from cnnviz import images
+from cnnviz.train.transfer import near_duplicates
 from cnnviz.train.transfer.photo_set import MAX_SIDE, PhotoSet, Skipped, encode, shrink
 
 # torchvision's IMG_EXTENSIONS, plus GIF, which load_image reads.
@@ -60,7 +61,7 @@ def read_image_folders(zip_bytes: bytes, *, min_per_class: int = MIN_PER_CLASS,
     class_files = _class_folders(files, ignored)
 
     classes = sorted(class_files)
-    labels, names, encoded, undecodable = [], [], [], []
+    labels, names, encoded, hashes, undecodable = [], [], [], [], []
     failed = dict.fromkeys(classes, 0)
     wanted = [(c, info) for c in classes for info in class_files[c]
               if PurePosixPath(info.filename).suffix.lower() in IMAGE_EXTENSIONS]
@@ -72,16 +73,18 @@ def read_image_folders(zip_bytes: bytes, *, min_per_class: int = MIN_PER_CLASS,
             undecodable.append(Skipped(info.filename, str(err)))
             failed[label] += 1
         else:
+            small = shrink(img, max_side)
             labels.append(classes.index(label))
             names.append(info.filename)
-            encoded.append(encode(shrink(img, max_side)))
+            encoded.append(encode(small))
+            hashes.append(near_duplicates.phash(small))
         if progress is not None:
             progress(done, len(wanted))
 
+    groups = near_duplicates.group(hashes, labels)
     photos = PhotoSet(tuple(classes), np.asarray(labels, dtype=np.int64), tuple(names),
-                      tuple(encoded), np.arange(len(labels), dtype=np.int64),
-                      not_images=not_images, ignored=ignored, undecodable=tuple(undecodable),
-                      source="your archive")
+                      tuple(encoded), groups, not_images=not_images, ignored=ignored,
+                      undecodable=tuple(undecodable), source="your archive")
     _check_counts(photos, failed, min_per_class)
     return photos
 
@@ -174,11 +177,14 @@ def _sort_out(infos: list[zipfile.ZipInfo]):
             ignored += 1
         else:
             files.append((parts, info))
-    # Look through folders that wrap everything (soil/alluvial/…, data/soil/alluvial/…).
-    while (files and len({parts[0] for parts, _ in files}) == 1
-           and any(len(parts) >= 3 for parts, _ in files)):
-        files = [(parts[1:], info) for parts, info in files]
-    return files, ignored
+    # Look through folders that wrap everything (soil/alluvial/…, data/soil/alluvial/…); files
+    # beside the one wrapping folder (a README.txt) are skipped like __MACOSX.
+    while True:
+        folders = {parts[0] for parts, _ in files if len(parts) >= 2}
+        if len(folders) != 1 or not any(len(parts) >= 3 for parts, _ in files):
+            return files, ignored
+        ignored += sum(len(parts) == 1 for parts, _ in files)
+        files = [(parts[1:], info) for parts, info in files if len(parts) >= 2]
 
 
 def _class_folders(files, ignored: int) -> dict[str, list[zipfile.ZipInfo]]:

@@ -1,0 +1,124 @@
+"""What the transfer lab's test accuracy means, measured: the texture demo tested on new
+photos, an upload with near-duplicates split with and without grouping them, and fine-tuning
+with batch norm frozen (running statistics) against batch norm trained on batches of 8.
+
+The upload is made here from the demo's nine source photos (assets/textures, assets/samples):
+each class's photos are every other cell of its three photos (squares of 60 to 96 pixels
+that share no pixel), and every photo is saved five times as a phone or a messaging app
+would: as taken, re-saved at JPEG quality 60, resized to 80 %, cropped by 3 %, and a burst
+shot (shifted by 2 %, 5 % brighter).
+
+    python bench/bench_transfer_bn.py [--seeds 0 1] [--only demo|upload|ungrouped]
+                                      [--batch-norm frozen|trained|both]
+
+Each line is one run of the same short plan (phase 1 on cached features for 3 epochs, one
+epoch of phase 2, one of phase 3, batches of 8), so only the setting named differs; compare
+settings across seeds, not single runs (the spread over seeds is printed).
+"""
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cnnviz import models  # noqa: E402
+from cnnviz.train import read_image_folders, transfer  # noqa: E402
+from cnnviz.train.transfer import augment  # noqa: E402
+from cnnviz.train.transfer.finetune import FineTuning, Plan  # noqa: E402
+from cnnviz.train.transfer.group_split import grouped_split  # noqa: E402
+from cnnviz.train.transfer.texture_demo import SOURCES, demo_split, source_photo  # noqa: E402
+
+PLAN = Plan(batch_size=8, copies=1, max_seconds=1e9).with_epochs(head=3, last_blocks=1, all=1)
+
+
+def versions(img: Image.Image):
+    """A photo as taken and four near-duplicates of it."""
+    w, h = img.size
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=60)
+    yield "taken", img
+    yield "resaved", Image.open(io.BytesIO(buffer.getvalue()))
+    yield "resized", img.resize((round(0.8 * w), round(0.8 * h)))
+    yield "cropped", img.crop((round(0.015 * w), round(0.015 * h), round(0.985 * w),
+                               round(0.985 * h)))
+    yield "burst", ImageEnhance.Brightness(img.crop((round(0.02 * w), 0, w, h))).enhance(1.05)
+
+
+def upload_zip() -> tuple[bytes, int]:
+    """The zip of class folders described above, and how many different photos it holds."""
+    buffer, photos = io.BytesIO(), 0
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in SOURCES:
+            photo = source_photo(source)
+            for x, y, side in source.cells[::2]:
+                photos += 1
+                for kind, img in versions(photo.crop((x, y, x + side, y + side))):
+                    data = io.BytesIO()
+                    img.convert("RGB").save(data, "JPEG", quality=92)
+                    archive.writestr(f"{name}/{Path(source.photo).stem}_{x}_{y}_{kind}.jpg",
+                                     data.getvalue())
+    return buffer.getvalue(), photos
+
+
+def run(bundle, photos, split, frozen: bool, seed: int) -> tuple[float, float, float]:
+    plan = Plan(**{**PLAN.__dict__, "frozen_batch_norm": frozen, "seed": seed})
+    start = time.perf_counter()
+    result = FineTuning(transfer.build(bundle, len(photos.classes)), photos, split,
+                        augment.normalisation(bundle), plan).run()
+    return result.evaluation.accuracy, result.best_val_accuracy, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--only", choices=["demo", "upload", "ungrouped"])
+    parser.add_argument("--batch-norm", choices=["frozen", "trained", "both"], default="both")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    bundle = models.load_model()
+    data = {}
+    if args.only in (None, "demo"):
+        data["demo"] = demo_split()
+    if args.only in (None, "upload", "ungrouped"):
+        archive, different = upload_zip()
+        photos = read_image_folders(archive)
+        groups = np.bincount(photos.groups)
+        print(f"upload: {len(photos)} files, {different} different photos; grouped into "
+              f"{len(groups)} groups ({int(groups[groups > 1].sum())} files in "
+              f"{int((groups > 1).sum())} groups of 2 or more)", flush=True)
+        if args.only in (None, "upload"):
+            data["upload, near-duplicates grouped"] = (photos, grouped_split(
+                photos.labels, photos.groups))
+        if args.only in (None, "ungrouped"):
+            data["upload, every file its own group"] = (photos, grouped_split(
+                photos.labels, np.arange(len(photos))))
+    print(f"load average {os.getloadavg()[0]:.1f}, {torch.get_num_threads()} torch threads; "
+          f"plan: {PLAN.epochs}, copies {PLAN.copies}, batch {PLAN.batch_size}", flush=True)
+    for name, (photos, split) in data.items():
+        for frozen in {"frozen": (True,), "trained": (False,),
+                       "both": (True, False)}[args.batch_norm]:
+            accuracies = []
+            for seed in args.seeds:
+                test, val, seconds = run(bundle, photos, split, frozen, seed)
+                accuracies.append(test)
+                print(f"{name:36} batch norm {'frozen ' if frozen else 'trained'} seed {seed}: "
+                      f"test {test:.1%} of {len(split.test)}, validation {val:.1%}, "
+                      f"{seconds:.0f} s", flush=True)
+            print(f"{name:36} batch norm {'frozen ' if frozen else 'trained'}: mean "
+                  f"{statistics.mean(accuracies):.1%}, range {min(accuracies):.1%}–"
+                  f"{max(accuracies):.1%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
