@@ -181,7 +181,8 @@ class _Best:
             self.net.load_state_dict(self.state)
 
 
-def test_sample(labels: np.ndarray, index: np.ndarray, size: int, seed: int) -> np.ndarray:
+def stratified_sample(labels: np.ndarray, index: np.ndarray, size: int,
+                      seed: int) -> np.ndarray:
     """``size`` of the photos at ``index``, each class in its share (at least one each)."""
     if size >= len(index):
         return index
@@ -354,7 +355,7 @@ class FineTuning:
         if self.test:
             title = self.parts()[-1]
             left = deadline - time.perf_counter() - TIMED_IMAGES * seconds_per_photo
-            index = test_sample(self.photos.labels, np.asarray(self.split.test),
+            index = stratified_sample(self.photos.labels, np.asarray(self.split.test),
                                 max(int(left / (seconds_per_photo * TEST_MARGIN)), 1),
                                 plan.seed)
             self._begin(title, len(index), "photos")

@@ -31,6 +31,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", "
                               ".webp", ".gif"})
 JUNK_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini"})
 MIN_PER_CLASS = 5  # enough for 70/15/15 to leave at least one validation and one test photo
+MIN_DISTINCT = 3  # photos that are not near-duplicates: one each to train, validate and test
 MAX_FILES = 20_000
 MAX_UNPACKED_BYTES = 1 << 30  # 1 GiB; a 20 MB upload of photos unpacks to about 20 MB
 HOW_TO_ZIP = ("Put the photos of each class in a folder named after the class, select the "
@@ -86,6 +87,7 @@ def read_image_folders(zip_bytes: bytes, *, min_per_class: int = MIN_PER_CLASS,
                       tuple(encoded), groups, not_images=not_images, ignored=ignored,
                       undecodable=tuple(undecodable), source="your archive")
     _check_counts(photos, failed, min_per_class)
+    _check_distinct(photos)
     return photos
 
 
@@ -228,3 +230,16 @@ def _check_counts(photos: PhotoSet, failed: dict[str, int], min_per_class: int) 
         raise DatasetError(f"Each class needs at least {min_per_class} images (to leave at "
                            f"least one for validation and one for testing); too few in "
                            f"{listed}. Add photos to {'it' if len(short) == 1 else 'them'}.")
+
+
+def _check_distinct(photos: PhotoSet) -> None:
+    distinct = {name: len(np.unique(photos.groups[photos.labels == c]))
+                for c, name in enumerate(photos.classes)}
+    short = [(name, n) for name, n in distinct.items() if n < MIN_DISTINCT]
+    if short:
+        listed = ", ".join(f"{name!r} ({photos.counts[name]} photos, {n} different)"
+                           for name, n in short)
+        raise DatasetError(f"Each class needs at least {MIN_DISTINCT} different photos (one to "
+                           f"train on, one to validate and one to test); the others in "
+                           f"{listed} are near-duplicates: the same picture re-saved, resized "
+                           f"or taken again a moment later. Add photos of other examples.")

@@ -163,9 +163,10 @@ def _patches(rng, left: int, top: int, side: int, count: int) -> list[tuple[int,
     return list(chosen)
 
 
-def demo_split(seed: int = 0) -> tuple[PhotoSet, SplitIndex]:
+def demo_split(seed: int = 0, patches_per_class: int = sum(PATCHES.values())
+               ) -> tuple[PhotoSet, SplitIndex]:
     """The demo set and its split by source photo: each patch goes to its photo's part."""
-    photos = texture_demo(seed)
+    photos = texture_demo(seed, patches_per_class)
     part = np.array([SPLITS.index(source.part) for _, source in SOURCES])[photos.groups]
     rng = np.random.default_rng(seed)
     return photos, SplitIndex(*(rng.permutation(np.flatnonzero(part == p))
