@@ -8,8 +8,12 @@ that share no pixel), and every photo is saved five times as a phone or a messag
 would: as taken, re-saved at JPEG quality 60, resized to 80 %, cropped by 3 %, and a burst
 shot (shifted by 2 %, 5 % brighter).
 
-    python bench/bench_transfer_bn.py [--seeds 0 1] [--only demo|upload|ungrouped]
-                                      [--batch-norm frozen|trained|both]
+A second, harder upload ("sources") holds one photo per source photo, three per class (the
+first cell of each, in the same five versions): grouped, each part of the split gets one
+photo per class, so the test is on new photos; ungrouped, copies land on both sides.
+
+    python bench/bench_transfer_bn.py [--seeds 0 1]
+        [--only demo|upload|ungrouped|sources] [--batch-norm frozen|trained|both]
 
 The demo is its default split at 96 patches per class instead of 160 (a quicker run on a
 loaded CPU). Each line is one run of the same short plan (phase 1 on cached features for 3 epochs, one
@@ -55,13 +59,14 @@ def versions(img: Image.Image):
     yield "burst", ImageEnhance.Brightness(img.crop((round(0.02 * w), 0, w, h))).enhance(1.05)
 
 
-def upload_zip() -> tuple[bytes, int]:
-    """The zip of class folders described above, and how many different photos it holds."""
+def upload_zip(every: int = 4) -> tuple[bytes, int]:
+    """The zip of class folders described above (every ``every``-th cell of each source
+    photo; 1000: the first only), and how many different photos it holds."""
     buffer, photos = io.BytesIO(), 0
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, source in SOURCES:
             photo = source_photo(source)
-            for x, y, side in source.cells[::4]:
+            for x, y, side in source.cells[::every]:
                 photos += 1
                 for kind, img in versions(photo.crop((x, y, x + side, y + side))):
                     data = io.BytesIO()
@@ -82,7 +87,7 @@ def run(bundle, photos, split, frozen: bool, seed: int) -> tuple[float, float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--only", choices=["demo", "upload", "ungrouped"])
+    parser.add_argument("--only", choices=["demo", "upload", "ungrouped", "sources"])
     parser.add_argument("--batch-norm", choices=["frozen", "trained", "both"], default="both")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -91,6 +96,11 @@ def main() -> None:
     data = {}
     if args.only in (None, "demo"):
         data["demo"] = demo_split(patches_per_class=96)
+    if args.only == "sources":
+        photos = read_image_folders(upload_zip(every=1000)[0])
+        for name, groups in (("sources, near-duplicates grouped", photos.groups),
+                             ("sources, every file its own group", np.arange(len(photos)))):
+            data[name] = (photos, grouped_split(photos.labels, groups))
     if args.only in (None, "upload", "ungrouped"):
         archive, different = upload_zip()
         photos = read_image_folders(archive)
@@ -98,12 +108,20 @@ def main() -> None:
         print(f"upload: {len(photos)} files, {different} different photos; grouped into "
               f"{len(groups)} groups ({int(groups[groups > 1].sum())} files in "
               f"{int((groups > 1).sum())} groups of 2 or more)", flush=True)
+        origin = np.unique([n.rsplit("_", 1)[0] for n in photos.names], return_inverse=True)[1]
+        splits = {"upload, near-duplicates grouped": grouped_split(photos.labels, photos.groups),
+                  "upload, every file its own group": grouped_split(photos.labels,
+                                                                    np.arange(len(photos)))}
+        for name, split in splits.items():
+            copies = np.isin(origin[split.test], origin[split.train]).sum()
+            print(f"{name}: {copies} of {len(split.test)} test files are copies of a "
+                  f"training file", flush=True)
         if args.only in (None, "upload"):
-            data["upload, near-duplicates grouped"] = (photos, grouped_split(
-                photos.labels, photos.groups))
+            data["upload, near-duplicates grouped"] = (photos, splits[
+                "upload, near-duplicates grouped"])
         if args.only in (None, "ungrouped"):
-            data["upload, every file its own group"] = (photos, grouped_split(
-                photos.labels, np.arange(len(photos))))
+            data["upload, every file its own group"] = (photos, splits[
+                "upload, every file its own group"])
     print(f"load average {os.getloadavg()[0]:.1f}, {torch.get_num_threads()} torch threads; "
           f"plan: {PLAN.epochs}, copies {PLAN.copies}, batch {PLAN.batch_size}", flush=True)
     for name, (photos, split) in data.items():

@@ -76,9 +76,10 @@ if source == DEMO:
     photos, split = demo()
     st.caption("Three textures, each in three photographs from the free sample data of Python "
                "packages, in grey and under random exposure so that only texture tells them "
-               "apart, cut as patches of 48 to 96 pixels. Each class trains on one photo, "
-               "chooses its best weights on a second and is tested on a third, so the test "
-               "measures new photos, not new corners of photos it trained on. Test photos: "
+               "apart, cut as patches of 48 to 96 pixels. Each class trains on two photos and "
+               "is tested on the third, so the test measures new photos, not new corners of "
+               "photos it trained on; validation, which picks the best weights, uses regions "
+               "of the training photos that no training patch touches. Test photos: "
                + "; ".join(f"{name} from {credit}" for name, credit in test_sources().items())
                + ".")
     st.download_button("Download the demo as a zip of class folders", demo_zip(),
@@ -122,7 +123,8 @@ table = pd.DataFrame({"class": photos.classes, "photos": list(counts.values()),
 left, right = st.columns([2, 3])
 left.dataframe(table, hide_index=True, width="stretch")
 left.caption(f"{len(photos):,} photos in {len(photos.classes)} classes, split "
-             + ("by source photo" if source == DEMO else "70/15/15 class by class")
+             + ("the test by photo, validation by region" if source == DEMO
+                else "70/15/15 class by class")
              + f": {len(split.train)} to train on, {len(split.validation)} to choose the best "
              f"weights, {len(split.test)} to test once at the end.")
 if source == UPLOAD:
@@ -259,11 +261,7 @@ if buttons[1].button("Stop", disabled=not busy, icon=":material/stop:",
 
 
 def finish(run: FineTuning, name: str, result) -> None:
-    """Keep the result, offer the model to the other pages, add a row to the stretch table;
-    a run stopped before its first validation has no model to keep."""
-    if result.net is None:
-        st.session_state[RESULT] = None
-        return
+    """Keep the result, offer the model to the other pages, add a row to the stretch table."""
     what = f"fine-tuned on {len(run.split.train)} photos"
     bundle = fine_tuned.as_bundle(result.net, models.load_model(name), run.photos.classes, what)
     st.session_state[RESULT] = (name, run.photos.classes, result, bundle)
@@ -293,7 +291,11 @@ def run_progress(progress, snap) -> None:
                and not snap.done else "")))
         st.caption(f"{fmt_number(snap.seconds, 0)} s of the "
                    f"{fmt_number(snap.max_seconds - GRACE_SECONDS, 0)} s budget used.")
-    job_messages(snap)
+    if snap.done and snap.result is not None and snap.result.net is None:
+        st.warning("The run ended before its first validation, so there is no model to "
+                   "keep: start again with a longer time budget.")
+    else:
+        job_messages(snap)
 
 
 @st.fragment(run_every=1.0 if busy else None)
@@ -306,9 +308,6 @@ def live() -> None:
     run_progress(current.progress(), snap)
     st.plotly_chart(phase_curves(snap.steps, snap.epochs, TITLES, current.total_steps()),
                     config=CONFIG, key="tl_curves")
-    if snap.done and snap.result is not None and snap.result.net is None:
-        st.warning("The run ended before its first validation, so there is no model to "
-                   "keep: start again with a longer time budget.")
     if snap.done and (st.session_state.get(RESULT) or (None,) * 4)[2] is not snap.result:
         if snap.result is not None and snap.result.net is not None:
             finish(current, name, snap.result)

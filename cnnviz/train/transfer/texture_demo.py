@@ -1,18 +1,21 @@
-"""An offline stand-in for the chapter's soil lab: three texture classes (wood, gravel,
-plants), each photographed in at least three independent photos from free sample data that
-Python packages ship (sources and licences in ``assets/LICENSES.md``).
+"""An offline stand-in for the chapter's soil lab: three texture classes (gravel, plants,
+wood), each in three independent photos from free sample data that Python packages ship
+(sources and licences in ``assets/LICENSES.md``).
 
-Every class has one photo to train on, a second to choose the best weights on (validation)
-and a third to test on: no test patch comes from a photo the network trained or was
-validated on, so the test accuracy says how the network does on *new photos* of a texture,
-which is what the chapter's soil lab measures. (Patches of one photo look alike: a test cut
-from the training photo would measure memory of that photo.)
+Every class trains on two photos and is tested on the third: no test patch comes from a
+photo the network trained or was validated on, so the test accuracy says how the network does
+on *new photos* of a texture, which is what the chapter's soil lab measures. (Patches of one
+photo look alike: a test cut from a training photo measures memory of that photo.) The
+validation patches, which choose the best weights, come from cells of the training photos
+that no training patch overlaps: new regions of known photos, so the page can show both
+numbers, and how far apart they lie.
 
 Soil types differ in grain more than in anything a single pixel shows, so every photo is used
 in grey and under a random exposure, and the classes can only be told apart by texture.
 Patches are cut inside square cells of each photo at several sizes (48 to 96 pixels, so the
-grain appears at several scales once the backbone's preprocessing enlarges them).
-``groups`` numbers the source photos: any grouped split keeps a photo's patches together.
+grain appears at several scales once the backbone's preprocessing enlarges them); every
+VALIDATION_EVERY-th cell of a training photo is kept for validation. ``groups`` numbers the
+source photos: any grouped split keeps a photo's patches together.
 
 ``python -m cnnviz.train.transfer.texture_demo --rebuild-photos WHEELS`` rewrites the photos
 this module adds to ``assets/textures/`` from the wheels of scikit-image 0.26.0, vpython
@@ -40,7 +43,8 @@ from cnnviz.train.transfer.photo_set import PhotoSet, encode
 CELL = 96  # side of a cell, in the photo's pixels
 GAP = 8  # between cells, so that neighbouring cells share no pixel
 PATCH_SIDES = (48, 64, 80, 96)
-PATCHES = {"train": 100, "validation": 24, "test": 36}  # per class, from its photo for each
+PATCHES = {"train": 100, "validation": 24, "test": 36}  # per class
+VALIDATION_EVERY = 4  # of a training photo's cells, this one in so many validates
 MEAN_RANGE = (80.0, 175.0)  # grey level of a relit patch
 STD_RANGE = (22.0, 55.0)  # and its contrast
 JPEG_QUALITY = 90  # of the photos rebuilt into assets/textures/
@@ -48,10 +52,10 @@ JPEG_QUALITY = 90  # of the photos rebuilt into assets/textures/
 
 @dataclass(frozen=True)
 class Source:
-    """One photo of a class and the part of the split all its patches go to."""
+    """One photo of a class and the part of the split its patches go to."""
 
     photo: str  # relative to assets/
-    part: str  # "train", "validation" or "test"
+    part: str  # "train" (and, for every VALIDATION_EVERY-th cell, "validation") or "test"
     cells: tuple[tuple[int, int, int], ...]  # (left, top, side) in the photo's pixels
     credit: str  # for people; licences in assets/LICENSES.md
 
@@ -67,7 +71,7 @@ TEXTURES = {
     "gravel": (
         Source("textures/gravel.jpg", "train", grid(512, 512),
                "scikit-image data.gravel() (CC0Textures Gravel04), CC0"),
-        Source("textures/vpython_stones.jpg", "validation", grid(512, 512),
+        Source("textures/vpython_stones.jpg", "train", grid(512, 512),
                "vpython textures.stones, MIT"),
         Source("textures/vpython_gravel.jpg", "test", grid(512, 512),
                "vpython textures.gravel, MIT"),
@@ -76,7 +80,7 @@ TEXTURES = {
         Source("textures/grass.jpg", "train", grid(512, 512),
                "scikit-image data.grass() (Linolafett, DeviantArt), CC0"),
         # The lawn around the cameraman's tripod.
-        Source("samples/cameraman.jpg", "validation",
+        Source("samples/cameraman.jpg", "train",
                ((412, 252, 96), (412, 356, 96), (346, 244, 60), (160, 440, 64)),
                "scikit-image data.camera() (Lav Varshney), CC0"),
         # The trees below and beside the Summer Palace's tower.
@@ -89,7 +93,7 @@ TEXTURES = {
         Source("textures/vpython_wood.jpg", "train", grid(512, 512),
                "vpython textures.wood, MIT"),
         # The table around the espresso cup: the strips of wood the cup and saucer leave free.
-        Source("samples/coffee.jpg", "validation",
+        Source("samples/coffee.jpg", "train",
                ((500, 4, 96), (500, 104, 96), (500, 204, 96), (500, 304, 96),
                 (0, 112, 72), (0, 210, 72), (0, 318, 78), (428, 0, 70)),
                "scikit-image data.coffee() (Rachel Michetti), CC0"),
@@ -117,29 +121,55 @@ def source_photo(source: Source) -> Image.Image:
     return Image.open(ASSETS / source.photo).convert("L").convert("RGB")
 
 
-@lru_cache(maxsize=4)
+def cell_parts(source: Source) -> list[str]:
+    """The part of the split each of a source's cells goes to."""
+    if source.part == "test":
+        return ["test"] * len(source.cells)
+    return ["validation" if i % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+            for i in range(len(source.cells))]
+
+
 def texture_demo(seed: int = 0, patches_per_class: int = sum(PATCHES.values())) -> PhotoSet:
-    """The demo set: per class, patches from its training, validation and test photos in the
-    proportions of PATCHES (``patches_per_class`` in all), spread evenly over each photo's
-    cells; ``groups`` numbers the source photos (see SOURCES)."""
+    """The demo set: per class, patches for each part of the split in the proportions of
+    PATCHES (``patches_per_class`` in all), spread evenly over that part's cells;
+    ``groups`` numbers the source photos (see SOURCES)."""
+    return _demo(seed, patches_per_class)[0]
+
+
+@lru_cache(maxsize=4)
+def _demo(seed: int, patches_per_class: int) -> tuple[PhotoSet, np.ndarray]:
+    """The demo set and the part (an index into SPLITS) of each patch."""
     rng = np.random.default_rng(seed)
     classes = tuple(sorted(TEXTURES))
-    labels, names, encoded, groups = [], [], [], []
-    for group, (name, source) in enumerate(SOURCES):
-        photo = source_photo(source)
-        stem = Path(source.photo).stem
-        count = max(1, round(patches_per_class * PATCHES[source.part] / sum(PATCHES.values())))
-        per_cell = np.full(len(source.cells), count // len(source.cells))
-        per_cell[:count % len(source.cells)] += 1
-        for (left, top, side), n in zip(source.cells, per_cell):
-            for x, y, size in _patches(rng, left, top, side, int(n)):
-                labels.append(classes.index(name))
-                groups.append(group)
-                names.append(f"{name}/{stem}_x{x}_y{y}_s{size}.png")
-                encoded.append(encode(relight(photo.crop((x, y, x + size, y + size)), rng),
-                                      "PNG"))
-    return PhotoSet(classes, np.asarray(labels, dtype=np.int64), tuple(names), tuple(encoded),
-                    np.asarray(groups, dtype=np.int64), source="the texture demo")
+    labels, names, encoded, groups, parts = [], [], [], [], []
+    for label, name in enumerate(classes):
+        cells = [(group, source, cell, part)
+                 for group, (owner, source) in enumerate(SOURCES) if owner == name
+                 for cell, part in zip(source.cells, cell_parts(source))]
+        for part, wanted in PATCHES.items():
+            mine = [c for c in cells if c[3] == part]
+            count = max(1, round(patches_per_class * wanted / sum(PATCHES.values())))
+            per_cell = np.full(len(mine), count // len(mine))
+            per_cell[:count % len(mine)] += 1
+            for (group, source, (left, top, side), _), n in zip(mine, per_cell):
+                photo = _photo(source.photo)
+                stem = Path(source.photo).stem
+                for x, y, size in _patches(rng, left, top, side, int(n)):
+                    labels.append(label)
+                    groups.append(group)
+                    parts.append(SPLITS.index(part))
+                    names.append(f"{name}/{stem}_x{x}_y{y}_s{size}.png")
+                    encoded.append(encode(relight(photo.crop((x, y, x + size, y + size)), rng),
+                                          "PNG"))
+    photos = PhotoSet(classes, np.asarray(labels, dtype=np.int64), tuple(names),
+                      tuple(encoded), np.asarray(groups, dtype=np.int64),
+                      source="the texture demo")
+    return photos, np.asarray(parts)
+
+
+@lru_cache(maxsize=16)
+def _photo(path: str) -> Image.Image:
+    return source_photo(next(s for _, s in SOURCES if s.photo == path))
 
 
 def relight(patch: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -165,9 +195,9 @@ def _patches(rng, left: int, top: int, side: int, count: int) -> list[tuple[int,
 
 def demo_split(seed: int = 0, patches_per_class: int = sum(PATCHES.values())
                ) -> tuple[PhotoSet, SplitIndex]:
-    """The demo set and its split by source photo: each patch goes to its photo's part."""
-    photos = texture_demo(seed, patches_per_class)
-    part = np.array([SPLITS.index(source.part) for _, source in SOURCES])[photos.groups]
+    """The demo set and its split: the test from each class's test photo, validation from
+    the cells of the training photos kept for it."""
+    photos, part = _demo(seed, patches_per_class)
     rng = np.random.default_rng(seed)
     return photos, SplitIndex(*(rng.permutation(np.flatnonzero(part == p))
                                 for p in range(len(SPLITS))))
