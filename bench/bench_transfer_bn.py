@@ -17,14 +17,17 @@ photo per class, so the test is on new photos; ungrouped, copies land on both si
 
 The demo is its default split at 96 patches per class instead of 160 (a quicker run on a
 loaded CPU). Each line is one run of the same short plan (phase 1 on cached features for 3 epochs, one
-epoch of phase 2, one of phase 3, batches of 8), so only the setting named differs; compare
-settings across seeds, not single runs (the spread over seeds is printed).
+epoch of phase 2, one of phase 3, batches of 8), so only the setting named differs. A run
+keeps the weights of its best validation epoch, which can be phase 1's whatever batch norm
+does later; so each line also gives every epoch's validation accuracy by phase and the test
+accuracy of the weights after the last epoch (phase 3), where batch norm made its mark.
+Compare settings across seeds (--seeds), not single runs.
 """
 
 import argparse
+import copy
 import io
 import os
-import statistics
 import sys
 import time
 import zipfile
@@ -41,6 +44,7 @@ from cnnviz.train import read_image_folders, transfer  # noqa: E402
 from cnnviz.train.transfer import augment  # noqa: E402
 from cnnviz.train.transfer.finetune import FineTuning, Plan  # noqa: E402
 from cnnviz.train.transfer.group_split import grouped_split  # noqa: E402
+from cnnviz.train.transfer.report import evaluate  # noqa: E402
 from cnnviz.train.transfer.texture_demo import SOURCES, demo_split, source_photo  # noqa: E402
 
 PLAN = Plan(batch_size=8, copies=1, max_seconds=1e9).with_epochs(head=3, last_blocks=1, all=1)
@@ -76,12 +80,38 @@ def upload_zip(every: int = 4) -> tuple[bytes, int]:
     return buffer.getvalue(), photos
 
 
-def run(bundle, photos, split, frozen: bool, seed: int) -> tuple[float, float, float]:
+class Epochs:
+    """Stands where a Job stands: records every epoch's validation accuracy by phase, and the
+    weights after the last epoch (which the run replaces by the best ones)."""
+
+    def __init__(self, net):
+        self.net, self.accuracies, self.last = net, {}, None
+
+    def callbacks(self) -> dict:
+        return {"on_epoch": self.on_epoch}
+
+    def on_epoch(self, record) -> None:
+        self.accuracies.setdefault(record["phase"], []).append(record["val_accuracy"])
+        self.last = copy.deepcopy(self.net.state_dict())
+
+
+def run(bundle, photos, split, frozen: bool, seed: int) -> str:
+    """One run: validation accuracy after every epoch by phase, the test accuracy of the
+    weights after the last epoch and of the best ones the run keeps, and its time."""
     plan = Plan(**{**PLAN.__dict__, "frozen_batch_norm": frozen, "seed": seed})
     start = time.perf_counter()
-    result = FineTuning(transfer.build(bundle, len(photos.classes)), photos, split,
-                        augment.normalisation(bundle), plan).run()
-    return result.evaluation.accuracy, result.best_val_accuracy, time.perf_counter() - start
+    net = transfer.build(bundle, len(photos.classes))
+    norm = augment.normalisation(bundle)
+    epochs = Epochs(net)
+    result = FineTuning(net, photos, split, norm, plan).run(epochs)
+    seconds = time.perf_counter() - start
+    kept = result.evaluation.accuracy
+    net.load_state_dict(epochs.last)
+    last = evaluate(net, photos, split.test, norm).accuracy
+    by_phase = ", ".join(f"{key} {' '.join(f'{a:.0%}' for a in values)}"
+                         for key, values in epochs.accuracies.items())
+    return (f"test {last:.1%} after the last epoch, {kept:.1%} with the kept weights "
+            f"({result.best_at}) of {len(split.test)}; validation {by_phase}; {seconds:.0f} s")
 
 
 def main() -> None:
@@ -127,16 +157,9 @@ def main() -> None:
     for name, (photos, split) in data.items():
         for frozen in {"frozen": (True,), "trained": (False,),
                        "both": (True, False)}[args.batch_norm]:
-            accuracies = []
             for seed in args.seeds:
-                test, val, seconds = run(bundle, photos, split, frozen, seed)
-                accuracies.append(test)
-                print(f"{name:36} batch norm {'frozen ' if frozen else 'trained'} seed {seed}: "
-                      f"test {test:.1%} of {len(split.test)}, validation {val:.1%}, "
-                      f"{seconds:.0f} s", flush=True)
-            print(f"{name:36} batch norm {'frozen ' if frozen else 'trained'}: mean "
-                  f"{statistics.mean(accuracies):.1%}, range {min(accuracies):.1%}–"
-                  f"{max(accuracies):.1%}", flush=True)
+                print(f"{name}, batch norm {'frozen' if frozen else 'trained'}, seed {seed}: "
+                      f"{run(bundle, photos, split, frozen, seed)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ def small_zip() -> bytes:
             for i in chosen:
                 archive.writestr(f"soil/{photos.classes[c]}/{i}.png", photos.encoded[i])
         archive.writestr("soil/readme.txt", "three classes")
-        archive.writestr("__MACOSX/soil/._brick", "junk")
-        archive.writestr("soil/grass/broken.jpg", b"\xff\xd8\xff not a photo")
+        archive.writestr("__MACOSX/soil/._gravel", "junk")
+        archive.writestr("soil/plants/broken.jpg", b"\xff\xd8\xff not a photo")
     return buffer.getvalue()
 
 
@@ -99,9 +99,9 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     # The fine-tuned network is in this session's model picker on the Grad-CAM page.
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Grad-CAM").click()
     wait_for_app(page)
-    choose(page, "Model", "efficientnet_lite0 fine-tuned (brick, grass, gravel)")
+    choose(page, "Model", "efficientnet_lite0 fine-tuned (gravel, plants, wood)")
     assert_no_exception(page)
-    assert page.get_by_text("brick").count() + page.get_by_text("grass").count() > 0
+    assert page.get_by_text("gravel").count() + page.get_by_text("wood").count() > 0
     page.screenshot(path=artefacts / "transfer-learning-grad-cam.png", full_page=True)
 
 
@@ -217,8 +217,9 @@ def test_the_results_name_phases_fill_every_cell_and_pair_top_and_wrong_class_ma
     assert "best validation accuracy" in text and "Phase " in text
     assert "last_blocks" not in text and "(at " not in text
     speeds = next(d.value for d in at.dataframe if "images/s" in d.value.columns)
-    assert list(speeds["part"]) == ["Phase 1: computing features", "Phase 1: training",
-                                    "Phase 2: training"]
+    assert list(speeds["part"]) == ["Phase 1: the new head only — computing features",
+                                    "Phase 1: the new head only — training",
+                                    "Phase 2: the last two blocks and the head — training"]
     assert not speeds.isna().any().any()
     (metric,) = [m for m in at.metric if m.label == "Test accuracy"]
     assert "chance (33%)" in metric.delta and "85" not in metric.delta

@@ -28,6 +28,7 @@ from cnnviz.ui.training import job_messages
 DATA, RUN, RESULT, TRIED = "tl_data", "tl_run", "tl_result", "tl_tried"  # session state
 DEMO, UPLOAD = "Texture demo (offline)", "Your photos (.zip)"
 TITLES = {p.key: p.title.split(": ")[1] for p in transfer.PHASES}
+PHASE_TITLES = {p.key: p.title for p in transfer.PHASES}
 BACKBONE_TITLES = {"efficientnet_lite0": "EfficientNet-Lite0 (offline)", "resnet50": "ResNet-50",
                    "mobilenet_v2": "MobileNetV2", "efficientnet_b0": "EfficientNet-B0"}
 IMBALANCE = 1.5  # largest class over smallest class above which the page warns
@@ -340,10 +341,10 @@ st.header("5 · What the network learnt")
 st.caption(f"{BACKBONE_TITLES[trained_on]}, best validation accuracy "
            f"{result.best_val_accuracy:.1%} ({result.best_at}); those weights are kept.")
 speeds = pd.DataFrame([row for r in result.reports for row in (
-    [{"part": f"{TITLES[r.key]}: computing features", "images/s":
+    [{"part": f"{PHASE_TITLES[r.key]} — computing features", "images/s":
       r.feature_images / r.feature_seconds, "seconds": r.feature_seconds, "ended": "finished"}]
     if r.feature_seconds else []) + [
-    {"part": f"{TITLES[r.key]}: training", "images/s": r.images_per_second,
+    {"part": f"{PHASE_TITLES[r.key]} — training", "images/s": r.images_per_second,
      "seconds": r.seconds, "ended": r.ended}]])
 st.dataframe(speeds, hide_index=True, column_config={
     name: st.column_config.NumberColumn(format="%.1f") for name in ("images/s", "seconds")})
@@ -357,7 +358,7 @@ with results:
                     f"({chance:.0%})".replace("-", "−"),
               help=f"On {len(evaluation.labels)} test photos the network never trained on"
                    + (", from photos none of its training or validation patches came from"
-                      if trained_on and photos.source == "the texture demo" else "")
+                      if photos.source == "the texture demo" else "")
                    + ". Guessing would get one in " + f"{len(classes)}.")
     if evaluation.sampled:
         st.warning(f"The time budget ran short: tested on a random sample of "
