@@ -368,7 +368,7 @@ def test_a_wrong_model_file_gets_a_clear_message(case, pattern, lite0_net):
 
 
 # ------------------------------------------------------------------ a real run
-ACCURACY_FLOOR = 0.6  # on new photos; see bench/bench_transfer_bn.py for what a run reaches
+ACCURACY_FLOOR = 0.5  # on new photos (chance: 33 %); bench/bench_transfer_bn.py reached 68-80 %
 def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
     """Phase 1 on cached features and a short phase 2 on the real backbone, on a small demo
     set tested on new photos: the test accuracy must be far above chance (33 %), and every
@@ -376,13 +376,13 @@ def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
     photos, split = demo_split(seed=0, patches_per_class=32)
     net = transfer.build(lite0, len(photos.classes))
     plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=16,
-                max_seconds=300).with_epochs(head=6, last_blocks=1)
+                max_seconds=3600).with_epochs(head=6, last_blocks=1)  # no budget in the way
     run = FineTuning(net, photos, split, augment.normalisation(lite0), plan)
     result = run.run()
     assert [r.key for r in result.reports] == ["head", "last_blocks"]
     assert result.ended == "finished" and result.reports[0].feature_images == len(split.train)
     assert result.evaluation.accuracy >= ACCURACY_FLOOR, result.evaluation.confusion
-    assert result.best_val_accuracy >= ACCURACY_FLOOR
+    assert result.best_val_accuracy >= 0.7  # new regions of the training photos: easier
     assert result.evaluation.mc_std.shape == (len(split.test), 3)
     assert not result.evaluation.sampled
     # The evaluation's numbers agree with a plain forward pass of the kept weights.
