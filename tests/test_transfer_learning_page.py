@@ -35,7 +35,7 @@ def test_the_page_opens_on_the_demo_with_counts_the_chapter_check_and_the_normal
     about = " ".join(c.value for c in at.caption)
     assert "tested on the third" in about and "the test by photo, validation by region" in about
     assert "wood from vpython textures.wood_old" in about  # the test photos are named
-    assert "Batch norm stays frozen" in about and "measured" in about
+    assert "Batch norm stays frozen" in about and "Measured on the demo" in about
     text = " ".join(m.value for m in at.markdown)
     assert "526,086" in text and "24,034,118" in text and "25,557,032" in text
     assert any("4.8 times the variance" in i.value for i in at.info)
