@@ -144,8 +144,9 @@ def _why_resnets() -> bytes:
 
 def _transfer() -> bytes:
     photos, _ = texture_demo.demo_split()
-    first = [int(np.flatnonzero(photos.labels == c)[0]) for c in range(len(photos.classes))]
-    tiles = [np.asarray(photos.image(i).convert("RGB").resize((112, 112))) for i in first[:4]]
+    per_class = [np.flatnonzero(photos.labels == c) for c in range(len(photos.classes))]
+    picks = [int(per_class[i % len(per_class)][i // len(per_class)]) for i in range(4)]
+    tiles = [np.asarray(photos.image(i).convert("RGB").resize((112, 112))) for i in picks]
     mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
     return thumbnails.photo_card(mosaic, " · ".join(photos.classes[:4]))
 

@@ -43,6 +43,11 @@ def progress_line(snap: Snapshot) -> None:
                 + (f"about {fmt_number(left, 0)} s left" if left is not None
                    else f"{fmt_number(last['seconds'], 1)} s"))
         st.progress(snap.fraction, text=text)
+    job_messages(snap)
+
+
+def job_messages(snap: Snapshot) -> None:
+    """Why a job ended, if it failed or was stopped."""
     if snap.state == "failed":
         st.error(f"Training failed:\n\n```\n{snap.error.strip().splitlines()[-1]}\n```")
     elif snap.stop_reason == "lifetime":
