@@ -30,7 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz import models  # noqa: E402
-from cnnviz.train import TorchLearner, augment, read_image_folders, transfer  # noqa: E402
+from cnnviz.train import TorchLearner, read_image_folders, transfer  # noqa: E402
+from cnnviz.train.transfer import augment  # noqa: E402
 from cnnviz.train.transfer.backbone_features import features  # noqa: E402
 from cnnviz.train.transfer.finetune import FineTuning, PhotoInputs, Plan  # noqa: E402
 from cnnviz.train.transfer.group_split import grouped_split  # noqa: E402
