@@ -1,0 +1,43 @@
+"""Whether the page is on a phone, for the figures the server lays out.
+
+Plotly draws a figure at the size the server gives it, and no figure can change its labels or
+its layout in the browser. A figure that must look different on a phone (fewer labels, tiles
+that fit the width) asks ``narrow()``. A tiny component in every page's header tells the
+server the window's width class when the page first shows, and again when it changes (a
+phone turned sideways); only then does the page run once more, in the new layout. Until it
+has heard, the server assumes a wide window.
+"""
+
+import streamlit as st
+
+NARROW_PX = 640  # below this width Streamlit stacks columns, and so do our layouts
+KEY = "_cnnviz_viewport"
+
+_JS = """
+export default function ({ data, setStateValue }) {
+  let told = data.narrow;
+  const report = () => {
+    const narrow = window.innerWidth < data.px;
+    // "settled" once the page was drawn for this width (tests wait for it)
+    document.documentElement.dataset.cnnvizViewport = narrow === data.narrow ? "settled" : "asked";
+    if (narrow !== told) { told = narrow; setStateValue("narrow", narrow); }
+  };
+  report();
+  window.addEventListener("resize", report);
+  return () => window.removeEventListener("resize", report);
+}
+"""
+_PROBE = st.components.v2.component("cnnviz.viewport", js=_JS)
+HIDE = f".st-key-{KEY} {{ display: none; }}"  # the probe has nothing to show
+
+
+def narrow() -> bool:
+    """Whether the browser reported a window narrower than ``NARROW_PX`` (a phone)."""
+    state = st.session_state.get(KEY)
+    return bool(state and state.get("narrow"))
+
+
+def probe() -> None:
+    """Mount the probe (once per page run, from the page header)."""
+    _PROBE(key=KEY, data={"narrow": narrow(), "px": NARROW_PX}, default={"narrow": False},
+           on_narrow_change=lambda: None)
