@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz.ui import presentation, viewport
+from cnnviz.ui import presentation
 from cnnviz.ui.navigation import SECTIONS
 
 # A file, not a Material icon: Streamlit loads a Material page icon from Google's font server.
@@ -21,5 +21,3 @@ pages = {
 }
 # Presenting, the page list moves to the top bar and leaves the whole width to the figure.
 st.navigation(pages, position="top" if presentation.is_on() else "sidebar").run()
-# Last, so that a phone's first report of its width reruns a page that has finished drawing.
-viewport.probe()

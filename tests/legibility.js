@@ -9,16 +9,21 @@
 //   overlap   two labels whose boxes cross: plotly's texts, the animations' titles and
 //             Streamlit's captions
 //   figure    the page's first figure starts below the first screen
+// Options: root (a selector: the part of the page judged; Streamlit's main area by default),
+// text and figure (run those checks), minFont, minContrast.
 // Computed styles and boxes, not pixels: fonts differ from machine to machine.
 (options) => {
-  const { text = false, figure = false, minFont = 14, minContrast = 4.5 } = options || {};
+  const { root = '[data-testid="stMain"]', text = false, figure = false, minFont = 14,
+          minContrast = 4.5 } = options || {};
   const W = document.documentElement.clientWidth;
   const H = window.innerHeight;
-  const main = document.querySelector('[data-testid="stMain"]') || document.body;
+  const main = document.querySelector(root);
+  if (!main) return [{ kind: "missing", what: root, detail: "is not on the page" }];
   const violations = [];
   // Sideways scrolling that is the element's own design: a data grid scrolls its columns.
+  // A select box shows its whole choice when opened: its closed field may end in "…".
   const OWN_SCROLL = '[data-testid="stDataFrame"], [data-testid="stDataFrameResizable"], '
-    + '[data-testid="stTable"]';
+    + '[data-testid="stTable"], [data-testid="stSelectbox"] input';
 
   const describe = (el) => {
     const testid = el.closest("[data-testid]");

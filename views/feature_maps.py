@@ -148,7 +148,8 @@ if img is not None:
     kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
     layer_place.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} "
                         f"maps of {fmap.shape[1]} × {fmap.shape[2]}")
-    order_col, size_col, page_col, scale_col = page.controls().columns([3, 2, 2, 2])
+    order_col, size_col, page_col = page.controls().columns([3, 2, 2])
+    scale_col = page.controls()  # a row of its own: its label is long
     url_state.choice("order", ORDERS, label=ORDERS.__getitem__)
     order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
                                         required=True, key="order")

@@ -186,12 +186,25 @@ def _sum_html(trace: StepTrace, step: Step) -> str:
     return f"cell ({step.cell[0]}, {step.cell[1]}): " + "<br>".join(written_sum(trace, step))
 
 
+MANY_CHANNELS = 3  # more input channels than this and the board no longer fits one screen
+
+
+def _look(trace: StepTrace) -> dict:
+    """How the board is shown: its written sum is the caption (class ``written-sum``). A
+    board of many input channels (a trained network's layer) gives every channel a row a
+    person can read, numbers in their cells, however tall that makes it, and writes the
+    sum, a line per channel, at the size of the page's text."""
+    if len(trace.padded) <= MANY_CHANNELS:
+        return dict(caption_class="written-sum")
+    return dict(caption_class="written-sum cnnviz-small", height=None, min_unit=40)
+
+
 def step_animation(trace: StepTrace, *, start: int = 0, flipped: bool = False) -> Animation:
     """The whole trace as a browser animation, one frame per output cell (row by row),
-    starting at frame ``start``; the written sum is the caption (class ``written-sum``)."""
+    starting at frame ``start``."""
     board = _Board(trace, flipped, with_output=True)
     return Animation(board.grids, board.layout, [board.frame(k) for k in range(len(trace))],
-                     start=start, caption_class="written-sum")
+                     start=start, **_look(trace))
 
 
 def predict_animation(trace: StepTrace, index: int, *, hide: bool, show_output: bool = True,
@@ -201,5 +214,5 @@ def predict_animation(trace: StepTrace, index: int, *, hide: bool, show_output: 
     the server for another step, which decides what it may show."""
     board = _Board(trace, flipped, with_output=show_output)
     return Animation(board.grids, board.layout, [board.frame(index, hide=hide)],
-                     caption_class="written-sum",
-                     server={"index": index, "count": len(trace), "locked": not show_output})
+                     server={"index": index, "count": len(trace), "locked": not show_output},
+                     **_look(trace))

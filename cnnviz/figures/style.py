@@ -5,6 +5,7 @@ deficiency (Nuñez et al., 2018, "Optimizing colormaps with consideration for co
 deficiency"); for signed values, the blue-orange diverging scale avoids the red-green axis.
 """
 
+import math
 import textwrap
 
 from cnnviz.formatting import MINUS, fmt_number  # noqa: F401  (figures write numbers too)
@@ -26,9 +27,11 @@ PADDING_FILL = "#d9d9d9"  # padding cells, visibly different from real input
 
 def legible(figure):
     """``figure`` with text a class can read, in place: Streamlit's chart theme draws tick
-    labels, axis titles, legends and colour bars in grey at 12.75 px (3.7:1 on white); here
-    every one of them that does not name its own font gets ``INK`` at ``TICK_SIZE``, and
-    no font named anywhere is below ``MIN_TEXT``."""
+    labels, axis titles, legends, colour bars and the texts of traces in grey at 12.75 px
+    (3.7:1 on white); here every one of them that does not name its own font gets ``INK``
+    at ``TICK_SIZE`` (titles and the texts of traces at ``FONT_SIZE``), and no font named
+    anywhere is below ``MIN_TEXT``. (Plotly writes a log axis's labels between decades
+    smaller still: give such an axis ``log_ticks``.)"""
 
     def font(current, size: int = TICK_SIZE) -> dict:
         return dict(color=current.color or INK, size=max(current.size or size, MIN_TEXT))
@@ -42,8 +45,13 @@ def legible(figure):
             bars.append(trace.colorbar)
         if "marker" in trace and "colorbar" in trace.marker and trace.marker.showscale:
             bars.append(trace.marker.colorbar)
-        if "textfont" in trace and trace.textfont.size is not None:
-            trace.textfont.size = max(trace.textfont.size, MIN_TEXT)
+        if "textfont" in trace and trace.text is not None:
+            text = font(trace.textfont, FONT_SIZE)
+            if trace.type != "scatter":  # a bar's text takes white or black by its bar
+                text["color"] = trace.textfont.color
+            trace.textfont = text
+        if "outsidetextfont" in trace:  # beside its bar, on the page
+            trace.outsidetextfont = font(trace.outsidetextfont, FONT_SIZE)
     for bar in bars:
         bar.tickfont = font(bar.tickfont)
         bar.title.font = font(bar.title.font)
@@ -61,6 +69,16 @@ def wrap(text: str, width_px: float, size: int = FONT_SIZE) -> str:
     chars = max(8, int(width_px / (BOLD_EM * size)))
     return "<br>".join(part for line in text.split("<br>")
                        for part in (textwrap.wrap(line, chars) or [line]))
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """1, 2, 5 × 10ⁿ from ``low`` to ``high``: the ticks of a log axis as ``tickvals``, so
+    that every label is drawn at the axis's own size (plotly draws those between decades
+    at three quarters of it)."""
+    ticks = []
+    for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
+        ticks += [m * 10.0 ** power for m in (1, 2, 5) if low <= m * 10.0 ** power <= high]
+    return ticks
 
 
 def layout(**overrides) -> dict:

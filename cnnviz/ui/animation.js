@@ -41,7 +41,7 @@ function longestText(data, g) {
 }
 
 const measure = document.createElement("canvas").getContext("2d");
-const titleFont = (u) => Math.max(12, Math.min(20, u * 0.36));
+const titleFont = (u) => Math.max(14, Math.min(20, u * 0.36)); // never under 14 px
 
 // How wide a grid's title is at unit ``u``, in units (a title longer than its grid pushes
 // the next grid along).
@@ -104,7 +104,7 @@ function arrange(data, width) {
 }
 
 function cellFont(cell, longest) {
-  return Math.min(30, cell * 0.5, (cell * 0.92) / (0.58 * longest + 0.25));
+  return Math.min(30, cell * 0.56, (cell * 0.92) / (0.58 * longest + 0.25));
 }
 
 // Focused elements that use the keys themselves: they keep ← → Home End and the space bar.
