@@ -315,7 +315,9 @@ LABELS_OVER_MAPS = """(chart, [gap, band]) => {
     // Every channel number of the grid lies in its own map's box: the map and the band under
     // it, in screen pixels, from the picture's coordinates through plotly's axes.
     const gd = chart.querySelector('.js-plotly-plot');
-    const [targets, labels] = gd.data.filter(t => t.type === 'scatter');
+    const scatters = gd.data.filter(t => t.type === 'scatter');
+    const targets = scatters.find(t => (t.mode || '').includes('markers'));  // one per map
+    const labels = scatters.find(t => t.text);  // the channel numbers
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     const origin = gd.getBoundingClientRect();
     const sx = (x) => origin.left + xa._offset + xa.l2p(x);
