@@ -162,12 +162,15 @@ def visit(streamlit_server, page):
 
 def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
     """Wait until the page's title is drawn and Streamlit has finished running the script
-    (its 'running' status widget gone for half a second)."""
+    (its 'running' status widget gone for half a second), and on a phone until the page has
+    run again for the width its probe reported (cnnviz.ui.viewport)."""
     tab.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
     idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    settled = "() => document.documentElement.dataset.cnnvizViewport !== 'asked'"
     for _ in range(2):
         tab.wait_for_function(idle, timeout=timeout_ms)
         tab.wait_for_timeout(500)
+    tab.wait_for_function(settled, timeout=timeout_ms)
     tab.wait_for_function(idle, timeout=timeout_ms)
 
 

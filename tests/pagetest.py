@@ -35,4 +35,5 @@ def assert_clean(at: AppTest) -> None:
 def animations(at: AppTest) -> list[dict]:
     """The data each browser animation on the page was given (cnnviz.figures.animation),
     in page order: the frames, where it starts, its grids."""
-    return [json.loads(element.proto.json) for element in at.get("bidi_component")]
+    return [data for data in (json.loads(element.proto.json)
+                              for element in at.get("bidi_component")) if "frames" in data]

@@ -37,7 +37,9 @@ def show_map(view, result, *, caption, download_key) -> None:
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
                 "this layer (every weighted sum is ≤ 0). Try another layer or method.")
-    st.download_button("Download PNG", lambda: colours.png_bytes(picture), key=download_key,
+    # "PNG" beside the download icon: a longer label is cut in a third of a laptop's column.
+    st.download_button("PNG", lambda: colours.png_bytes(picture), key=download_key,
+                       help="Download this picture as a PNG file",
                        file_name=f"{result.method}-{result.category}-{result.layer}.png"
                        .replace(" ", "_"), mime="image/png", on_click="ignore",
                        icon=":material/download:")
