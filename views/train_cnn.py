@@ -8,6 +8,7 @@ import streamlit as st
 from cnnviz import images, models
 from cnnviz.figures import training as fig
 from cnnviz.figures.style import fmt_number
+from cnnviz.formatting import plain
 from cnnviz.train import jobs
 from cnnviz.train.scratch import networks
 from cnnviz.train.scratch import weights_io
@@ -171,7 +172,7 @@ with results:
     probabilities = run.test_probabilities()
     labels = split.test.labels
     if run.loaded_from:
-        st.caption(f"Weights loaded from {run.loaded_from}.")
+        st.caption(f"Weights loaded from {plain(run.loaded_from)}.")
     st.metric("Test accuracy", f"{run.test_accuracy():.2%}",
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
@@ -217,9 +218,10 @@ with results:
                               type=UPLOAD_TYPES, key="train_upload")
     if upload is not None and st.session_state.get("_train_loaded") != upload.file_id:
         try:
-            learner = networks.learner_from_file(upload.getvalue(), run.recipe, run.prepare)
+            learner = networks.learner_from_file(upload.getvalue(), run.recipe, run.prepare,
+                                                  shape=run.shape, device=run.device)
         except weights_io.WeightsFileError as err:
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
         else:
             run.replace_learner(learner, upload.name)
             st.session_state._train_loaded = upload.file_id
