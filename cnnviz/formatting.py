@@ -40,11 +40,16 @@ def si_count(count: float, smallest: str = "") -> str:
 
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
+# Where GitHub-flavoured Markdown turns bare text into a link (http://…, www.…, a@b.c); a word
+# joiner (U+2060, invisible) there keeps it text.
+_AUTOLINK = re.compile(r"(:(?=//)|(?<=www)(?=\.)|@)", re.IGNORECASE)
 
 
 def plain(text) -> str:
     """``text`` (a class, file or folder name someone chose, or a message quoting one) as
     Markdown that shows exactly these characters: every punctuation mark escaped, line breaks
-    as spaces. Streamlit draws messages, captions and labels as Markdown, where a class named
-    ``![x](http://host/x.gif)`` would make every browser that shows it fetch that address."""
-    return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
+    as spaces, no address turned into a link. Streamlit draws messages, captions and labels as
+    Markdown, where a class named ``![x](http://host/x.gif)`` would make every browser that
+    shows it fetch that address."""
+    text = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).splitlines()))
+    return _PUNCTUATION.sub(r"\\\1", text)

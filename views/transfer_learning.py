@@ -9,6 +9,7 @@ from cnnviz.figures import colours
 from cnnviz.figures import training as curves
 from cnnviz.figures.style import fmt_number
 from cnnviz.figures.transfer import phase_curves, trainable_bars
+from cnnviz.formatting import plain
 from cnnviz.train import DatasetError, read_image_folders
 from cnnviz.train.transfer import augment
 from cnnviz.train.transfer import fine_tuned
@@ -89,7 +90,7 @@ else:
                 done / total, text=f"Decoding photo {done:,} of {total:,}"))
         except DatasetError as err:
             bar.empty()
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
             st.session_state.pop(DATA, None)
             st.stop()
         bar.empty()
@@ -128,11 +129,12 @@ if skipped:
 if photos.undecodable:
     with left.expander("Images that could not be decoded"):
         for item in photos.undecodable:
-            st.markdown(f"- `{item.name}`: {item.reason}")
+            st.markdown(f"- {plain(item.name)}: {plain(item.reason)}")
 with right:
     for c, name in enumerate(photos.classes):
         shown = np.flatnonzero(photos.labels == c)[:6]
-        st.image([photos.image(int(i)).resize((96, 96)) for i in shown], caption=[name] + [""] * 5)
+        st.image([photos.image(int(i)).resize((96, 96)) for i in shown],
+                 caption=[plain(name)] + [""] * 5)
 
 # ------------------------------------------------------------------ 2. the backbone
 st.header("2 · The backbone and the chapter's head")
@@ -270,11 +272,11 @@ with st.expander("Upload a model fine-tuned here before"):
         try:
             label = register(fine_tuned.load(model_file.getvalue(), model_file.name))
         except fine_tuned.CheckpointError as err:
-            st.error(str(err))
+            st.error(plain(err))
         else:
             st.session_state._tl_model_file = model_file.file_id
-            st.success(f"“{label}” is now in the model list of the Grad-CAM and Feature maps "
-                       f"pages.")
+            st.success(f"“{plain(label)}” is now in the model list of the Grad-CAM and "
+                       f"Feature maps pages.")
 kept_result = st.session_state.get(RESULT)
 if kept_result is None or kept_result[1] != photos.classes:
     st.stop()
@@ -315,7 +317,8 @@ with results:
     pairs = evaluation.confused_pairs()
     if pairs:
         st.markdown("**Most confused:** " + "; ".join(
-            f"{true} taken for {answer} ({n}×)" for true, answer, n in pairs[:3]) + ".")
+            f"{plain(true)} taken for {plain(answer)} ({n}×)"
+            for true, answer, n in pairs[:3]) + ".")
     else:
         st.success("No test photo was confused with another class.")
 
@@ -326,13 +329,14 @@ with gallery:
                f"to three right (✓) and three wrong (✗) test photos per class: bright where the "
                f"evidence for the answer lies.")
     for name, kinds in maps.items():
-        st.markdown(f"**{name}**")
+        st.markdown(f"**{plain(name)}**")
         shown, captions = [], []
         for kind, items in kinds.items():
             for row_index, cam_result in items:
                 view = np.asarray(augment.centre(photos.image(int(evaluation.index[row_index]))))
                 shown.append(colours.cam_overlay(view, cam_result.heatmap))
-                captions.append(f"{'✓' if kind == 'correct' else '✗'} {cam_result.category}")
+                mark = "✓" if kind == "correct" else "✗"
+                captions.append(f"{mark} {plain(cam_result.category)}")
         if shown:
             st.image(shown, width=150, caption=captions)
         else:
@@ -345,9 +349,10 @@ with doubt:
     for cell, row_index in zip(cells, evaluation.most_uncertain(6)):
         answer = int(evaluation.mc_mean[row_index].argmax())
         cell.image(augment.centre(photos.image(int(evaluation.index[row_index]))))
-        cell.caption(f"**{classes[answer]}** {fmt_number(100 * evaluation.mc_mean[row_index, answer], 0)}"
+        cell.caption(f"**{plain(classes[answer])}** "
+                     f"{fmt_number(100 * evaluation.mc_mean[row_index, answer], 0)}"
                      f" ± {fmt_number(100 * evaluation.mc_std[row_index, answer], 0)} % · true: "
-                     f"{classes[evaluation.labels[row_index]]}")
+                     f"{plain(classes[evaluation.labels[row_index]])}")
 
 with stretch:
     st.caption("The stretch goal: each backbone you trained in this session, its test accuracy "
@@ -359,7 +364,7 @@ with stretch:
 
 with keep:
     st.markdown(f"The fine-tuned network is now in the model list of the **Grad-CAM** and "
-                f"**Feature maps** pages as “{bundle.label}”.")
+                f"**Feature maps** pages as “{plain(bundle.label)}”.")
     st.page_link("views/grad_cam.py", label="Open Grad-CAM", icon=":material/center_focus_strong:")
     st.download_button("Download the model (state dict with class names)",
                        lambda: fine_tuned.save(result.net, trained_on, classes),

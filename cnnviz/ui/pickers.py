@@ -9,6 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import activations, cam, images, models
+from cnnviz.formatting import plain
 from cnnviz.ui import session_models, url_state
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
@@ -50,7 +51,7 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
         try:
             img = images.load_image(upload.getvalue())
         except images.ImageError as err:
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
             return None
         st.session_state[kept] = (upload.name, upload.getvalue())
         return img
@@ -60,7 +61,7 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
                 f"TIFF or WebP, is refused before it reaches the page.")
         return None
     name, data = st.session_state[kept]
-    st.caption(f"Using your earlier photo: {name}")
+    st.caption(f"Using your earlier photo: {plain(name)}")
     return images.load_image(data)
 
 
@@ -97,7 +98,7 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
     if fallback:
         st.warning(f"{fallback} Showing {models.DEFAULT_MODEL} instead, which works without "
                    f"a network.", icon=":material/cloud_off:")
-    st.caption(f"{bundle.label} · weights: {bundle.weights} · runs on "
+    st.caption(f"{plain(bundle.label)} · weights: {plain(bundle.weights)} · runs on "
                f"{models.device_description(bundle.device)}")
     return bundle
 
