@@ -60,15 +60,16 @@ def artefacts() -> Path:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, root: Path = ROOT, on_start=None):
-    """`streamlit run app.py` exactly as the README starts it, in the checkout ``root``, on a
-    free localhost port; yields its URL once it answers (``on_start`` hears the server's
-    process id first), and fails if its log holds a traceback when it stops."""
+def running_app(log_path: Path, root: Path = ROOT, on_start=None, extra_args=()):
+    """`streamlit run app.py` exactly as the README starts it (with ``extra_args``, options
+    such as ``--server.disconnectedSessionTTL 2``), in the checkout ``root``, on a free
+    localhost port; yields its URL once it answers (``on_start`` hears the server's process id
+    first), and fails if its log holds a traceback when it stops."""
     port = _free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args],
             cwd=root, stdout=log, stderr=subprocess.STDOUT,
         )
         if on_start is not None:

@@ -124,7 +124,9 @@ buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":m
 buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
                   help="New random weights, with the settings above.")
 st.caption("The NumPy network runs on the CPU; PyTorch networks on "
-           f"{models.device_description()}.")
+           f"{models.device_description()}. Training runs in this server's memory: leaving this "
+           f"page for {IDLE_SECONDS} s stops a round (the weights so far stay), and a restart "
+           "of the server loses the run; download the weights (under Results) to keep them.")
 if "_train_refused" in st.session_state:
     st.warning(st.session_state.pop("_train_refused"))
 if changed and not run.training:

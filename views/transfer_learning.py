@@ -12,7 +12,7 @@ from cnnviz.figures.transfer import phase_curves, trainable_bars
 from cnnviz.formatting import plain
 from cnnviz.train import DatasetError, read_image_folders
 from cnnviz.train.transfer import augment
-from cnnviz.train.transfer import fine_tuned
+from cnnviz.train.transfer import fine_tuned, kept_models
 from cnnviz.train import transfer
 from cnnviz.train.evaluation import row_normalised
 from cnnviz.train.transfer.finetune import FineTuning, Plan
@@ -21,6 +21,7 @@ from cnnviz.train.jobs import JobLimitError
 from cnnviz.train.transfer.texture_demo import as_zip, demo_split
 from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import CONFIG
+from cnnviz.ui import session_models
 from cnnviz.ui.session_models import register
 from cnnviz.ui.training import progress_line
 
@@ -223,12 +224,17 @@ if buttons[0].button("Start", type="primary", disabled=busy or not chosen,
     except JobLimitError as err:
         st.warning(str(err))
     else:
+        session_models.own(run.net, run.job)  # freed, its job stopped, when the session ends
         st.session_state[RUN] = (run, backbone_name)
         st.session_state.pop(RESULT, None)
         st.rerun()
 if buttons[1].button("Stop", disabled=not busy, icon=":material/stop:",
                      help="Ends training at the next step and keeps the best weights so far."):
     running[0].job.stop()
+buttons[2].caption("Fine-tuning runs in this server's memory: a restart of the server, or "
+                   f"leaving this page for {IDLE_SECONDS} s, ends it. A finished model is kept "
+                   f"on the server for {kept_models.MAX_AGE_S // 3600} hours for this page's "
+                   "link; download it to keep it longer.")
 
 
 def finish(run: FineTuning, name: str, result) -> None:
@@ -236,7 +242,7 @@ def finish(run: FineTuning, name: str, result) -> None:
     what = f"fine-tuned on {len(run.split.train)} photos"
     bundle = fine_tuned.as_bundle(result.net, models.load_model(name), run.photos.classes, what)
     st.session_state[RESULT] = (name, run.photos.classes, result, bundle)
-    register(bundle)
+    register(bundle, keep=lambda: fine_tuned.save(result.net, name, run.photos.classes))
     if result.evaluation is not None:
         st.session_state.setdefault(TRIED, []).append({
             "backbone": BACKBONE_TITLES[name], "data": run.photos.source,
@@ -265,6 +271,13 @@ def live() -> None:
 
 
 live()
+waiting = {label: kept for label, kept in session_models.session_bundles().items()
+           if isinstance(kept, kept_models.Kept)}
+if waiting:  # kept on disk for this link, not loaded in this session (a restart, a new visit)
+    st.info("Kept on this server for this page's link: " + "; ".join(
+        f"{plain(label)} (fine-tuned at {session_models.kept_time(kept)})"
+        for label, kept in waiting.items()) + ". Pick it in the model list of the Grad-CAM "
+            "or Feature maps page; it loads from disk.", icon=":material/inventory_2:")
 with st.expander("Upload a model fine-tuned here before"):
     model_file = st.file_uploader("A .pt file from this page's download button", type=["pt"],
                                   key="tl_model_file")
@@ -364,7 +377,10 @@ with stretch:
 
 with keep:
     st.markdown(f"The fine-tuned network is now in the model list of the **Grad-CAM** and "
-                f"**Feature maps** pages as “{plain(bundle.label)}”.")
+                f"**Feature maps** pages as “{plain(bundle.label)}”. It is kept on this server "
+                f"for {kept_models.MAX_AGE_S // 3600} hours for this page's link (`keep=…` in "
+                f"the address): after a restart of the server, open the link again and pick it "
+                f"in the model list.")
     st.page_link("views/grad_cam.py", label="Open Grad-CAM", icon=":material/center_focus_strong:")
     st.download_button("Download the model (state dict with class names)",
                        lambda: fine_tuned.save(result.net, trained_on, classes),

@@ -10,6 +10,7 @@ from PIL import Image
 
 from cnnviz import activations, cam, images, models
 from cnnviz.formatting import plain
+from cnnviz.train.transfer import kept_models
 from cnnviz.ui import session_models, url_state
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
@@ -68,7 +69,7 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
     """Choose a model of the zoo (those whose weights would have to be downloaded say so) or
     one made in this session (``session_models``: a network fine-tuned on the Transfer
-    learning page). The model is loaded before its picker is drawn: when its weights cannot be
+    learning page, or kept on disk for this student's link). The model is loaded before its picker is drawn: when its weights cannot be
     had, the picker switches to the offline default, says why in one plain sentence, and
     shows the model the page really uses. A download shows its progress to the session that
     asked."""
@@ -79,7 +80,11 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
     untrained = allow_untrained and name not in mine and url_state.flag(untrained_key)
     fallback = None
     try:
-        bundle = mine.get(name) or _load(name, not untrained)
+        chosen = mine.get(name)
+        if isinstance(chosen, kept_models.Kept):  # kept on disk: a restart, or a later visit
+            with st.spinner(f"Loading the model kept at {session_models.kept_time(chosen)}…"):
+                chosen = session_models.reopen(chosen)
+        bundle = chosen or _load(name, not untrained)
     except models.ModelError as err:
         if name == models.DEFAULT_MODEL:  # nothing to fall back to
             st.error(str(err))
@@ -125,7 +130,9 @@ def _load(name: str, pretrained: bool) -> models.ModelBundle:
 
 def _model_title(name: str, mine=()) -> str:
     if name in mine:  # its label says what it is ("… fine-tuned (brick, grass, gravel)")
-        return name
+        kept = mine[name]
+        return (f"{name} (kept at {session_models.kept_time(kept)})"
+                if isinstance(kept, kept_models.Kept) else name)
     if name == models.DEFAULT_MODEL:
         return f"{name} (offline, pretrained)"
     return name if models.pretrained_on_disk(name) else f"{name} (needs download)"
