@@ -93,9 +93,9 @@ class _Tensor:
                 (self.storage, 0, self.size, stride, False, OrderedDict()))
 
 
-def deflated_pt(state: dict[str, int], megabytes: int) -> bytes:
-    """A torch.save-style archive whose one tensor record is ``megabytes`` of zeros, deflated
-    (torch.save never compresses; its reader decompresses all the same)."""
+def deflated_pt(names, megabytes: int) -> bytes:
+    """A torch.save-style archive whose tensors ``names`` share one record of ``megabytes`` of
+    zeros, deflated (torch.save never compresses; its reader decompresses all the same)."""
     import torch
 
     class Pickler(pickle.Pickler):
@@ -107,7 +107,7 @@ def deflated_pt(state: dict[str, int], megabytes: int) -> bytes:
     numel = megabytes * 2**20 // 4
     buffer = io.BytesIO()
     Pickler(buffer, protocol=2).dump(
-        {name: _Tensor(_Storage("0", numel), (numel,)) for name in state})
+        {name: _Tensor(_Storage("0", numel), (numel,)) for name in names})
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("archive/data.pkl", buffer.getvalue())
@@ -157,8 +157,6 @@ def _fine_tuned_classes(count: int) -> bytes:
 
 
 def _fine_tuned_nan() -> bytes:
-    import copy
-
     import torch
 
     from cnnviz import models
@@ -166,7 +164,6 @@ def _fine_tuned_nan() -> bytes:
     from cnnviz.train.transfer.fine_tuned import save
 
     net = network.build(models.load_model(), 3)
-    net = copy.deepcopy(net)
     with torch.no_grad():
         net.head[3].weight[0, 0] = float("nan")
     return save(net, "efficientnet_lite0", ["a", "b", "c"])
