@@ -22,6 +22,8 @@ torch.backends.cudnn.allow_tf32 = False
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTEFACTS = ROOT / "test-artifacts"
+# Fine-tuned models the tests finish are kept there, not in the user's cache (servers inherit it).
+os.environ.setdefault("CNNVIZ_KEPT_MODELS_DIR", str(ARTEFACTS / "kept-models"))
 CHROMIUM = os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium keeps trying to reach Google's services and, on a machine with no
 # network, stalls on refused connections.
