@@ -1,6 +1,7 @@
 """Running one page headlessly with Streamlit's AppTest, as the page tests all do."""
 
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -30,6 +31,12 @@ def open_page(path: str = "app.py", query: dict | None = None, *,
 def assert_clean(at: AppTest) -> None:
     """Fail with the page's own error text when it raised."""
     assert not at.exception, [e.value for e in at.exception]
+
+
+def shown(markdown: str) -> str:
+    """The text a Markdown source shows: escapes resolved, and the invisible word joiners
+    that ``formatting.plain`` puts in addresses dropped (AppTest gives element sources)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def animations(at: AppTest) -> list[dict]:

@@ -5,7 +5,7 @@ import torchvision
 
 from cnnviz import images
 from cnnviz.ui.navigation import all_pages
-from tests.pagetest import assert_clean, open_page
+from tests.pagetest import assert_clean, open_page, shown
 from tests.test_models import closed_port_url
 
 
@@ -76,7 +76,7 @@ def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
     at.segmented_control(key="image_source").set_value("Upload").run()
     at.file_uploader[0].upload("cat.jpg", b"%PDF-1.4 not a cat", "image/jpeg").run()
     assert_clean(at)
-    assert "cat.jpg" in at.error[0].value and "PDF" in at.error[0].value
+    assert "cat.jpg" in shown(at.error[0].value) and "PDF" in at.error[0].value
     at.segmented_control(key="image_source").set_value("Sample").run()  # the page still works
     assert_clean(at)
     assert not at.error and at.subheader[0].value.startswith("Top 5")
@@ -87,7 +87,7 @@ def test_unavailable_weights_fall_back_to_the_offline_model(monkeypatch, tmp_pat
     at = open_page("views/classify.py", query={"model": "resnet50"})
     assert "could not be downloaded" in at.warning[0].value
     assert "Showing efficientnet_lite0 instead" in at.warning[0].value
-    assert "efficientnet_lite0" in at.subheader[0].value
+    assert "efficientnet_lite0" in shown(at.subheader[0].value)
     # One plain sentence (no errno, no cache path), and the picker shows the model used.
     assert "Errno" not in at.warning[0].value and str(tmp_path) not in at.warning[0].value
     assert at.selectbox(key="model").value == "efficientnet_lite0"
@@ -110,7 +110,7 @@ def test_removing_a_bad_upload_leaves_no_error_behind():
     at = open_page("views/classify.py", via_app=True)
     at.segmented_control(key="image_source").set_value("Upload").run()
     at.file_uploader[0].upload("notes.jpg", b"just some notes", "image/jpeg").run()
-    assert "notes.jpg" in at.error[0].value
+    assert "notes.jpg" in shown(at.error[0].value)
     at.file_uploader[0].clear().run()  # the user removes it (its ×)
     assert_clean(at)
     assert not at.error and "No photo yet" in at.info[0].value
@@ -121,7 +121,7 @@ def test_removing_a_bad_upload_leaves_no_error_behind():
 
 def test_untrained_models_say_so():
     at = open_page("views/classify.py", query={"model": "resnet18", "model_untrained": "true"})
-    assert "resnet18 (untrained)" in at.subheader[0].value
+    assert "resnet18 (untrained)" in shown(at.subheader[0].value)
     assert "random weights" in at.warning[0].value
 
 

@@ -11,10 +11,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from cnnviz.formatting import plain
 from cnnviz.train.scratch import networks, numpy_net
 from cnnviz.train.scratch.mnist_convnet import MNISTConvNet
 from cnnviz.train.scratch.own_digit import DRAWING_SIDE
-from tests.pagetest import assert_clean, open_page
+from tests.hostile_weights import npz, scratch_arrays
+from tests.pagetest import assert_clean, open_page, shown
 from tests.test_convolution_page import value_in, written_sum
 
 PAGE = "views/train_cnn.py"
@@ -94,7 +96,8 @@ def test_weights_download_upload_and_clear_errors(page_after_training):
     data, name = networks.weights_file(run.learner, "numpy")
     uploader = next(u for u in at.file_uploader if u.key == "train_upload")
     uploader.set_value(("notes.npz", b"these are not weights", "application/octet-stream")).run()
-    assert any("notes.npz" in e.value and "not a NumPy weights file" in e.value for e in at.error)
+    assert any(plain("notes.npz") in e.value and "not a NumPy weights file" in e.value
+               for e in at.error)
     twin = networks.build_learner(networks.Recipe("twin"), run.prepare)
     uploader = next(u for u in at.file_uploader if u.key == "train_upload")
     uploader.set_value(("twin.pt", networks.weights_file(twin, "twin")[0],
@@ -106,6 +109,21 @@ def test_weights_download_upload_and_clear_errors(page_after_training):
     assert_clean(at)
     assert not at.error and run.learner is not None
     assert run.test_accuracy() == before  # the same weights, loaded back
+
+
+def test_weights_that_do_not_fit_are_refused_and_the_results_stay(page_after_training):
+    """Issue 21: a file for 20 classes used to load, then crash the Results tab on every rerun."""
+    at, run = page_after_training
+    learner = run.learner
+    uploader = next(u for u in at.file_uploader if u.key == "train_upload")
+    uploader.set_value(("twenty.npz", npz(scratch_arrays(classes=20)),
+                        "application/octet-stream")).run()
+    assert any(plain("twenty.npz") in e.value and "784 × 20 where the network needs 784 × 10"
+               in e.value for e in at.error)
+    at.run()
+    assert_clean(at)
+    assert run.learner is learner and run.loaded_from != "twenty.npz"
+    assert next(m for m in at.metric if m.label == "Test accuracy")
 
 
 def test_your_own_digit_is_drawn_first_then_prepared_step_by_step_and_read(page_after_training):
@@ -200,7 +218,7 @@ def test_plain_sgd_from_a_link_and_momentum_as_its_own_setting():
     assert at.select_slider(key="train_momentum").disabled
     assert at.session_state["training_run"].recipe.momentum == 0.0  # Adam has its own
     at = open_page(PAGE, {"train_momentum": "0.3"})  # not an offered value
-    assert any("train_momentum=0.3" in w.value for w in at.warning)
+    assert any("train_momentum=0.3" in shown(w.value) for w in at.warning)
     assert at.session_state["training_run"].recipe.optimizer == "adam"
 
 

@@ -342,13 +342,13 @@ def _torch_bytes(obj) -> bytes:
 
 @pytest.mark.parametrize("case, pattern", [
     ("empty", r"is empty"),
-    ("text", r"not a PyTorch model file"),
+    ("text", r"not a PyTorch weights file"),
     ("bare", r"bare state dict"),
     ("other dict", r"not a model downloaded from this page"),
     ("pickle", r"holds Python objects other than weights"),
     ("backbone", r"fine-tuned from 'vgg16', which this app does not offer"),
-    ("classes", r"no list of at least two class names"),
-    ("shapes", r"do not fit efficientnet_lite0 with 3 classes"),
+    ("classes", r"no list of 2 to 4,000 class names"),
+    ("shapes", r"does not fit efficientnet_lite0 with 3 classes"),
 ])
 def test_a_wrong_model_file_gets_a_clear_message(case, pattern, lite0_net):
     good = torch.load(io.BytesIO(fine_tuned.save(lite0_net, "efficientnet_lite0", list("abcd"))),

@@ -8,6 +8,7 @@ import streamlit as st
 from cnnviz import images, models
 from cnnviz.figures import training as fig
 from cnnviz.figures.style import fmt_number
+from cnnviz.formatting import plain
 from cnnviz.train import jobs
 from cnnviz.train.scratch import networks
 from cnnviz.train.scratch import weights_io
@@ -152,7 +153,9 @@ buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":m
 buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
                   help="New random weights, with the settings above.")
 st.caption("The NumPy network runs on the CPU; PyTorch networks on "
-           f"{models.device_description()}.")
+           f"{models.device_description()}. Training runs in this server's memory: leaving this "
+           f"page for {IDLE_SECONDS} s stops a round (the weights so far stay), and a restart "
+           "of the server loses the run; download the weights (under Results) to keep them.")
 if "_train_refused" in st.session_state:
     st.warning(st.session_state.pop("_train_refused"))
 if changed and not run.training:
@@ -207,7 +210,7 @@ with results:
     probabilities = run.test_probabilities()
     labels = split.test.labels
     if run.loaded_from:
-        st.caption(f"Weights loaded from {run.loaded_from}.")
+        st.caption(f"Weights loaded from {plain(run.loaded_from)}.")
     st.metric("Test accuracy", f"{run.test_accuracy():.2%}",
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
@@ -253,9 +256,10 @@ with results:
                               type=UPLOAD_TYPES, key="train_upload")
     if upload is not None and st.session_state.get("_train_loaded") != upload.file_id:
         try:
-            learner = networks.learner_from_file(upload.getvalue(), run.recipe, run.prepare)
+            learner = networks.learner_from_file(upload.getvalue(), run.recipe, run.prepare,
+                                                  shape=run.shape, device=run.device)
         except weights_io.WeightsFileError as err:
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
         else:
             run.replace_learner(learner, upload.name)
             st.session_state._train_loaded = upload.file_id

@@ -9,9 +9,10 @@ from cnnviz.figures import colours
 from cnnviz.figures import training as curves
 from cnnviz.figures.style import fmt_number
 from cnnviz.figures.transfer import phase_curves, trainable_bars
+from cnnviz.formatting import plain
 from cnnviz.train import DatasetError, read_image_folders
 from cnnviz.train.transfer import augment
-from cnnviz.train.transfer import fine_tuned
+from cnnviz.train.transfer import fine_tuned, kept_models
 from cnnviz.train import transfer
 from cnnviz.train.evaluation import row_normalised
 from cnnviz.train.transfer.finetune import GRACE_SECONDS, FineTuning, Plan
@@ -22,6 +23,7 @@ from cnnviz.train.jobs import JobLimitError
 from cnnviz.train.transfer.texture_demo import as_zip, demo_split, test_sources
 from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import CONFIG
+from cnnviz.ui import session_models
 from cnnviz.ui.session_models import register
 from cnnviz.ui.training import job_messages
 
@@ -106,7 +108,7 @@ else:
                 done / total, text=f"Decoding photo {done:,} of {total:,}"))
         except DatasetError as err:
             bar.empty()
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
             st.session_state.pop(DATA, None)
             st.stop()
         bar.empty()
@@ -114,7 +116,7 @@ else:
             st.session_state[DATA] = (upload.file_id, photos,
                                       grouped_split(photos.labels, photos.groups))
         except ValueError as err:
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
             st.session_state.pop(DATA, None)
             st.stop()
     kept = st.session_state.get(DATA)
@@ -163,12 +165,12 @@ if skipped:
 if photos.undecodable:
     with left.expander("Images that could not be decoded"):
         for item in photos.undecodable:
-            st.markdown(f"- `{item.name}`: {item.reason}")
+            st.markdown(f"- {plain(item.name)}: {plain(item.reason)}")
 with right:
     for c, name in enumerate(photos.classes):
         shown = np.flatnonzero(photos.labels == c)[:6]
         st.image([photos.image(int(i)).resize((96, 96)) for i in shown],
-                 caption=[name] + [""] * (len(shown) - 1))
+                 caption=[plain(name)] + [""] * (len(shown) - 1))
 
 # ------------------------------------------------------------------ 2. the backbone
 st.header("2 · The backbone and the chapter's head")
@@ -261,12 +263,17 @@ if buttons[0].button("Start", type="primary", disabled=busy or not chosen,
     except JobLimitError as err:
         st.warning(str(err))
     else:
+        session_models.own(run.net, run.job)  # freed, its job stopped, when the session ends
         st.session_state[RUN] = (run, backbone_name)
         st.session_state.pop(RESULT, None)
         st.rerun()
 if buttons[1].button("Stop", disabled=not busy, icon=":material/stop:",
                      help="Ends training at the next step and keeps the best weights so far."):
     running[0].job.stop()
+buttons[2].caption("Fine-tuning runs in this server's memory: a restart of the server, or "
+                   f"leaving this page for {IDLE_SECONDS} s, ends it. A finished model is kept "
+                   f"on the server for {kept_models.MAX_AGE_S // 3600} hours for this page's "
+                   "link; download it to keep it longer.")
 
 
 def finish(run: FineTuning, name: str, result) -> None:
@@ -274,7 +281,7 @@ def finish(run: FineTuning, name: str, result) -> None:
     what = f"fine-tuned on {len(run.split.train)} photos"
     bundle = fine_tuned.as_bundle(result.net, models.load_model(name), run.photos.classes, what)
     st.session_state[RESULT] = (name, run.photos.classes, result, bundle)
-    register(bundle)
+    register(bundle, keep=lambda: fine_tuned.save(result.net, name, run.photos.classes))
     if result.evaluation is not None:
         st.session_state.setdefault(TRIED, []).append({
             "backbone": BACKBONE_TITLES[name], "data": run.photos.source,
@@ -326,6 +333,13 @@ def live() -> None:
 
 
 live()
+waiting = {label: kept for label, kept in session_models.session_bundles().items()
+           if isinstance(kept, kept_models.Kept)}
+if waiting:  # kept on disk for this link, not loaded in this session (a restart, a new visit)
+    st.info("Kept on this server for this page's link: " + "; ".join(
+        f"{plain(label)} (fine-tuned at {session_models.kept_time(kept)})"
+        for label, kept in waiting.items()) + ". Pick it in the model list of the Grad-CAM "
+            "or Feature maps page; it loads from disk.", icon=":material/inventory_2:")
 with st.expander("Upload a model fine-tuned here before"):
     model_file = st.file_uploader("A .pt file from this page's download button", type=["pt"],
                                   key="tl_model_file")
@@ -333,11 +347,11 @@ with st.expander("Upload a model fine-tuned here before"):
         try:
             label = register(fine_tuned.load(model_file.getvalue(), model_file.name))
         except fine_tuned.CheckpointError as err:
-            st.error(str(err))
+            st.error(plain(err))
         else:
             st.session_state._tl_model_file = model_file.file_id
-            st.success(f"“{label}” is now in the model list of the Grad-CAM and Feature maps "
-                       f"pages.")
+            st.success(f"“{plain(label)}” is now in the model list of the Grad-CAM and "
+                       f"Feature maps pages.")
 kept_result = st.session_state.get(RESULT)
 if kept_result is None or kept_result[1] != photos.classes:
     st.stop()
@@ -386,7 +400,8 @@ with results:
     pairs = evaluation.confused_pairs()
     if pairs:
         st.markdown("**Most confused:** " + "; ".join(
-            f"{true} taken for {answer} ({n}×)" for true, answer, n in pairs[:3]) + ".")
+            f"{plain(true)} taken for {plain(answer)} ({n}×)"
+            for true, answer, n in pairs[:3]) + ".")
     else:
         st.success("No test photo was confused with another class.")
 
@@ -400,7 +415,7 @@ with gallery:
                f"when the answer is wrong, else the runner-up). Bright where the evidence for "
                f"that class lies; where the two maps differ is what tells the classes apart.")
     for name, kinds in maps.items():
-        st.markdown(f"**{name}**")
+        st.markdown(f"**{plain(name)}**")
         shown, captions = [], []
         for kind, items in kinds.items():
             for row_index, top, other in items:
@@ -408,8 +423,8 @@ with gallery:
                 mark = "✓" if kind == "correct" else "✗"
                 shown += [colours.cam_overlay(view, top.heatmap),
                           colours.cam_overlay(view, other.heatmap)]
-                captions += [f"{mark} top: {top.category} {top.probability:.0%}",
-                             f"{other.category} {other.probability:.0%}"
+                captions += [f"{mark} top: {plain(top.category)} {top.probability:.0%}",
+                             f"{plain(other.category)} {other.probability:.0%}"
                              + (" (true)" if kind == "wrong" else " (wrong)")]
         if shown:
             st.image(shown, width=150, caption=captions)
@@ -432,9 +447,10 @@ with doubt:
     for cell, row_index in zip(cells, evaluation.most_uncertain(6)):
         answer = int(evaluation.mc_mean[row_index].argmax())
         cell.image(augment.centre(photos.image(int(evaluation.index[row_index]))))
-        cell.caption(f"**{classes[answer]}** {fmt_number(100 * evaluation.mc_mean[row_index, answer], 0)}"
+        cell.caption(f"**{plain(classes[answer])}** "
+                     f"{fmt_number(100 * evaluation.mc_mean[row_index, answer], 0)}"
                      f" ± {fmt_number(100 * evaluation.mc_std[row_index, answer], 1)} % · true: "
-                     f"{classes[evaluation.labels[row_index]]}")
+                     f"{plain(classes[evaluation.labels[row_index]])}")
 
 with stretch:
     st.caption("The stretch goal: each backbone you trained in this session, its test accuracy "
@@ -446,7 +462,10 @@ with stretch:
 
 with keep:
     st.markdown(f"The fine-tuned network is now in the model list of the **Grad-CAM** and "
-                f"**Feature maps** pages as “{bundle.label}”.")
+                f"**Feature maps** pages as “{plain(bundle.label)}”. It is kept on this server "
+                f"for {kept_models.MAX_AGE_S // 3600} hours for this page's link (`keep=…` in "
+                f"the address): after a restart of the server, open the link again and pick it "
+                f"in the model list.")
     st.page_link("views/grad_cam.py", label="Open Grad-CAM", icon=":material/center_focus_strong:")
     st.download_button("Download the model (state dict with class names)",
                        lambda: fine_tuned.save(result.net, trained_on, classes),

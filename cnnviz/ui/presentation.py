@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from cnnviz.ui import url_state, viewport
+from cnnviz.ui import session_models, url_state, viewport
 
 KEY = "present"  # the session-state key (not a widget's: it outlives page switches) and the URL's
 SWITCH = "_present_switch"  # the switch's own key
@@ -97,6 +97,7 @@ class PageHeader:
 
 def page_header(title: str, intro: str | None = None) -> PageHeader:
     """The page's title, the presentation switch and its introduction (Markdown)."""
+    session_models.keep_alive()  # this session is here: its networks are not freed
     presenting = is_on()
     st.html(_ALWAYS + (_PRESENTING if presenting else ""))
     viewport.probe()
