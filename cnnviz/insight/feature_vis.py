@@ -163,7 +163,7 @@ def optimise(bundle: ModelBundle, layer: str, channel: int, settings: Settings =
         optimiser.zero_grad()
         (-objective).backward()
         optimiser.step()
-        history.append(float(objective))
+        history.append(objective.item())
         if on_step is not None:
             preview = to_uint8(image) if step % preview_every == 0 else None
             on_step(step, settings.steps, history[-1], preview)

@@ -43,7 +43,7 @@ def classic_kernels(size: int = 5) -> dict[str, np.ndarray]:
     dx = cv2.getDerivKernels(1, 0, sobel)
     dy = cv2.getDerivKernels(0, 1, sobel)
     gauss = cv2.getGaussianKernel(size, -1)
-    laplacian = cv2.Laplacian(_impulse(sobel), cv2.CV_64F, ksize=sobel if sobel > 1 else 1)
+    laplacian = _kernel_of(lambda image: cv2.Laplacian(image, cv2.CV_64F, ksize=sobel), sobel)
     return {
         "Sobel x (vertical edges)": np.outer(dx[1], dx[0]),
         "Sobel y (horizontal edges)": np.outer(dy[1], dy[0]),
@@ -56,12 +56,13 @@ def classic_kernels(size: int = 5) -> dict[str, np.ndarray]:
     }
 
 
-def _impulse(size: int) -> np.ndarray:
-    """A single 1 in the middle of zeros: any linear filter of it is its own kernel
-    (flipped; these are symmetric)."""
-    image = np.zeros((size, size))
-    image[size // 2, size // 2] = 1
-    return image
+def _kernel_of(linear_filter, size: int) -> np.ndarray:
+    """The size × size kernel of an OpenCV filter: its response to a single 1 in the middle of
+    zeros, far enough from the border (flipped, but these kernels are symmetric)."""
+    image = np.zeros((3 * size, 3 * size))
+    image[3 * size // 2, 3 * size // 2] = 1
+    centre = 3 * size // 2 - size // 2
+    return linear_filter(image)[centre:centre + size, centre:centre + size]
 
 
 def filter_photo(grey: np.ndarray, kernel: np.ndarray) -> np.ndarray:
