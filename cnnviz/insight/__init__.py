@@ -13,6 +13,7 @@ from cnnviz.insight.filters import (
     filter_photo,
     match_first_layer,
 )
+from cnnviz.insight.hierarchy import pattern_period
 from cnnviz.insight.parameters import CHAPTER, Claim, ParameterProblem, chapter_claims, \
     parameter_problem
 from cnnviz.insight.receptive import receptive_fields
@@ -30,5 +31,5 @@ __all__ = [
     "ParameterProblem", "Settings", "StageShift", "Visualisation", "best_gabor",
     "chance_correlation", "chapter_claims", "classic_kernels", "consistency",
     "diagonal_predictions", "feature_visualization", "filter_photo", "match_first_layer",
-    "optimise", "parameter_problem", "receptive_fields", "stage_shifts", "top_examples",
+    "optimise", "parameter_problem", "pattern_period", "receptive_fields", "stage_shifts", "top_examples",
 ]
