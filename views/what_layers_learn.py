@@ -4,13 +4,13 @@ default model's hierarchy precomputed, and the first layer's kernels beside clas
 import numpy as np
 import streamlit as st
 
-from cnnviz import activations, images, insight, models, ops
+from cnnviz import activations, insight, models, ops
 from cnnviz.figures import insight as figures
 from cnnviz.figures.style import fmt_number
 from cnnviz.insight import hierarchy
 from cnnviz.ops import filtering
 from cnnviz.train.jobs import Job, JobLimitError
-from cnnviz.train.transfer import image_folders, texture_demo
+from cnnviz.train.transfer import image_folders
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.cached import WORKERS
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
@@ -152,8 +152,7 @@ with main:
 st.subheader("The patches of real photos that excite it most")
 upload = st.file_uploader("Add your own photos (a .zip, as on the Transfer learning page)",
                           type=["zip"], key="examples_zip")
-photos = {t: images.load_image(p) for t, p in images.sample_images().items()}
-photos |= {f"texture: {n}": texture_demo.texture_photo(n) for n in texture_demo.TEXTURES}
+photos = insight.photos_at_hand()
 if upload is not None:
     try:
         mine = image_folders.read_image_folders(upload.getvalue(), min_per_class=1)

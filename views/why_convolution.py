@@ -4,11 +4,10 @@ measured on a real network."""
 import pandas as pd
 import streamlit as st
 
-from cnnviz import activations, images, insight
+from cnnviz import activations, insight
 from cnnviz.figures import insight as figures
 from cnnviz.figures.style import fmt_number
 from cnnviz.insight import shifts
-from cnnviz.train.transfer import texture_demo
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.cached import LATER, WORKERS
 from cnnviz.ui.charts import plot
@@ -168,21 +167,14 @@ st.markdown(
     f"top-1 probability runs from {min(probabilities):.0%} to {max(probabilities):.0%}.")
 
 
-def photos_at_hand() -> dict:
-    photos = {t: images.load_image(p) for t, p in images.sample_images().items()}
-    photos |= {f"texture: {name}": texture_demo.texture_photo(name)
-               for name in texture_demo.TEXTURES}
-    return photos
-
-
 @st.cache_data(max_entries=16, show_spinner="Classifying two random crops of every photo…")
 def _consistency(_bundle, model_key, pairs):
-    return WORKERS.run(shifts.consistency, _bundle, photos_at_hand(), pairs=pairs,
+    return WORKERS.run(shifts.consistency, _bundle, insight.photos_at_hand(), pairs=pairs,
                        priority=LATER)
 
 
 pairs = 16
-if st.button(f"Measure consistency on the {len(photos_at_hand())} photos at hand",
+if st.button(f"Measure consistency on the {len(insight.photos_at_hand())} photos at hand",
              key="measure_consistency") or st.session_state.get("_consistency_shown"):
     st.session_state["_consistency_shown"] = True
     result = _consistency(bundle, activations.model_key(bundle), pairs)

@@ -3,7 +3,7 @@ problem, equivariance and shift invariance, feature visualisation by optimisatio
 dataset examples, and the first layer's kernels beside the classic filters of image
 processing."""
 
-from cnnviz.insight.examples import Example, top_examples
+from cnnviz.insight.examples import Example, photos_at_hand, top_examples
 from cnnviz.insight.feature_vis import Settings, Visualisation, feature_visualization, optimise
 from cnnviz.insight.filters import (
     GaborMatch,
@@ -31,5 +31,5 @@ __all__ = [
     "ParameterProblem", "Settings", "StageShift", "Visualisation", "best_gabor",
     "chance_correlation", "chapter_claims", "classic_kernels", "consistency",
     "diagonal_predictions", "feature_visualization", "filter_photo", "match_first_layer",
-    "optimise", "parameter_problem", "pattern_period", "receptive_fields", "stage_shifts", "top_examples",
+    "optimise", "parameter_problem", "pattern_period", "photos_at_hand", "receptive_fields", "stage_shifts", "top_examples",
 ]

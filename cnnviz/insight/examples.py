@@ -7,9 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from cnnviz import activations
+from cnnviz import activations, images
 from cnnviz.insight.receptive import receptive_fields
 from cnnviz.models import ModelBundle
+from cnnviz.train.transfer import texture_demo
+
+
+def photos_at_hand() -> dict[str, Image.Image]:
+    """The photos every machine has: the bundled samples and the texture demo's four
+    photographs."""
+    photos = {title: images.load_image(path) for title, path in images.sample_images().items()}
+    return photos | {f"texture: {name}": texture_demo.texture_photo(name)
+                     for name in texture_demo.TEXTURES}
 
 
 @dataclass(frozen=True)
