@@ -61,15 +61,15 @@ c1.metric("Inputs per dense neuron", f"{problem.inputs:,}",
           help=f"{size} × {size} × {channels}, flattened")
 c2.metric("Weights per conv neuron", f"{conv.weights_per_neuron:,}",
           help=f"{kernel} × {kernel} × {channels}: its window")
-c3.metric("Fewer per neuron", f"{fmt_number(problem.per_neuron_ratio, 1)}×")
+c3.metric("Fewer per neuron", f"{problem.per_neuron_ratio:,.0f}×")
 plot(figures.parameter_bars(problem), width="stretch")
 st.markdown(
     f"With {outputs:,} outputs the dense layer needs **{dense.params:,}** parameters "
-    f"({fmt_number(dense.megabytes, 1)} MB as float32). Reading only a {kernel} × {kernel} "
+    f"({figures.megabytes(dense.megabytes)} MB as float32). Reading only a {kernel} × {kernel} "
     f"window (local connectivity) but with its own weights at each of the {size * size:,} "
-    f"positions: **{local.params:,}** ({fmt_number(local.megabytes, 1)} MB). Sharing one set "
-    f"of weights across positions: **{conv.params:,}** ({fmt_number(conv.megabytes, 3)} MB), "
-    f"{fmt_number(problem.layer_ratio, 1)} times fewer than the dense layer, and the same for "
+    f"positions: **{local.params:,}** ({figures.megabytes(local.megabytes)} MB). Sharing one set "
+    f"of weights across positions: **{conv.params:,}** ({figures.megabytes(conv.megabytes)} MB), "
+    f"{problem.layer_ratio:,.1f} times fewer than the dense layer, and the same for "
     f"any image size.")
 with st.expander("The chapter's numbers, recomputed", expanded=not page.presenting):
     claims = insight.chapter_claims()
