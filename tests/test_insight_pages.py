@@ -92,3 +92,20 @@ def test_the_pages_fit_a_projector_and_a_phone(path, browser, streamlit_server, 
             tab.screenshot(path=artefacts / f"{name}-{path}-full.png", full_page=True)
         finally:
             context.close()
+
+
+@pytest.mark.browser
+def test_an_image_is_made_live_and_stop_ends_it(browser, streamlit_server):
+    url, _ = streamlit_server
+    context = browser.new_context(viewport=PROJECTOR)
+    try:
+        tab = context.new_page()
+        tab.goto(f"{url}/what-layers-learn?layer=_blocks.2&channel=5&steps=512&size=96")
+        wait_for_app(tab)
+        tab.get_by_role("button", name="Make its image").click()
+        tab.get_by_text("Step ", exact=False).first.wait_for(timeout=120_000)
+        tab.get_by_role("button", name="Stop").click()
+        tab.get_by_text("Stopped after", exact=False).wait_for(timeout=120_000)
+        assert_no_exception(tab)
+    finally:
+        context.close()

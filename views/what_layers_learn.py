@@ -16,6 +16,18 @@ from cnnviz.ui.cached import WORKERS
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
 JOB = "feature_vis_job"  # (job, cache key) of this session's optimisation
+KEPT = 256  # finished images kept for every session (about 50 kB each at 128 px)
+# What the shipped images of each stage show (assets/feature_hierarchy/, looked at, not
+# assumed): the words change when the images do.
+SEEN = {
+    "stage 1": "oriented edges and small coloured blobs, repeated everywhere",
+    "stage 2": "stripes of one orientation and fine checks: textures of a few pixels",
+    "stage 3": "waves, crossings and scale-like weaves: coarser textures",
+    "stage 4": "weaves that bend into arcs and loops",
+    "stage 5": "repeated shapes: rounded cells, spirals, eye-like dots",
+    "stage 6": "parts: eyes, fur- and scale-like patches, bulging forms",
+    "stage 7": "animal-like parts in a jumble (eyes, fur, snouts), no whole object",
+}
 STEPS = (64, 128, 256, 512)
 SIZES = (96, 128, 160)
 
@@ -119,7 +131,7 @@ with main:
         previews = [s["preview"] for s in snap.steps if s["preview"] is not None]
         if not snap.done:
             st.progress(snap.fraction, text=(f"Step {last['step']} of {last['total_steps']} · "
-                                             f"mean activation {fmt_number(last['value'], 2)}"
+                                             f"objective {fmt_number(last['value'], 2)}"
                                              if last else "Starting…"))
             if previews:
                 st.image(previews[-1], width=256, caption="So far")
@@ -128,7 +140,10 @@ with main:
         elif snap.result is not None:
             result = snap.result
             if result.steps == settings.steps:
-                _visualisations()[key] = ("made", result.image, result)
+                kept = _visualisations()
+                kept[key] = ("made", result.image, result)
+                while len(kept) > KEPT:  # the oldest first
+                    kept.pop(next(iter(kept)))
             else:
                 st.info(f"Stopped after {result.steps} of {settings.steps} steps: the image "
                         f"so far, not kept for others.")
@@ -189,27 +204,22 @@ if shipped is None:
     st.info("The precomputed images are missing: `python -m cnnviz.insight --rebuild` makes "
             "them.")
 else:
-    periods = []
     for row in shipped["stages"]:
         ratios = [e["activation"] / e["photo_best"] for e in row["channels"]
                   if e["photo_best"] > 0]
-        period = np.median([insight.pattern_period(e["image"]) for e in row["channels"]])
-        periods.append((row["stage"], period))
-        st.markdown(f"**{row['stage']}** · `{row['layer']}` · typical pattern period "
-                    f"{fmt_number(period, 0)} px · image ÷ best photo: "
-                    + (", ".join(f"{r:.1f}×" for r in ratios) or "—"))
+        st.markdown(f"**{row['stage']}** · {SEEN.get(row['stage'], '')} · image ÷ best "
+                    f"photo: " + (", ".join(f"{r:.1f}×" for r in ratios) or "—"))
         for column, entry in zip(st.columns(len(row["channels"])), row["channels"]):
             column.image(entry["image"], width="stretch", caption=f"channel {entry['channel']}")
     settings_text = ", ".join(f"{k} {v}" for k, v in shipped["settings"].items())
     st.caption(
         f"{shipped['model']} ({shipped['weights']}); channels 0, C/4, C/2 and 3C/4 of each "
-        f"stage; {settings_text}; made {shipped['made']} with torch {shipped['torch']}. "
-        f"“Pattern period”: the wavelength of the strongest spatial frequency of each image, "
-        f"in pixels of the {shipped['settings']['size']}-pixel image, median of the four: from "
-        f"{fmt_number(periods[0][1], 0)} px at the {periods[0][0]} to "
-        f"{fmt_number(periods[-1][1], 0)} px at the {periods[-1][0]}. Ratios: the channel's "
-        f"mean activation on its image over its highest mean on the eight sample photos (left "
-        f"out where the photos' best is not positive).")
+        f"stage, where the stage ends; {settings_text}; made {shipped['made']} with torch "
+        f"{shipped['torch']}. Ratios: the channel's mean activation on its image over its "
+        f"highest mean on the eight sample photos (left out where the photos' best is not "
+        f"positive). The words say what these images show, as seen when they were made; "
+        f"rebuilt with other settings, look again.")
+
 
 # ---- classic and learned filters -------------------------------------------------------------
 st.header("Classic filters and learned ones")

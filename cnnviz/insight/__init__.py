@@ -13,7 +13,6 @@ from cnnviz.insight.filters import (
     filter_photo,
     match_first_layer,
 )
-from cnnviz.insight.hierarchy import pattern_period
 from cnnviz.insight.parameters import CHAPTER, Claim, ParameterProblem, chapter_claims, \
     parameter_problem
 from cnnviz.insight.receptive import receptive_fields
@@ -31,5 +30,5 @@ __all__ = [
     "ParameterProblem", "Settings", "StageShift", "Visualisation", "best_gabor",
     "chance_correlation", "chapter_claims", "classic_kernels", "consistency",
     "diagonal_predictions", "feature_visualization", "filter_photo", "match_first_layer",
-    "optimise", "parameter_problem", "pattern_period", "photos_at_hand", "receptive_fields", "stage_shifts", "top_examples",
+    "optimise", "parameter_problem", "photos_at_hand", "receptive_fields", "stage_shifts", "top_examples",
 ]

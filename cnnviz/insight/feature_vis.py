@@ -114,9 +114,16 @@ def random_view(image: torch.Tensor, settings: Settings, generator: torch.Genera
     return F.grid_sample(image, grid, padding_mode="reflection", align_corners=False)
 
 
-def channel_mean(bundle: ModelBundle, pixels: torch.Tensor, layer: str) -> torch.Tensor:
+def is_activation(module: torch.nn.Module) -> bool:
+    """Whether a module is an element-wise activation function (ReLU, ReLU6, GELU, …)."""
+    return type(module).__module__ == "torch.nn.modules.activation"
+
+
+def channel_mean(bundle: ModelBundle, pixels: torch.Tensor, layer: str, *,
+                 before_activation: bool = False) -> torch.Tensor:
     """(N, C) mean activation of every channel of ``layer`` for images (N, 3, H, W) in [0, 1];
-    differentiable; the network stops at that layer."""
+    differentiable; the network stops at that layer. With ``before_activation``, an
+    activation layer's input instead (see ``optimise``)."""
     module = dict(bundle.model.named_modules()).get(layer)
     if not layer or module is None:
         raise activations.LayerError(f"{bundle.name} has no layer {layer!r}.")
@@ -124,7 +131,7 @@ def channel_mean(bundle: ModelBundle, pixels: torch.Tensor, layer: str) -> torch
     found = {}
 
     def hook(module, args, output):
-        found["output"] = output
+        found["output"] = args[0] if before_activation and is_activation(module) else output
         raise _Reached
 
     handle = module.register_forward_hook(activations.this_thread_only(hook))
@@ -146,7 +153,12 @@ def optimise(bundle: ModelBundle, layer: str, channel: int, settings: Settings =
              on_step: Progress | None = None, should_stop: Callable[[], bool] | None = None,
              preview_every: int = 16) -> Visualisation:
     """Gradient ascent on ``channel``'s mean activation at ``layer``. ``on_step`` hears every
-    step (with a preview image every ``preview_every`` steps); ``should_stop`` ends it early."""
+    step (with a preview image every ``preview_every`` steps); ``should_stop`` ends it early.
+
+    At an activation layer (a ReLU) the ascent climbs its input, which the activation only
+    passes on: from noise, a ReLU is often silent everywhere, and a silent ReLU passes no
+    gradient (EfficientNet-Lite0's head would never start). The result reports the
+    activation itself."""
     channels = dict((info.name, info.shape[0]) for info in activations.layers(bundle))
     if layer in channels and not 0 <= channel < channels[layer]:
         raise ValueError(f"{layer} has channels 0 to {channels[layer] - 1}, not {channel}")
@@ -159,7 +171,7 @@ def optimise(bundle: ModelBundle, layer: str, channel: int, settings: Settings =
             break
         view = random_view(image(), settings, generator)
         with bundle.lock:  # the hook sits on the shared model for one pass
-            objective = channel_mean(bundle, view, layer)[0, channel]
+            objective = channel_mean(bundle, view, layer, before_activation=True)[0, channel]
         optimiser.zero_grad()
         (-objective).backward()
         optimiser.step()

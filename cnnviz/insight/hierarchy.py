@@ -65,18 +65,6 @@ def rebuild(bundle: ModelBundle, settings: Settings = Settings(), folder: Path =
     return index
 
 
-def pattern_period(image: np.ndarray) -> float:
-    """The wavelength, in pixels, of the strongest spatial frequency of an (H, W, 3) image's
-    brightness (its mean removed): how large its repeating pattern is."""
-    grey = np.asarray(image, dtype=np.float64).mean(axis=2)
-    power = np.abs(np.fft.rfft2(grey - grey.mean())) ** 2
-    fy = np.fft.fftfreq(grey.shape[0])[:, None]
-    fx = np.fft.rfftfreq(grey.shape[1])[None, :]
-    frequency = np.hypot(fx, fy)
-    power[frequency == 0] = 0
-    return float(1 / frequency.flat[int(np.argmax(power))])
-
-
 def load(folder: Path = ASSETS) -> dict:
     """The precomputed hierarchy, each channel's ``image`` read in as (H, W, 3) uint8.
     ``FileNotFoundError`` when it was never built."""
