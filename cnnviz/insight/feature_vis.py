@@ -65,6 +65,9 @@ class Visualisation:
     seconds: float
 
 
+LEAK = 0.1  # the share of an activation layer's input in the objective (see ``optimise``)
+
+
 class _Reached(Exception):
     """Raised by the hook once the layer has its output: the rest of the network is skipped."""
 
@@ -120,10 +123,10 @@ def is_activation(module: torch.nn.Module) -> bool:
 
 
 def channel_mean(bundle: ModelBundle, pixels: torch.Tensor, layer: str, *,
-                 before_activation: bool = False) -> torch.Tensor:
+                 leak: float = 0.0) -> torch.Tensor:
     """(N, C) mean activation of every channel of ``layer`` for images (N, 3, H, W) in [0, 1];
-    differentiable; the network stops at that layer. With ``before_activation``, an
-    activation layer's input instead (see ``optimise``)."""
+    differentiable; the network stops at that layer. At an activation layer, ``leak`` times
+    the mean of its input is added (see ``optimise``)."""
     module = dict(bundle.model.named_modules()).get(layer)
     if not layer or module is None:
         raise activations.LayerError(f"{bundle.name} has no layer {layer!r}.")
@@ -131,7 +134,7 @@ def channel_mean(bundle: ModelBundle, pixels: torch.Tensor, layer: str, *,
     found = {}
 
     def hook(module, args, output):
-        found["output"] = args[0] if before_activation and is_activation(module) else output
+        found["output"] = output + leak * args[0] if leak and is_activation(module) else output
         raise _Reached
 
     handle = module.register_forward_hook(activations.this_thread_only(hook))
@@ -155,10 +158,10 @@ def optimise(bundle: ModelBundle, layer: str, channel: int, settings: Settings =
     """Gradient ascent on ``channel``'s mean activation at ``layer``. ``on_step`` hears every
     step (with a preview image every ``preview_every`` steps); ``should_stop`` ends it early.
 
-    At an activation layer (a ReLU) the ascent climbs its input, which the activation only
-    passes on: from noise, a ReLU is often silent everywhere, and a silent ReLU passes no
-    gradient (EfficientNet-Lite0's head would never start). The result reports the
-    activation itself."""
+    At an activation layer (a ReLU) the ascent also climbs a tenth of its input: from noise a
+    ReLU is often silent everywhere, and a silent ReLU passes no gradient (EfficientNet-Lite0's
+    head would never start); once it fires, its own output dominates. The result reports the
+    activation alone."""
     channels = dict((info.name, info.shape[0]) for info in activations.layers(bundle))
     if layer in channels and not 0 <= channel < channels[layer]:
         raise ValueError(f"{layer} has channels 0 to {channels[layer] - 1}, not {channel}")
@@ -171,7 +174,7 @@ def optimise(bundle: ModelBundle, layer: str, channel: int, settings: Settings =
             break
         view = random_view(image(), settings, generator)
         with bundle.lock:  # the hook sits on the shared model for one pass
-            objective = channel_mean(bundle, view, layer, before_activation=True)[0, channel]
+            objective = channel_mean(bundle, view, layer, leak=LEAK)[0, channel]
         optimiser.zero_grad()
         (-objective).backward()
         optimiser.step()
