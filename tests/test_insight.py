@@ -211,6 +211,16 @@ def test_stop_and_progress(lite0):
         feature_vis.optimise(lite0, "_blocks.2", 999, feature_vis.Settings(steps=1))
 
 
+def test_a_relu_that_is_silent_on_noise_still_starts(lite0):
+    """Lite0's head (ReLU6) is zero everywhere on the starting noise: with its output alone
+    the ascent has no gradient and stays at zero."""
+    settings = feature_vis.Settings(size=64, steps=32)
+    start = feature_vis.FourierImage(64, torch.Generator().manual_seed(0))
+    with torch.no_grad(), lite0.lock:
+        assert float(feature_vis.channel_mean(lite0, start(), "_head_act")[0, 320]) == 0
+    assert feature_vis.optimise(lite0, "_head_act", 320, settings).activation > 1
+
+
 def sample_best(bundle, layer, channel) -> float:
     return float(hierarchy.photo_means(bundle, layer)[:, channel].max())
 
