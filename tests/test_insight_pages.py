@@ -69,7 +69,7 @@ def test_what_layers_learn_opens_on_the_precomputed_image_and_its_examples():
 
 
 def test_a_channel_never_made_gets_a_start_button():
-    at = open_page(WHAT, {"layer": "_blocks.7", "channel": "21", "steps": "64",
+    at = open_page(WHAT, {"layer": "_blocks.7", "channel": "21", "vis_steps": "64",
                           "model_untrained": "true"})
     assert not at.button(key="vis_start").disabled
 
@@ -100,11 +100,11 @@ def test_an_image_is_made_live_and_stop_ends_it(browser, streamlit_server):
     context = browser.new_context(viewport=PROJECTOR)
     try:
         tab = context.new_page()
-        tab.goto(f"{url}/what-layers-learn?layer=_blocks.2&channel=5&steps=512&size=96")
+        tab.goto(f"{url}/what-layers-learn?layer=_blocks.2&channel=5&vis_steps=512&vis_size=96")
         wait_for_app(tab)
-        tab.get_by_role("button", name="Make its image").click()
+        tab.locator(".st-key-vis_start button").click()
         tab.get_by_text("Step ", exact=False).first.wait_for(timeout=120_000)
-        tab.get_by_role("button", name="Stop").click()
+        tab.locator(".st-key-vis_stop button").click()
         tab.get_by_text("Stopped after", exact=False).wait_for(timeout=120_000)
         assert_no_exception(tab)
     finally:

@@ -86,10 +86,10 @@ with controls:
         st.session_state.channel = 0
     channel = st.number_input(f"Channel (0 to {count - 1})", 0, count - 1, key="channel")
     url_state.publish("channel")
-    url_state.choice("steps", STEPS, 256)
-    steps = st.select_slider("Steps", STEPS, key="steps")
-    url_state.choice("size", SIZES, 128)
-    size = st.select_slider("Image side (pixels)", SIZES, key="size")
+    url_state.choice("vis_steps", STEPS, 256)
+    steps = st.select_slider("Steps", STEPS, key="vis_steps")
+    url_state.choice("vis_size", SIZES, 128)
+    size = st.select_slider("Image side (pixels)", SIZES, key="vis_size")
 settings = insight.Settings(size=size, steps=steps)
 key = (model_identity(bundle), layer, channel, settings.key())
 done = _visualisations().get(key)
@@ -255,12 +255,12 @@ for start in range(0, shown, 8):
                                           f"{fmt_number(m.wavelength, 1)}, r "
                                           f"{m.correlation:.2f}"])
 if img is not None:
-    url_state.number("kernel", 0, 0, 4095)
-    if st.session_state.kernel >= len(weights):
-        st.session_state.kernel = 0
+    url_state.number("learned_kernel", 0, 0, 4095)
+    if st.session_state.learned_kernel >= len(weights):
+        st.session_state.learned_kernel = 0
     k = st.number_input(f"Kernel to apply (0 to {len(weights) - 1})", 0, len(weights) - 1,
-                        key="kernel")
-    url_state.publish("kernel")
+                        key="learned_kernel")
+    url_state.publish("learned_kernel")
     seen = activations.network_input(bundle, img)
     grey = seen.astype(np.float64) @ insight.filters.LUMA
     # The layer's own sum over the three colours, on the photo normalised as the network reads
