@@ -20,6 +20,8 @@ KEPT = 256  # finished images kept for every session (about 50 kB each at 128 px
 # What the shipped images of each stage show (assets/feature_hierarchy/, looked at, not
 # assumed): the words change when the images do.
 SEEN = {
+    "stem": "colour fields and hard edges; channel 16 stays grey: it fires on no photo, and "
+            "the ascent cannot wake it",
     "stage 1": "oriented edges and small coloured blobs, repeated everywhere",
     "stage 2": "stripes of one orientation and fine checks: textures of a few pixels",
     "stage 3": "waves, crossings and scale-like weaves: coarser textures",
@@ -27,6 +29,7 @@ SEEN = {
     "stage 5": "repeated shapes: rounded cells, spirals, eye-like dots",
     "stage 6": "parts: eyes, fur- and scale-like patches, bulging forms",
     "stage 7": "animal-like parts in a jumble (eyes, fur, snouts), no whole object",
+    "head": "faces and bodies of animals, fur and eyes blended over the whole image",
 }
 STEPS = (64, 128, 256, 512)
 SIZES = (96, 128, 160)
