@@ -24,15 +24,16 @@ def test_app_opens_on_the_home_page_with_the_device_line():
 def test_home_invites_in_with_a_numbered_lesson_path_and_a_picture_for_every_page():
     at = open_page()
     steps = [m.value for m in at.markdown if "lesson-step" in m.value]
-    assert [s.split(">")[1].split("<")[0] for s in steps] == [f"Step {k}" for k in range(1, 8)]
+    assert [s.split(">")[1].split("<")[0] for s in steps] == [f"Step {k}" for k in range(1, 10)]
     links = at.get("page_link")
     labels = [link.proto.label for link in links]
-    # The chapter's order: convolution, padding & stride, pooling, feature maps,
-    # architectures, Grad-CAM, practice; then every other page.
-    assert labels[:7] == ["Convolution by hand", "Padding & stride", "Pooling", "Feature maps",
-                          "Architectures", "Grad-CAM", "Practice"]
+    # The chapter's order: why convolution, convolution, padding & stride, pooling, feature
+    # maps, what layers learn, architectures, Grad-CAM, practice; then every other page.
+    assert labels[:9] == ["Why convolution", "Convolution by hand", "Padding & stride",
+                          "Pooling", "Feature maps", "What layers learn", "Architectures",
+                          "Grad-CAM", "Practice"]
     assert {page.title for page in all_pages()[1:]} <= set(labels)
-    assert links[2].proto.query_string == "source=pooling+example&mode=pooling"
+    assert links[3].proto.query_string == "source=pooling+example&mode=pooling"
     assert len(at.image) == len(labels)  # a picture for each
 
 

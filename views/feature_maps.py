@@ -168,6 +168,10 @@ if img is not None:
     grid_col, channel_col = st.columns([3, 2], gap="large")
     with channel_col:
         channel = pick_channel(layer, ranked, count)
+        st.page_link("views/what_layers_learn.py", label="What does this channel respond to?",
+                     icon=":material/visibility:", query_params={
+                         "model": bundle.name, "layer": layer, "channel": str(channel),
+                         "model_untrained": str(not bundle.pretrained).lower()})
         show_channel(bundle, img, fmap, channel)
     with grid_col:
         show_grid(fmap, shown, channel, shared, chart_key="grid",
