@@ -3,6 +3,7 @@ the photos at hand that excite a channel most, each the receptive field of its p
 ``receptive.receptive_fields``, the chapter's recurrence run through the network)."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -14,11 +15,12 @@ from cnnviz.train.transfer import texture_demo
 
 
 def photos_at_hand() -> dict[str, Image.Image]:
-    """The photos every machine has: the bundled samples and the texture demo's four
-    photographs."""
+    """The photos every machine has: the bundled samples and the texture demo's photographs
+    that are not samples already."""
     photos = {title: images.load_image(path) for title, path in images.sample_images().items()}
-    return photos | {f"texture: {name}": texture_demo.texture_photo(name)
-                     for name in texture_demo.TEXTURES}
+    return photos | {f"texture: {Path(source.photo).stem}": texture_demo.source_photo(source)
+                     for _, source in texture_demo.SOURCES
+                     if source.photo.startswith("textures/")}
 
 
 @dataclass(frozen=True)
