@@ -32,3 +32,22 @@ def test_a_short_training_shows_live_curves_then_the_confusion_matrix(visit, pag
     assert main.get_by_text("Row-normalised").first.is_visible()
     assert main.get_by_text("The most confident mistakes").is_visible()
     page.screenshot(path=artefacts / "train-cnn-results.png", full_page=True)
+
+
+def test_a_link_opens_the_chapters_plain_sgd_and_momentum_follows_the_optimiser(visit, page):
+    visit("train-cnn?train_optimizer=sgd&train_momentum=0&train_lr=0.01")
+    main = page.locator('[data-testid="stMain"]')
+    momentum = main.locator('[data-testid="stSlider"]').filter(
+        has_text="Momentum (SGD)").get_by_role("slider")
+    assert momentum.get_attribute("aria-valuetext") == "0"
+    momentum.press("ArrowRight")  # 0 → 0.5
+    wait_for_app(page)
+    assert "train_momentum=0.5" in page.url and "train_lr=0.01" in page.url
+    main.get_by_text("Adam", exact=True).click()
+    wait_for_app(page)
+    assert "train_optimizer=adam" in page.url
+    momentum.press("ArrowRight")  # Adam has no momentum setting: nothing moves
+    page.wait_for_timeout(1000)
+    wait_for_app(page)
+    assert momentum.get_attribute("aria-valuetext") == "0.5" and "train_momentum=0.5" in page.url
+    assert_no_exception(page)

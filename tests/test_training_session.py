@@ -59,3 +59,12 @@ def test_uploaded_weights_replace_the_network_and_its_history(split):
     run.replace_learner(other, "other.npz")
     assert run.state == "trained" and run.history() == ([], []) and run.learner is other
     assert run.test_accuracy() < 0.3  # untrained weights: the results follow the new network
+
+
+def test_fewer_training_images_are_a_stratified_sample(split):
+    """The page's "Training images": 1,000 of the 3,500 are 100 of each digit, not the first
+    1,000 of a shuffled array."""
+    run = TrainingRun(networks.Recipe("numpy"), split, train_images=1000)
+    assert run.train.counts().tolist() == [100] * 10
+    whole = {img.tobytes() for img in split.train.images}
+    assert all(img.tobytes() in whole for img in run.train.images)

@@ -139,6 +139,7 @@ class Job:
             result, error = self._work(self), None
         except Exception:  # the page shows it; the server goes on
             result, error = None, traceback.format_exc(limit=-3)
+        self._work = None  # often a method of the job's owner, who holds the job: no cycle left
         with self._lock:
             self._result, self._error = result, error
             self._state = ("failed" if error else "stopped" if self._stop_reason else "finished")
