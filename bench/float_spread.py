@@ -22,6 +22,7 @@ in a child process per variant:
 and prints, for every quantity, the largest relative difference from the ``1 thread`` run.
 
     python bench/float_spread.py [--steps 6] [--out spread.json] [--flows-only]
+                                 [--variants "1 thread" "2 threads" "ATEN default"]
 """
 
 import argparse
@@ -104,13 +105,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write every variant's numbers here")
     parser.add_argument("--flows-only", action="store_true",
                         help="only the flow table's spot checks (float64), not the training")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="run only these (the 1-thread reference always runs)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.steps, args.flows_only)))
         return
     results = {}
-    for name, env in VARIANTS.items():
+    chosen = dict.fromkeys(["1 thread", *args.variants])
+    for name, env in ((name, VARIANTS[name]) for name in chosen):
         if args.flows_only and name == "float64":
             continue  # the table is float64 already
         print(f"running {name}…", file=sys.stderr, flush=True)

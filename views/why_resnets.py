@@ -16,8 +16,8 @@ from cnnviz.train.depth.cifar_net import (
 )
 from cnnviz.train.depth.images32 import images32
 from cnnviz.train.jobs import JobLimitError
-from cnnviz.ui import presentation, url_state
-from cnnviz.ui.charts import CONFIG
+from cnnviz.ui import presentation, url_state, viewport
+from cnnviz.ui.charts import plot
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, load_split
 
 JOB = "why_resnets_job"  # the live run (a cnnviz.train.jobs.Job) and its setting
@@ -54,15 +54,21 @@ def shipped() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def shipped_figures(k: int) -> tuple:
-    """Setting ``k`` of the shipped runs drawn once per server: its training curves, and its
-    deep networks' gradients during training."""
+def shipped_figures(k: int, width_px: float) -> tuple:
+    """Setting ``k`` of the shipped runs drawn once per server and width: its training curves,
+    and its deep networks' gradients during training."""
     record = shipped()["settings"][k]
     s = record["setting"]
     shallow, deep = s["depths"]
     return (figures.training_curves(record["runs"], f"{s['label'][0].upper()}{s['label'][1:]}: "
-                                                    f"{shallow} against {deep} layers"),
-            figures.checkpoint_gradients(record["runs"]))
+                                                    f"{shallow} against {deep} layers",
+                                     width_px=width_px),
+            figures.checkpoint_gradients(record["runs"], width_px=width_px))
+
+
+def width() -> float:
+    """About how wide a full-width figure is drawn, in pixels (its titles wrap to it)."""
+    return 340 if viewport.narrow() else 960 if page.presenting else 700
 
 
 def minutes(seconds: float) -> str:
@@ -92,9 +98,10 @@ url_state.bind("depth", 56, allowed=DEPTHS)
 url_state.bind("batch_norm", True)
 url_state.bind("activation", "ReLU", allowed=("ReLU", "sigmoid"))
 url_state.bind("shortcut", "A", allowed=("A", "B"))
-c1, c2, c3, c4 = page.controls().columns([2, 1, 1, 1])
-c1.select_slider("Depth (6n+2 layers)", DEPTHS, key="depth")
-c2.toggle("Batch normalisation", key="batch_norm")
+controls = page.controls()
+controls.select_slider("Depth (6n+2 layers)", DEPTHS, key="depth")
+c2, c3, c4 = controls.columns(3)
+c2.toggle("Batch norm", key="batch_norm")
 c3.segmented_control("Activation", ["ReLU", "sigmoid"], key="activation", required=True)
 c4.segmented_control("Shortcut", ["A", "B"], key="shortcut", required=True,
                      help="A: identity, zero-padded where the shape changes (no parameters). "
@@ -134,8 +141,9 @@ st.caption(
 # ---- vanishing gradients ----------------------------------------------------------------------
 st.header("Vanishing gradients: where they do vanish")
 left, right = st.columns([3, 2])
-left.plotly_chart(figures.gradient_flow(plain, residual, depth), config=CONFIG,
-                  width="stretch", key="flow")
+with left:
+    plot(figures.gradient_flow(plain, residual, depth, width_px=0.6 * width()), width="stretch",
+         key="flow")
 norms = plain["input_norms"]
 # from block ``alive`` on (towards the output) the gradient is within float32's range
 alive = next(i for i, v in enumerate(norms) if v >= FLOAT32_SMALLEST)
@@ -184,8 +192,8 @@ with right:
     st.markdown(f"First block ÷ last block: plain **{ratio(norms[0], norms[-2])}**, residual "
                 f"**{ratio(residual['input_norms'][0], residual['input_norms'][-2])}**.")
 with st.expander("The gradient of each layer's weights"):
-    st.plotly_chart(figures.weight_gradients(plain, residual, depth), config=CONFIG,
-                    width="stretch", key="weights")
+    plot(figures.weight_gradients(plain, residual, depth, width_px=width()), width="stretch",
+         key="weights")
 
 overview = []
 for bn in (True, False):
@@ -244,7 +252,7 @@ def details(record: dict) -> str:
 def show(k: int) -> dict:
     """Setting ``k`` of the shipped runs: its curves and what each pair shows."""
     record = results["settings"][k]
-    st.plotly_chart(shipped_figures(k)[0], config=CONFIG, width="stretch", key=f"curves_{k}")
+    plot(shipped_figures(k, width())[0], width="stretch", key=f"curves_{k}")
     for found in verdict.verdict(record).values():
         st.markdown(f"**{found.shallow} against {found.deep}.** "
                     + verdict.sentence(found, record))
@@ -258,13 +266,14 @@ if results is not None:
                           if r["setting"]["batch_norm"] is bn) for bn in (True, False))
     st.caption(
         f"Trained offline (`{results['generated_by']}`, {results['started'][:10]}, "
-        f"{minutes(results['wall_seconds'])} on a {env['cpu_count']}-core "
-        f"{env['processor'] or 'CPU'}, {results['processes']} run"
-        f"{'s' if results['processes'] != 1 else ''} at a time with one thread each, load "
+        f"{minutes(sum(r['train_seconds'] for r in results['settings']))} of training, the runs "
+        f"added up, on a {env['cpu_count']}-core {env['processor'] or 'CPU'}, "
+        f"{results['processes']} run{'s' if results['processes'] != 1 else ''} at a time with "
+        f"one thread each, load "
         f"average {fmt_number(env['load_average'][0], 1)} at the start, torch {env['torch']}). "
         f"Data: {results['data']}.")
     with_bn = show(bn_k)
-    st.plotly_chart(shipped_figures(bn_k)[1], config=CONFIG, width="stretch", key="checkpoints")
+    plot(shipped_figures(bn_k, width())[1], width="stretch", key="checkpoints")
     deep = with_bn["setting"]["depths"][1]
     first_seed = {}
     for run in with_bn["runs"]:
@@ -410,8 +419,8 @@ def live() -> None:
                f"images (all, if it has fewer), {setting.validation_images} for validation.")
     runs = snap.result["runs"] if snap.result else degradation.live_runs(setting, steps)
     if runs:
-        st.plotly_chart(figures.training_curves(runs, f"Live: {setting.label}"),
-                        config=CONFIG, width="stretch", key="live_curves")
+        plot(figures.training_curves(runs, f"Live: {setting.label}", width_px=width()),
+             width="stretch", key="live_curves")
     if snap.result and len(snap.result["runs"]) == len(setting.runs()):
         for found in verdict.verdict(snap.result).values():
             text = verdict.sentence(found, snap.result)

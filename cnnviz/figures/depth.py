@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from cnnviz.figures.style import FONT_SIZE, HIGHLIGHT, SEQUENTIAL, fmt_number, layout
+from cnnviz.figures.style import HIGHLIGHT, SEQUENTIAL, TICK_SIZE, fmt_number, layout
+from cnnviz.figures.style import log_ticks, wrap
 
 PLAIN = HIGHLIGHT
 RESIDUAL = "#2166ac"
 FLOAT32_SMALLEST = 2.0 ** -149  # the smallest positive float32 (a subnormal)
-TICKS = dict(size=FONT_SIZE - 2)  # set here, or Streamlit's chart theme draws them at 12.75 px
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -44,12 +44,13 @@ def _positive(values: list[float]) -> list[float | None]:
     return [v if v > 0 else None for v in values]
 
 
-def gradient_flow(plain: dict, residual: dict, depth: int) -> go.Figure:
+def gradient_flow(plain: dict, residual: dict, depth: int, *,
+                  width_px: float = 700) -> go.Figure:
     """‖∂L/∂x‖ at every block's input, plain and residual overlaid, and the residual network's
     highway term (the shortcut-only path) dashed. ``plain`` and ``residual`` are
     ``GradientFlow.as_dict()`` records of the same depth on the same batch. Where a norm falls
     below float32's smallest number, a dashed line marks that floor: a float32 network's
-    gradient is 0 beneath it."""
+    gradient is 0 beneath it. ``width_px``: the figure's width, that its texts wrap to."""
     blocks = len(plain["input_norms"]) - 1
     x = list(range(1, blocks + 2))
     names = [f"block {i} input" for i in range(1, blocks + 1)] + ["last block's output"]
@@ -65,7 +66,8 @@ def gradient_flow(plain: dict, residual: dict, depth: int) -> go.Figure:
     lowest = min((v for r in (plain, residual) for v in r["input_norms"] if v > 0), default=1)
     if lowest < FLOAT32_SMALLEST:
         figure.add_hline(y=FLOAT32_SMALLEST, line=dict(color="#666666", dash="dash", width=1),
-                         annotation_text="float32's smallest number: below it, 0 in training",
+                         annotation_text=wrap("float32's smallest number: below it, 0 in "
+                                              "training", width_px - 100, TICK_SIZE),
                          annotation_position="top left")
     highway = residual["highway_norms"]
     figure.add_scatter(
@@ -73,30 +75,42 @@ def gradient_flow(plain: dict, residual: dict, depth: int) -> go.Figure:
         mode="lines", line=dict(color=RESIDUAL, width=2, dash="dot"),
         customdata=names, text=[sci(v) for v in highway],
         hovertemplate="%{customdata}: ‖highway‖ = %{text}<extra></extra>")
-    figure.update_yaxes(type="log", title="gradient norm ‖∂L/∂x‖ (log scale)",
-                        exponentformat="power", dtick=_decades(plain, residual))
-    figure.update_xaxes(title="block (input on the left; the gradient flows right to left)",
+    norms = [v for r in (plain, residual) for v in r["input_norms"] + r["highway_norms"]]
+    figure.update_yaxes(type="log", title="‖∂L/∂x‖ (log scale)", exponentformat="power",
+                        **_log_axis(norms + [FLOAT32_SMALLEST] * (lowest < FLOAT32_SMALLEST)))
+    figure.update_xaxes(title=wrap("block (input on the left)", width_px - 80, TICK_SIZE),
                         dtick=max(1, blocks // 9))
-    figure.update_layout(**layout(title="Gradient at each block's input, at initialisation",
-                                  legend=dict(orientation="h", y=-0.25), height=520))
-    return _legible(figure)
-
-
-def _legible(figure: go.Figure) -> go.Figure:
-    figure.update_xaxes(tickfont=TICKS)
-    figure.update_yaxes(tickfont=TICKS)
+    figure.update_layout(**_titled("Gradient at each block's input, at initialisation",
+                                   width_px, height=520, legend=dict(orientation="h", y=-0.25)))
     return figure
 
 
-def _decades(*records: dict) -> int:
-    """Labels on a log axis every this many powers of ten (whole decades only, never the small
-    2 and 5 in between), about six of them."""
-    values = [v for r in records for v in r["input_norms"] if v > 0]
-    span = math.log10(max(values) / min(values)) if values else 1
-    return max(1, math.ceil(span / 6))
+def _log_axis(values: list[float]) -> dict:
+    """A log axis's ticks for these values: 1, 2 and 5 × 10ⁿ over a few decades (``log_ticks``,
+    so that plotly does not draw the ones between decades small), else whole decades only,
+    about six of them."""
+    values = [v for v in values if v and v > 0 and math.isfinite(v)]
+    if not values:
+        return {}
+    low, high = min(values), max(values)
+    low_power, high_power = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if high_power - low_power <= 3:
+        return dict(tickvals=log_ticks(10 ** low_power, 10 ** high_power))
+    step = max(1, math.ceil((high_power - low_power) / 6))
+    return dict(tickvals=[10.0 ** p for p in range(low_power, high_power + 1, step)])
 
 
-def weight_gradients(plain: dict, residual: dict, depth: int) -> go.Figure:
+def _titled(title: str, width_px: float, *, subplot_titles: bool = False, **overrides) -> dict:
+    """``layout`` with ``title`` wrapped to the figure's width and the top margin it needs
+    (and room for the subplots' own titles under it)."""
+    title = wrap(title, width_px - 20)
+    top = 40 + 26 * (title.count("<br>") + 1) + (28 if subplot_titles else 0)
+    return layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=10)),
+                  margin=dict(l=10, r=10, t=top, b=10), **overrides)
+
+
+def weight_gradients(plain: dict, residual: dict, depth: int, *,
+                     width_px: float = 700) -> go.Figure:
     """‖∂L/∂W‖ of every convolution and the classifier, input to output, plain and residual."""
     figure = go.Figure()
     for record, name in ((plain, f"plain-{depth}"), (residual, f"ResNet-{depth}")):
@@ -109,11 +123,12 @@ def weight_gradients(plain: dict, residual: dict, depth: int) -> go.Figure:
             customdata=layers, text=[sci(v) for v in values],
             hovertemplate="%{customdata}: ‖∂L/∂W‖ = %{text}<extra>" + name + "</extra>")
     figure.update_yaxes(type="log", title="‖∂L/∂W‖ (log scale)", exponentformat="power",
-                        dtick=1)
+                        **_log_axis([v for r in (plain, residual)
+                                     for v in r["weight_norms"].values()]))
     figure.update_xaxes(title="weighted layer, input to output")
-    figure.update_layout(**layout(title="Gradient of each layer's weights, at initialisation",
-                                  legend=dict(orientation="h", y=-0.25), height=460))
-    return _legible(figure)
+    figure.update_layout(**_titled("Gradient of each layer's weights, at initialisation",
+                                   width_px, height=460, legend=dict(orientation="h", y=-0.25)))
+    return figure
 
 
 def _by_architecture(runs: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -140,12 +155,12 @@ def _networks(runs: list[dict]) -> dict[str, list[dict]]:
     return found
 
 
-def training_curves(runs: list[dict], title: str) -> go.Figure:
+def training_curves(runs: list[dict], title: str, *, width_px: float = 700) -> go.Figure:
     """Training loss (log scale) and validation accuracy of the runs of one setting, plain
     networks on the left, residual on the right. Each network's epoch means, averaged over its
     seeds, with the range over seeds as a band; with one seed, or before the first epoch ends,
     every step's loss, faint. A run that diverged is drawn up to its last finite step and named
-    so."""
+    so. ``width_px``: the figure's width, that its title wraps to."""
     figure = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.1,
                            horizontal_spacing=0.1, subplot_titles=("plain", "residual", "", ""))
     for col, group in enumerate(_by_architecture(runs), start=1):
@@ -183,16 +198,19 @@ def training_curves(runs: list[dict], title: str) -> go.Figure:
                              f"{fmt_number(max(v), 3 if row == 1 else 1)})"
                              if len(v) > 1 else "") for k, (m, v) in enumerate(zip(mean, values))],
                     hovertemplate="%{text}<extra>" + name + "</extra>")
-    figure.update_yaxes(type="log", exponentformat="power", dtick=1, row=1)
+    losses = [y for trace in figure.data if trace.yaxis in ("y", "y2") and trace.fill is None
+              for y in trace.y if y is not None]
+    figure.update_yaxes(type="log", exponentformat="power", row=1, **_log_axis(losses))
     figure.update_yaxes(title_text="training loss", row=1, col=1)
     figure.update_yaxes(title_text="validation accuracy (%)", range=[0, 100], row=2, col=1)
     figure.update_yaxes(range=[0, 100], row=2, col=2)
     figure.update_xaxes(title_text="training step", row=2)
-    figure.update_layout(**layout(title=title, height=720, legend=dict(orientation="h", y=-0.12)))
-    return _legible(figure)
+    figure.update_layout(**_titled(title, width_px, subplot_titles=True, height=720,
+                                   legend=dict(orientation="h", y=-0.12)))
+    return figure
 
 
-def checkpoint_gradients(runs: list[dict]) -> go.Figure:
+def checkpoint_gradients(runs: list[dict], *, width_px: float = 700) -> go.Figure:
     """‖∂L/∂x‖ at every block's input at each gradient checkpoint (lighter = later) for the
     deeper plain and residual networks (their first seed): do the early blocks get a
     gradient?"""
@@ -216,12 +234,14 @@ def checkpoint_gradients(runs: list[dict]) -> go.Figure:
                 line=dict(width=2, color=_sequential(share)),
                 text=[sci(v) for v in norms],
                 hovertemplate="block %{x}: %{text}<extra>step " + str(point["step"]) + "</extra>")
-    figure.update_yaxes(type="log", exponentformat="power", dtick=1)
+    figure.update_yaxes(type="log", exponentformat="power", **_log_axis(
+        [v for run in shown for point in run["gradients"] for v in point["input_norms"]]))
     figure.update_yaxes(title_text="‖∂L/∂x‖ at the block's input", row=1, col=1)
-    figure.update_xaxes(title_text="block (input on the left)")
-    figure.update_layout(**layout(title="Gradient per block during training",
-                                  legend=dict(orientation="h", y=-0.25), height=460))
-    return _legible(figure)
+    figure.update_xaxes(title_text="block")  # input on the left (the caption says so)
+    figure.update_layout(**_titled("Gradient per block during training", width_px,
+                                   subplot_titles=True, height=460,
+                                   legend=dict(orientation="h", y=-0.25)))
+    return figure
 
 
 def _sequential(share: float) -> str:
