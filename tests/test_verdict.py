@@ -31,7 +31,9 @@ def test_the_live_default_that_printed_degradation_is_too_short_to_tell():
     found = verdict.pair(record({"plain-20": [2.12], "plain-56": [2.69], "ResNet-20": [2.2],
                                  "ResNet-56": [2.5]}, accuracy=0.11), "plain")
     assert found.outcome == "not learnt" and not found.degrades and not found.decided
-    assert "Too short to tell" in verdict.sentence(found, record({}))
+    text = verdict.sentence(found, record({}))
+    assert "Too short to tell" in text
+    assert "A verdict needs a longer run than these 54 steps" in text  # a lower bound only
 
 
 def test_one_seed_gives_no_verdict_even_when_both_have_learnt():

@@ -183,7 +183,8 @@ def sentence(found: Pair, record: dict) -> str:
         return (f"**Too short to tell** {at}: not every run has learnt yet (lowest validation "
                 f"accuracy {100 * worst:.0f} %; chance is {100 * chance(record):.0f} %, and a run "
                 f"counts as learnt from {100 * learnt_threshold(record):.0f} %). Training loss "
-                f"{both}.")
+                f"{both}. A verdict needs a longer run than these {found.step:,} steps; how much "
+                "longer, they cannot say.")
     if found.outcome == "one seed":
         return (f"Training loss {at}: {both}. **One seed per network**: without the spread "
                 "between seeds no gap can be told from run-to-run noise.")
