@@ -64,16 +64,20 @@ def test_shipped_file_records_data_seeds_budget_wall_time_and_versions(shipped):
             assert [e["epoch"] for e in run["epochs"]] == list(range(1, setting.epochs + 1))
             assert [g["step"] for g in run["gradients"]] == [
                 0, *setting.checkpoint_steps(record["train_size"])]
-            assert 0 < run["seconds"] <= shipped["wall_seconds"]
+            assert run["seconds"] > 0  # (a resumed rebuild's wall time counts only its own runs)
 
 
-# How far a fresh run may be from the shipped one on another machine, measured with
-# bench/float_spread.py (the same steps under 1 and 2 threads, torch's AVX2 and scalar kernels,
-# oneDNN and MKL held to AVX2, oneDNN off, and float64): the largest relative difference seen,
-# times a margin of 10.
-FIRST_STEP = None  # the loss of the initial weights on the first batch
-LATER_STEPS = None  # steps 2 to 4, after the weights have moved
-GRADIENTS = None  # gradient norms at initialisation
+# How far a fresh run may be from the shipped one on another machine. bench/float_spread.py ran
+# the first 4 steps of every network of the shipped settings (the first seed) under torch's scalar
+# kernels (ATEN_CPU_CAPABILITY=default, the code path of a CPU without AVX2) and with 2 threads,
+# against the shipped runs (AVX-512, 1 thread); the largest relative differences were
+#   ATEN default: step 1 2.1e-5, steps 2-4 5.2e-3 (step 2), step-0 gradient norms 4.3e-3;
+#   2 threads:    SPREAD_2_THREADS.
+# A step-1 loss comes from the same weights and batch (a forward pass only), the later ones after
+# updates, which carry the difference on. Each tolerance is 5 × the largest spread measured.
+FIRST_STEP = 1.1e-4  # the loss of the initial weights on the first batch
+LATER_STEPS = 2.6e-2  # steps 2 to 4, after the weights have moved
+GRADIENTS = 2.2e-2  # gradient norms at initialisation (float32, as the runs record them)
 
 
 def test_shipped_file_reproduces_from_its_recorded_settings(shipped):

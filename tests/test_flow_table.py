@@ -7,14 +7,14 @@ import pytest
 
 from cnnviz.train.depth import flow_table
 
-# bench/float_spread.py measured how far these norms move with the kernels of another CPU
-# (1 and 2 threads, torch's AVX2 and scalar kernels, oneDNN and MKL held to AVX2, oneDNN off,
-# float64): the largest relative difference, times a margin of 10, plus the table's rounding
-# to 7 significant digits.
-REL = None
-# Below this a norm is in or near float32's subnormal range, where it keeps few significant
-# bits: there both sides must merely be tiny (or exactly 0: vanished).
-TINY = 1e-30
+# How far a fresh measurement may be from the table made on another machine. bench/float_spread.py
+# measured the depth-20 networks (float64 from float32 weights and inputs) under torch's scalar
+# kernels (ATEN_CPU_CAPABILITY=default) against the table (AVX-512, 1 thread): at most 3.3e-3
+# relative (plain-20 with batch norm and ReLU, which amplifies the last bits of its inputs);
+# 2 threads against 1: SPREAD_2_THREADS. The tolerance is 5 × the larger; the sigmoid networks'
+# norms, down to 1e-70, agreed to 5e-6, so tiny values are held to it too (a table computed in
+# float32 had 0 there).
+REL = 2e-2
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,7 @@ def test_the_table_matches_a_fresh_computation(network, table):
     assert (stored["layers"], stored["params"]) == (fresh["layers"], fresh["params"])
     assert list(stored["weight_norms"]) == list(fresh["weight_norms"])
     for k, (a, b) in enumerate(zip(values(stored), values(fresh), strict=True)):
-        if max(abs(a), abs(b)) < TINY:
-            continue
-        assert a == pytest.approx(b, rel=REL), (k, f"run `{flow_table.COMMAND}`")
+        assert a == pytest.approx(b, rel=REL, abs=0), (k, f"run `{flow_table.COMMAND}`")
 
 
 def test_a_setting_missing_from_the_table_is_measured(tmp_path):

@@ -378,7 +378,7 @@ def rebuild(path: Path = RESULTS_PATH, settings: tuple[Setting, ...] = DEFAULT_S
     ``jobs`` > 1 trains that many runs at once, each in its own process with one torch thread
     (the deepest first, so that the last to finish are short). Each finished run is appended to
     ``path`` + ``.partial``, and a rebuild that was interrupted starts from the runs found
-    there with the same setting."""
+    there with the same setting (``wall_seconds`` then counts only the runs trained since)."""
     started = datetime.datetime.now(datetime.timezone.utc)
     before = environment()
     partial = path.with_name(path.name + ".partial")

@@ -5,12 +5,13 @@ one takes from a second (depth 8) to a minute (depth 110) on a shared CPU, so ev
 measured ahead of time, on the same real batch as the page's (the first 128 training digits,
 seed 0 for every network's weights).
 
-The networks are float32 networks, but their gradients are computed in float64: in float32 a
-deep plain network with batch norm gives gradient norms that move by up to 18 % with the CPU's
-kernels (the backward pass through batch norm subtracts nearly equal numbers, and depth
-amplifies the rounding), and a sigmoid network's gradients sink below float32's smallest number.
-In float64 the same quantities agree across CPUs to about 1e-10 (bench/float_spread.py), and a
-gradient below float32's range is still a number the page can compare with that range:
+The networks are float32 networks, but their gradients are computed in float64, so that a
+sigmoid network's gradients, which sink below float32's smallest number, keep a value the page can
+compare with that range. Another CPU's kernels still change the last bits of the float32 inputs
+and weights, and deep ReLU networks with batch norm amplify them (they are chaotic at
+initialisation): bench/float_spread.py measured plain-110's norms moving by up to 19 % between
+AVX-512 and scalar kernels, the depth-20 networks' by up to 0.33 %, the sigmoid networks' by
+under 1e-5 (the table's rounding). The tests hold the depth-20 networks to a fresh measurement.
 
     python -m cnnviz.train.depth.flow_table --rebuild
 
@@ -85,11 +86,10 @@ def networks() -> list[tuple[int, bool, str, bool, str]]:
 
 
 def spot_checks() -> list[tuple[int, bool, str, bool, str]]:
-    """The networks a test measures afresh against the table (all of them take minutes): every
-    network of depth 20, and at depth 110 the plain and residual networks where the gradient
-    vanishes most (no batch norm, sigmoid) and where it grows (batch norm, ReLU)."""
-    return [n for n in networks() if n[0] == 20 or (
-        n[0] == 110 and n[1:3] in ((False, "sigmoid"), (True, "relu")) and n[4] == "A")]
+    """The networks a test measures afresh against the table: every network of depth 20 (each in
+    seconds), where another CPU moves the norms by at most 0.33 % (the deeper ReLU networks with
+    batch norm move by up to 19 %: see the module's docstring)."""
+    return [n for n in networks() if n[0] == 20]
 
 
 def rebuild(path: Path = TABLE_PATH) -> dict:
