@@ -34,3 +34,12 @@ def si_count(count: float, smallest: str = "") -> str:
             digits = f"{value:#.3g}".rstrip(".") if value else "0"  # 3.00 G, not 3 G
             return f"{digits} {prefix}".strip()
     return "0"
+
+
+def duration(seconds: float) -> str:
+    """An estimated wait as people say it: "5 s", "40 s", "3 min", "1 h 5 min"."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 60:
+        return f"{max(round(seconds / 5) * 5, 1) if seconds >= 10 else round(seconds) or 1} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

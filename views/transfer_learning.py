@@ -21,7 +21,7 @@ from cnnviz.train.transfer.texture_demo import as_zip, demo_split
 from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import CONFIG
 from cnnviz.ui.session_models import register
-from cnnviz.ui.training import progress_line
+from cnnviz.ui.training import progress_line, queue_options
 
 DATA, RUN, RESULT, TRIED = "tl_data", "tl_run", "tl_result", "tl_tried"  # session state
 DEMO, UPLOAD = "Texture demo (offline)", "Your photos (.zip)"
@@ -217,7 +217,8 @@ if buttons[0].button("Start", type="primary", disabled=busy or not chosen,
                      icon=":material/play_arrow:"):
     run = FineTuning(transfer.build(backbone, n_classes), photos, split, norm, plan)
     try:
-        run.start(idle_seconds=IDLE_SECONDS)
+        run.start(idle_seconds=IDLE_SECONDS,
+                  **queue_options(kind="transfer", device=backbone.device))
     except JobLimitError as err:
         st.warning(str(err))
     else:

@@ -1,0 +1,228 @@
+"""The live part of the "Train a CNN" page: the run's place in the queue and its progress,
+its controls while it trains (pause, one step, resume, the learning rate now), the learning
+curves, and one view inside the network that the student picks, for one test digit:
+
+- **Layers**: every layer's output, the digit's class probabilities;
+- **Weights**: the first layer's kernels as images, every other layer's as a histogram;
+- **Gradients**: every layer's gradient norm per step on one log axis;
+- **Test digits**: a stream of test digits with the network's current guess (ConvNetJS);
+- **Whole network**: every channel of every layer with the connections of the neuron
+  clicked (CNN Explainer), and a clicked convolution channel computed in place, cell by cell,
+  with every input channel and the trained numbers.
+
+A fragment redraws it once a second while the run trains; its cost is bounded whatever the
+run's length (the history is thinned, a view draws a fixed number of things), and a run that
+waits for its turn draws its place only.
+"""
+
+import urllib.parse
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.figures import training as fig
+from cnnviz.figures.grids import step_animation
+from cnnviz.figures.style import fmt_number
+from cnnviz.ops.steps import conv_trace
+from cnnviz.train.scratch.network_overview import (
+    channel_source,
+    convolution_patch,
+    convolution_query,
+)
+from cnnviz.train.scratch.session import TrainingRun
+from cnnviz.ui import url_state
+from cnnviz.ui.animation import animate
+from cnnviz.ui.charts import CONFIG
+from cnnviz.ui.training import progress_line
+
+VIEWS = {"layers": "Layers", "weights": "Weights", "gradients": "Gradients",
+         "stream": "Test digits", "whole": "Whole network"}
+REFRESH_SECONDS = 1.0  # a redraw a second while training: enough to watch, cheap to serve
+STREAM = 12  # test digits in the stream at once
+MAPS_PER_LAYER = 16  # channels drawn per layer in the Layers view
+SEEN_DONE = "_train_seen_done"  # the job whose end the page has redrawn for
+CHANNEL, ANIMATION, CURSOR = "_train_channel", "_train_animation", "_train_stream"
+
+
+def show(run: TrainingRun, split, learning_rates) -> None:
+    """The live section; call once per run of the page's script."""
+
+    @st.fragment(run_every=REFRESH_SECONDS if run.training else None)
+    def live() -> None:
+        snap = run.poll()
+        if snap is not None:
+            progress_line(snap)
+            if snap.done and st.session_state.get(SEEN_DONE) is not run.job:
+                st.session_state[SEEN_DONE] = run.job
+                st.rerun()  # redraw the whole page once: results, enabled buttons
+            if snap.state == "queued":
+                st.caption("The curves and the views inside the network appear when its turn "
+                           "comes; keep this page open (a closed page leaves the queue).")
+                return
+        if run.state != "new":
+            controls(run, learning_rates)
+        steps, epochs = run.history()
+        if not steps:
+            st.caption("Press Start: the curves and the views inside the network change as "
+                       "the network learns.")
+        total = snap.latest["total_steps"] if snap is not None and snap.latest else None
+        st.plotly_chart(fig.learning_curves(steps, epochs, total, run.rate_changes()),
+                        config=CONFIG, key="train_curves")
+        if epochs and "val_accuracy" in epochs[-1]:
+            st.caption(f"Validation accuracy after epoch {epochs[-1]['epoch']}: "
+                       f"**{epochs[-1]['val_accuracy']:.1%}**")
+        inside(run, split, steps)
+
+    live()
+
+
+def controls(run: TrainingRun, learning_rates) -> None:
+    """Pause / Resume, one Step, and the learning rate from the next step on."""
+    cols = st.columns([1, 1, 3])
+    paused = run.paused
+    if cols[0].button("Resume" if paused else "Pause", disabled=not run.training,
+                      icon=":material/play_arrow:" if paused else ":material/pause:",
+                      key="train_pause"):
+        (run.resume if paused else run.pause)()
+        st.rerun(scope="fragment")
+    if cols[1].button("Step", disabled=not paused, icon=":material/skip_next:",
+                      key="train_step", help="One batch, then paused again."):
+        run.step()
+    rate = min(learning_rates, key=lambda v: abs(np.log(v / run.learning_rate)))
+    if st.session_state.get("train_lr_now") != rate:
+        st.session_state.train_lr_now = rate  # follows the run (a new run, another round)
+    cols[2].select_slider("Learning rate from the next step", learning_rates,
+                          key="train_lr_now", format_func=lambda v: f"{v:g}",
+                          on_change=lambda: run.set_learning_rate(st.session_state.train_lr_now),
+                          help="Changed during the run: the curves mark the step.")
+
+
+def inside(run: TrainingRun, split, steps: list[dict]) -> None:
+    """The view inside the network the student picked, for the test digit picked."""
+    pick = st.columns([3, 1])
+    url_state.choice("train_watch", VIEWS, label=VIEWS.get)
+    view = pick[0].segmented_control("Watch", tuple(VIEWS), format_func=VIEWS.get,
+                                     key="train_watch", required=True)
+    url_state.number("train_digit", 0, 0, len(split.test) - 1)
+    index = int(pick[1].number_input("Test digit", 0, len(split.test) - 1, key="train_digit"))
+    classes = split.test.classes
+    if view == "stream":
+        stream(run, split)
+        return
+    if view == "gradients":
+        st.plotly_chart(fig.gradient_norms_figure(steps), config=CONFIG, key="train_gradients")
+        st.caption("‖∂L/∂θ‖ of each layer's weights and biases at every step (thinned for a "
+                   "long run), on one log axis: a layer whose line sinks far below the "
+                   "others learns slowly (vanishing gradients).")
+        return
+    if view == "weights":
+        weights(run)
+        return
+    found = run.layer_outputs(run.prepare(split.test.images[index:index + 1]))
+    if view == "whole":
+        whole_network(run, found, index, classes)
+        return
+    scores = found[-1].output
+    probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+    top = st.columns([1, 3])
+    top[0].image(fig.digits(split.test.images[index][None], columns=1, scale=4),
+                 caption=f"true: {classes[split.test.labels[index]]}")
+    top[1].plotly_chart(fig.probabilities_figure(probabilities, classes), config=CONFIG,
+                        key="train_digit_probs")
+    for stage in found[1:]:
+        if stage.output.ndim == 3 and stage.kind in ("conv", "batchnorm", "relu", "pool"):
+            maps = stage.output
+            shown = min(len(maps), MAPS_PER_LAYER)
+            st.markdown(f"**{stage.name}** ({stage.kind}): {maps.shape[0]} maps of "
+                        f"{maps.shape[1]}×{maps.shape[2]}"
+                        + (f", the first {shown} drawn" if shown < len(maps) else ""))
+            st.image(fig.tiles(maps[:shown], columns=MAPS_PER_LAYER,
+                               scale=max(1, 56 // maps.shape[1])), width="stretch")
+
+
+def weights(run: TrainingRun) -> None:
+    layers = run.weights()
+    first_name, first = layers[0]
+    st.markdown(f"**{first_name}**: its {len(first)} kernels of "
+                f"{first.shape[-2]}×{first.shape[-1]} (first input channel)")
+    st.image(fig.tiles(first[:, 0], columns=min(len(first), 16), scale=16), width="stretch")
+    st.caption("Blue negative, orange positive, one shared scale. They start as noise and "
+               "turn into edge and stroke detectors.")
+    if len(layers) > 1:
+        st.plotly_chart(fig.weight_histograms(layers[1:]), config=CONFIG,
+                        key="train_histograms")
+        st.caption("Every other layer's weights as a histogram, each on its own range.")
+
+
+def stream(run: TrainingRun, split) -> None:
+    """The next test digits with the network's current guess, a new set every redraw while
+    the run trains."""
+    n = len(split.test)
+    start = st.session_state.get(CURSOR, 0) % n
+    if run.training and not run.paused:
+        st.session_state[CURSOR] = start + STREAM
+    picked = (start + np.arange(STREAM)) % n
+    images, labels = split.test.images[picked], split.test.labels[picked]
+    probabilities = run.guesses(images)
+    guesses = probabilities.argmax(1)
+    classes = split.test.classes
+    right = int((guesses == labels).sum())
+    st.markdown(f"**{right} of {STREAM}** right, test digits #{picked[0]}–#{picked[-1]} "
+                f"(blue frame: right, vermillion: wrong)")
+    st.image(fig.guessed_digits(images, guesses, labels),
+             caption=[f"{classes[g]} ({p.max():.0%})" for g, p in zip(guesses, probabilities)],
+             width=96)
+
+
+def whole_network(run: TrainingRun, found, index: int, classes) -> None:
+    st.markdown(f"Every channel of every layer for test digit #{index}, from the input on the "
+                "left to the ten class scores on the right, as CNN Explainer draws its "
+                "network; here it is the network training now. Click a channel: the lines "
+                "show what it reads; a convolution's channel is then computed below.")
+    picked = st.session_state.get(CHANNEL)
+
+    def remember_click() -> None:
+        points = [p for p in st.session_state.train_overview.selection.points
+                  if "customdata" in p]
+        if points:
+            st.session_state[CHANNEL] = tuple(points[0]["customdata"])
+
+    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CONFIG,
+                    key="train_overview", on_select=remember_click, selection_mode="points",
+                    width="content")
+    st.caption(f"At most {fig.OVERVIEW_MAX_CHANNELS} channels per layer are drawn.")
+    if picked is None or picked[0] >= len(found) or found[picked[0]].kind != "conv":
+        return
+    source = channel_source(found, picked[0], picked[1])
+    stage = found[picked[0]]
+    out_h, out_w = source.output.shape
+    outputs = 4 if len(source.inputs) <= 16 else 2  # every input channel, on one screen
+    where = st.columns(3)
+    r = int(where[0].number_input("Output row", 0, out_h - outputs,
+                                  min(out_h // 2, out_h - outputs), key="train_patch_row"))
+    c = int(where[1].number_input("Output column", 0, out_w - outputs,
+                                  min(out_w // 2, out_w - outputs), key="train_patch_col"))
+    patch, expected = convolution_patch(source, r, c, outputs)
+    key = (picked, r, c, outputs, id(run.learner))
+    kept = st.session_state.get(ANIMATION)
+    moving = run.training and not run.paused
+    if kept is None or kept[0] != key or (not moving and kept[1] != run.steps_trained):
+        trace = conv_trace(patch, source.kernels, source.bias, stride=source.stride)
+        kept = st.session_state[ANIMATION] = (key, run.steps_trained, step_animation(trace))
+    st.markdown(f"**{stage.name}, channel {source.channel}** = Σ over all "
+                f"{len(source.inputs)} input channels (input ⋆ kernel) + bias "
+                f"{fmt_number(source.bias, 3)}: the {outputs}×{outputs} outputs from row {r}, "
+                f"column {c}, one cell at a time.")
+    animate(kept[2], key="train_conv_animation")
+    st.caption(f"The weights after step {kept[1]:,}"
+               + (" (pause to see the latest)" if moving and kept[1] != run.steps_trained
+                  else "") + "; the input is the padded patch of the layer's input maps.")
+    query = convolution_query(source, r, c, outputs)
+    where[2].link_button("Open in Convolution by hand",
+                         "./convolution?" + urllib.parse.urlencode(query),
+                         icon=":material/open_in_new:")
+    st.caption(f"The link takes the {patch.shape[0]}-channel input patch of "
+               f"{patch.shape[1]}×{patch.shape[2]} (padding included), the kernels and the "
+               f"bias, rounded to 3 decimals; the page then computes these "
+               f"{outputs}×{outputs} outputs: "
+               + ", ".join(fmt_number(v, 2) for v in expected.ravel()[:4]) + " …")
