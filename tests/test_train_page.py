@@ -210,8 +210,8 @@ def _chart(at, trace_names) -> dict:
     raise AssertionError(f"no chart with traces {trace_names}")
 
 
-def test_the_views_inside_the_network_draw_what_it_is_now(page_after_training):
-    at, run = page_after_training
+def test_the_views_inside_the_network_draw_what_it_is_now():
+    at, run = trained_page()
     for view in ("layers", "weights", "gradients", "stream"):
         at.session_state["train_watch"] = view
         at.run()

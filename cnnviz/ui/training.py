@@ -50,9 +50,10 @@ def queue_options(**more) -> dict:
 
 def queue_text(snap: Snapshot) -> str | None:
     """Where a waiting or paused run stands, in words; None while it trains."""
-    q = snap.queue
+    q, last = snap.queue, snap.latest
     if snap.state == "paused":
-        return "Paused: Step trains one batch, Resume goes on."
+        at = f" after step {last['step']:,} of {last['total_steps']:,}" if last else ""
+        return f"Paused{at}: Step trains one batch, Resume goes on."
     if snap.state != "queued" or q is None:
         return None
     again = " (taking turns with the other runs)" if snap.step_count else ""

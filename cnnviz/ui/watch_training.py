@@ -42,13 +42,17 @@ STREAM = 12  # test digits in the stream at once
 MAPS_PER_LAYER = 16  # channels drawn per layer in the Layers view
 SEEN_DONE = "_train_seen_done"  # the job whose end the page has redrawn for
 CHANNEL, ANIMATION, CURSOR = "_train_channel", "_train_animation", "_train_stream"
+OVERVIEW = "_train_overview_at"  # (learner and digit, step, layer outputs) drawn last
 
 
 def show(run: TrainingRun, split, learning_rates) -> None:
-    """The live section; call once per run of the page's script."""
+    """The live section; call once per run of the page's script. Two fragments redraw apart:
+    the progress, controls and curves every second while the run trains; the view inside
+    the network every second too, except the whole network, which holds still so a click
+    on it is never lost to a redraw."""
 
     @st.fragment(run_every=REFRESH_SECONDS if run.training else None)
-    def live() -> None:
+    def progress() -> None:
         snap = run.poll()
         if snap is not None:
             progress_line(snap)
@@ -71,9 +75,29 @@ def show(run: TrainingRun, split, learning_rates) -> None:
         if epochs and "val_accuracy" in epochs[-1]:
             st.caption(f"Validation accuracy after epoch {epochs[-1]['epoch']}: "
                        f"**{epochs[-1]['val_accuracy']:.1%}**")
-        inside(run, split, steps)
 
-    live()
+    def live(view: str) -> bool:
+        return run.training and view != "whole"
+
+    url_state.choice("train_watch", VIEWS, label=VIEWS.get)
+    redrawn = live(st.session_state.train_watch)
+
+    @st.fragment(run_every=REFRESH_SECONDS if redrawn else None)
+    def views() -> None:
+        if redrawn and run.poll().state == "queued":
+            return  # a waiting run draws its place only
+        pick = st.columns([3, 1])
+        view = pick[0].segmented_control("Watch", tuple(VIEWS), format_func=VIEWS.get,
+                                         key="train_watch", required=True)
+        if live(view) != redrawn:
+            st.rerun()  # the whole page: this fragment's redraws start or stop
+        url_state.number("train_digit", 0, 0, len(split.test) - 1)
+        index = int(pick[1].number_input("Test digit", 0, len(split.test) - 1,
+                                         key="train_digit"))
+        inside(run, split, view, index)
+
+    progress()
+    views()
 
 
 def controls(run: TrainingRun, learning_rates) -> None:
@@ -89,28 +113,26 @@ def controls(run: TrainingRun, learning_rates) -> None:
                       key="train_step", help="One batch, then paused again."):
         run.step()
     rate = min(learning_rates, key=lambda v: abs(np.log(v / run.learning_rate)))
-    if st.session_state.get("train_lr_now") != rate:
-        st.session_state.train_lr_now = rate  # follows the run (a new run, another round)
-    cols[2].select_slider("Learning rate from the next step", learning_rates,
-                          key="train_lr_now", format_func=lambda v: f"{v:g}",
-                          on_change=lambda: run.set_learning_rate(st.session_state.train_lr_now),
+    key = f"train_lr_now_{id(run.learner)}"  # a new network starts from its own rate
+    cols[2].select_slider("Learning rate from the next step", learning_rates, value=rate,
+                          key=key, format_func=lambda v: f"{v:g}",
+                          on_change=lambda: run.set_learning_rate(st.session_state[key]),
                           help="Changed during the run: the curves mark the step.")
 
 
-def inside(run: TrainingRun, split, steps: list[dict]) -> None:
+def inside(run: TrainingRun, split, view: str, index: int) -> None:
     """The view inside the network the student picked, for the test digit picked."""
-    pick = st.columns([3, 1])
-    url_state.choice("train_watch", VIEWS, label=VIEWS.get)
-    view = pick[0].segmented_control("Watch", tuple(VIEWS), format_func=VIEWS.get,
-                                     key="train_watch", required=True)
-    url_state.number("train_digit", 0, 0, len(split.test) - 1)
-    index = int(pick[1].number_input("Test digit", 0, len(split.test) - 1, key="train_digit"))
     classes = split.test.classes
     if view == "stream":
         stream(run, split)
         return
     if view == "gradients":
-        st.plotly_chart(fig.gradient_norms_figure(steps), config=CONFIG, key="train_gradients")
+        steps = run.history()[0]
+        if not steps:
+            st.caption("No gradients yet: each step of a training records them.")
+            return
+        st.plotly_chart(fig.gradient_norms_figure(steps), config=CONFIG,
+                        key="train_gradients")
         st.caption("‖∂L/∂θ‖ of each layer's weights and biases at every step (thinned for a "
                    "long run), on one log axis: a layer whose line sinks far below the "
                    "others learns slowly (vanishing gradients).")
@@ -118,10 +140,10 @@ def inside(run: TrainingRun, split, steps: list[dict]) -> None:
     if view == "weights":
         weights(run)
         return
-    found = run.layer_outputs(run.prepare(split.test.images[index:index + 1]))
     if view == "whole":
-        whole_network(run, found, index, classes)
+        whole_network(run, split, index)
         return
+    found = run.layer_outputs(run.prepare(split.test.images[index:index + 1]))
     scores = found[-1].output
     probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
     top = st.columns([1, 3])
@@ -174,12 +196,26 @@ def stream(run: TrainingRun, split) -> None:
              width=96)
 
 
-def whole_network(run: TrainingRun, found, index: int, classes) -> None:
+def whole_network(run: TrainingRun, split, index: int) -> None:
+    """The overview and the clicked channel's convolution. While the run trains they hold
+    still (a figure redrawn every second loses the click that lands on it): they show the
+    network of one step, redrawn on request, on a pause and at the end."""
+    moving = run.training and not run.paused
+    kept = st.session_state.get(OVERVIEW)
+    redraw = st.button("Redraw with the network as it is now", icon=":material/refresh:",
+                       disabled=not moving, key="train_redraw")
+    if redraw or kept is None or kept[0] != (id(run.learner), index) or (
+            not moving and kept[1] != run.steps_trained):
+        found = run.layer_outputs(run.prepare(split.test.images[index:index + 1]))
+        kept = st.session_state[OVERVIEW] = ((id(run.learner), index), run.steps_trained, found)
+    _, at_step, found = kept
     st.markdown(f"Every channel of every layer for test digit #{index}, from the input on the "
                 "left to the ten class scores on the right, as CNN Explainer draws its "
-                "network; here it is the network training now. Click a channel: the lines "
-                "show what it reads; a convolution's channel is then computed below.")
+                f"network; here it is the network you are training, after step {at_step:,}. "
+                "Click a channel: the lines show what it reads; a convolution's channel is "
+                "then computed below, cell by cell.")
     picked = st.session_state.get(CHANNEL)
+    classes = split.test.classes
 
     def remember_click() -> None:
         points = [p for p in st.session_state.train_overview.selection.points
@@ -203,20 +239,18 @@ def whole_network(run: TrainingRun, found, index: int, classes) -> None:
     c = int(where[1].number_input("Output column", 0, out_w - outputs,
                                   min(out_w // 2, out_w - outputs), key="train_patch_col"))
     patch, expected = convolution_patch(source, r, c, outputs)
-    key = (picked, r, c, outputs, id(run.learner))
+    key = (picked, r, c, outputs, id(run.learner), at_step)
     kept = st.session_state.get(ANIMATION)
-    moving = run.training and not run.paused
-    if kept is None or kept[0] != key or (not moving and kept[1] != run.steps_trained):
+    if kept is None or kept[0] != key:
         trace = conv_trace(patch, source.kernels, source.bias, stride=source.stride)
-        kept = st.session_state[ANIMATION] = (key, run.steps_trained, step_animation(trace))
+        kept = st.session_state[ANIMATION] = (key, step_animation(trace))
     st.markdown(f"**{stage.name}, channel {source.channel}** = Σ over all "
                 f"{len(source.inputs)} input channels (input ⋆ kernel) + bias "
                 f"{fmt_number(source.bias, 3)}: the {outputs}×{outputs} outputs from row {r}, "
                 f"column {c}, one cell at a time.")
-    animate(kept[2], key="train_conv_animation")
-    st.caption(f"The weights after step {kept[1]:,}"
-               + (" (pause to see the latest)" if moving and kept[1] != run.steps_trained
-                  else "") + "; the input is the padded patch of the layer's input maps.")
+    animate(kept[1], key="train_conv_animation")
+    st.caption(f"The weights after step {at_step:,}; the input is the padded patch of the "
+               "layer's input maps.")
     query = convolution_query(source, r, c, outputs)
     where[2].link_button("Open in Convolution by hand",
                          "./convolution?" + urllib.parse.urlencode(query),
