@@ -94,10 +94,10 @@ changed = run.settings != settings
 
 
 
-def start() -> None:
+def start(seconds: float) -> None:
     try:
-        st.session_state[RUN].start(max_seconds=float(st.session_state.train_seconds),
-                                    idle_seconds=IDLE_SECONDS, **queue_options())
+        st.session_state[RUN].start(max_seconds=float(seconds), idle_seconds=IDLE_SECONDS,
+                                    **queue_options())
     except jobs.JobLimitError as err:
         st.session_state._train_refused = str(err)
 
@@ -109,7 +109,7 @@ def reset() -> None:
 # Callbacks run before the script, so the buttons and controls are drawn in the new state.
 buttons = st.columns([1, 1, 1, 4])
 buttons[0].button("Start", type="primary", disabled=run.training or changed, on_click=start,
-                  icon=":material/play_arrow:")
+                  args=(max_seconds,), icon=":material/play_arrow:")
 buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":material/stop:")
 buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
                   help="New random weights, with the settings above.")
