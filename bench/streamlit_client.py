@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -179,7 +180,12 @@ class StreamlitClient:
     async def _fetch(self, path: str, caption: str) -> None:
         url = path if path.startswith(("http:", "https:", "data:")) else self.url + path
         if not url.startswith("data:"):
-            await asyncio.to_thread(_get, url)
+            try:
+                await asyncio.to_thread(_get, url)
+            except urllib.error.HTTPError as err:
+                if err.code == 404:  # replaced by a newer run before it was fetched, as a
+                    return           # browser finds when a page redraws every second
+                raise
         self.images.append((caption, time.monotonic()))
 
 
