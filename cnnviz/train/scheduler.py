@@ -8,11 +8,14 @@ run still has a thread, but it trains only while it holds a *slot* of its device
 (the CPU: as many slots as cores, each with one BLAS and one torch thread; a GPU: a few), and
 it asks for its turn between steps (``Job.should_stop`` calls :meth:`Scheduler.checkpoint`):
 
-- **Turns.** A run trains for at most :data:`QUANTUM_SECONDS` of its own time while others
+- **Turns.** A run trains for at most :data:`QUANTUM_SECONDS` of its own work while others
   wait, then goes to the back of the queue (round robin with a quantum), unless it is nearly
-  done (under half a quantum left). The default from-scratch run needs about 2 s of one core,
-  so a class's default runs finish one after another in the order pressed, and a 10-minute
-  run takes its turns among them instead of holding a slot for 10 minutes.
+  done (under half a quantum left). Work is its thread's CPU time on the CPU lane (so a turn
+  holds as much training on a busy machine as on a quiet one: counted in wall-clock seconds,
+  a run that needs 2 s of a core took 40 s under a load of 20, and every run was cut into
+  turns) and wall-clock time on a GPU. The default from-scratch run needs about 2 s of one
+  core, so a class's default runs finish one after another in the order pressed, and a
+  10-minute run takes its turns among them instead of holding a slot for 10 minutes.
 - **Interactive work first.** While the app's ``ModelWorkers`` have work (a Grad-CAM map, a
   feature map, a classification), each lane has that many fewer slots: a training run gives
   its slot back at its next step and waits until the model work is done.
@@ -20,8 +23,8 @@ it asks for its turn between steps (``Job.should_stop`` calls :meth:`Scheduler.c
   in all (``JobLimitError`` beyond, with a message); a run leaves the queue as soon as its job
   stops (its page stopped polling, its session closed, Stop pressed).
 - **Estimates.** :meth:`Scheduler.outlook` replays the queue's round robin with each run's
-  remaining steps times its measured seconds per step (before its first step, the pace
-  measured on runs of the same kind), so a page can say "place 4, about 40 s".
+  remaining steps times its measured work and seconds per step (before its first step, the
+  pace measured on runs of the same kind), so a page can say "place 4, about 40 s".
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Callable
 
 from cnnviz.models import workers
 
-QUANTUM_SECONDS = 10.0  # a turn: the default from-scratch run (about 2 s of a core) fits whole
+QUANTUM_SECONDS = 10.0  # a turn's work: the default from-scratch run (2 s of a core) fits whole
 MAX_QUEUE = 64  # live runs in a process: two classes' worth
 GPU_SLOTS = 4  # runs training at once on one GPU (small networks; CNNVIZ_GPU_TRAINING_SLOTS)
 DEFAULT_PACE = 0.05  # seconds per step before anything of a kind was measured
@@ -66,15 +69,17 @@ def lane_of(device) -> str:
 class Ticket:
     """A run's place with the scheduler; only the scheduler writes it, under its lock."""
 
-    job: object  # the Job: asked ``stop_due(used)``, ``steps_left()`` and ``kind``
+    job: object  # the Job: asked ``stop_due(used)``, ``steps_left()``, ``max_seconds``
     lane: str
     owner: object
     kind: str
-    state: str = "queued"  # queued, running, paused, gone
-    used: float = 0.0  # seconds holding a slot, all turns
-    turn_used: float = 0.0  # ... in the current turn
+    state: str = "queued"  # queued, running, paused, stopping, gone
+    used: float = 0.0  # wall-clock seconds holding a slot, all turns
+    work: float = 0.0  # its work in the slot: the thread's CPU seconds (wall on a GPU)
+    turn_work: float = 0.0  # ... in the current turn
     checkpoints: int = 0  # steps asked for while holding a slot
-    mark: float = 0.0  # when the time in the slot was last counted
+    mark: float = 0.0  # when the time in the slot was last counted (wall clock)
+    work_mark: float = 0.0  # ... (work clock)
     paused: bool = False
     credits: int = 0  # single steps granted while paused
     order: int = 0
@@ -120,8 +125,9 @@ class Scheduler:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._order = itertools.count()
-        self._pace: dict[str, float] = {}  # kind -> seconds per step, measured
-        self._typical: dict[str, float] = {}  # kind -> seconds a whole run took
+        self._pace: dict[str, float] = {}  # kind -> work per step, measured
+        self._wall: dict[str, float] = {}  # kind -> wall-clock seconds per second of work
+        self._typical: dict[str, float] = {}  # kind -> work a whole run took
 
     # ----- lanes -----
     def _lane(self, name: str) -> _Lane:
@@ -167,11 +173,7 @@ class Scheduler:
         interactive work waiting, the turn over) and wait for it again. False when the job
         must stop (it then trains no further)."""
         with self._lock:
-            now = time.monotonic()
-            spent = now - ticket.mark
-            ticket.used += spent
-            ticket.turn_used += spent
-            ticket.mark = now
+            self._count(ticket)
             ticket.checkpoints += 1
             if ticket.job.stop_due(ticket.used):
                 return False
@@ -180,10 +182,10 @@ class Scheduler:
                 self._release(ticket, lane, "paused")
             elif len(lane.running) > max(0, lane.slots - self.interactive()):
                 self._release(ticket, lane, "queued", front=True)
-            elif ticket.turn_used >= self.quantum and lane.ready and \
-                    self._remaining(ticket) > self.quantum / 2:
+            elif ticket.turn_work >= self.quantum and lane.ready and \
+                    self._estimate(ticket)[0] > self.quantum / 2:
                 self._learn(ticket)
-                ticket.turn_used = 0.0
+                ticket.turn_work = 0.0
                 self._release(ticket, lane, "queued")
             else:
                 if ticket.paused:
@@ -196,7 +198,7 @@ class Scheduler:
         with self._lock:
             lane = self._lanes[ticket.lane]
             if ticket in lane.running:
-                ticket.used += time.monotonic() - ticket.mark
+                self._count(ticket)
                 lane.running.remove(ticket)
             if ticket in lane.ready:
                 lane.ready.remove(ticket)
@@ -205,7 +207,7 @@ class Scheduler:
                 self._learn(ticket)
                 if ticket.checkpoints:
                     self._typical[ticket.kind] = self._blend(self._typical.get(ticket.kind),
-                                                             ticket.used)
+                                                             ticket.work)
             ticket.state = "gone"
             self._changed.notify_all()
 
@@ -283,56 +285,74 @@ class Scheduler:
                 if free > 0 and ticket in itertools.islice(lane.ready, free):
                     lane.ready.remove(ticket)
                     lane.running.append(ticket)
-                    ticket.state, ticket.mark = "running", time.monotonic()
+                    ticket.state = "running"
+                    ticket.mark, ticket.work_mark = time.monotonic(), self._clock(ticket)()
                     if ticket.paused:
                         ticket.credits -= 1
                     return True
             busy = ticket.state == "queued" and lane.slots - len(lane.running) > 0
             self._changed.wait(BUSY_POLL if busy else WAIT_POLL)
 
+    @staticmethod
+    def _clock(ticket: Ticket) -> Callable[[], float]:
+        """What a turn is counted in: the run's thread's CPU time on the CPU (read in that
+        thread: every caller of ``_count`` is), wall-clock time on a GPU."""
+        return time.thread_time if ticket.lane == "cpu" else time.monotonic
+
+    def _count(self, ticket: Ticket) -> None:
+        now, work = time.monotonic(), self._clock(ticket)()
+        ticket.used += now - ticket.mark
+        ticket.work += work - ticket.work_mark
+        ticket.turn_work += work - ticket.work_mark
+        ticket.mark, ticket.work_mark = now, work
+
     def _learn(self, ticket: Ticket) -> None:
-        """Remember the pace of ``ticket``'s kind (seconds per step in a slot)."""
-        if ticket.checkpoints >= 3:
-            self._pace[ticket.kind] = self._blend(self._pace.get(ticket.kind),
-                                                  ticket.used / ticket.checkpoints)
+        """Remember the pace of ``ticket``'s kind (work per step, wall time per work)."""
+        if ticket.checkpoints >= 3 and ticket.work > 0:
+            kind = ticket.kind
+            self._pace[kind] = self._blend(self._pace.get(kind), ticket.work / ticket.checkpoints)
+            self._wall[kind] = self._blend(self._wall.get(kind), ticket.used / ticket.work)
 
     @staticmethod
     def _blend(old: float | None, new: float) -> float:
         return new if old is None else 0.7 * old + 0.3 * new
 
-    def _remaining(self, ticket: Ticket) -> float:
-        """Seconds of slot time ``ticket`` still needs, estimated."""
-        pace = (ticket.used / ticket.checkpoints if ticket.checkpoints >= 3
+    def _estimate(self, ticket: Ticket) -> tuple[float, float]:
+        """(work ``ticket`` still needs, wall-clock seconds per second of its work)."""
+        measured = ticket.checkpoints >= 3 and ticket.work > 0
+        pace = (ticket.work / ticket.checkpoints if measured
                 else self._pace.get(ticket.kind, DEFAULT_PACE))
+        wall = ticket.used / ticket.work if measured else self._wall.get(ticket.kind, 1.0)
         left = ticket.job.steps_left()
         typical = self._typical.get(ticket.kind)
         if left is not None:
-            estimate = max(left, 0) * pace
+            work = max(left, 0) * pace
         else:
-            estimate = max(typical - ticket.used, pace) if typical else self.quantum
-        return min(estimate, max(ticket.job.max_seconds - ticket.used, 0.0))
+            work = max(typical - ticket.work, pace) if typical else self.quantum
+        return min(work, max(ticket.job.max_seconds - ticket.used, 0.0) / wall), wall
 
-    def _turn(self, remaining: float, turn_used: float) -> float:
-        """How long a run with ``remaining`` seconds of work trains in one turn."""
-        allowed = max(self.quantum - turn_used, 0.0)
-        return remaining if remaining - allowed <= self.quantum / 2 else allowed
+    def _turn(self, work: float, turn_work: float) -> float:
+        """How much of ``work`` a run does in one turn, ``turn_work`` of it already done."""
+        allowed = max(self.quantum - turn_work, 0.0)
+        return work if work - allowed <= self.quantum / 2 else allowed
 
     def _replay(self, lane: _Lane) -> tuple[dict, dict]:
         """Each run's estimated start and end (seconds from now): the lane's round robin
         played forward with the runs' remaining work, all slots free of interactive work."""
-        left = {t: self._remaining(t) for t in itertools.chain(lane.running, lane.ready)}
+        estimates = {t: self._estimate(t) for t in itertools.chain(lane.running, lane.ready)}
+        left = {t: work for t, (work, _) in estimates.items()}
         starts, ends, slots = {}, {}, []
         queue = deque(lane.ready)
         order = itertools.count()
 
-        def launch(ticket: Ticket, at: float, turn_used: float) -> None:
+        def launch(ticket: Ticket, at: float, turn_work: float) -> None:
             starts.setdefault(ticket, at)
-            length = self._turn(left[ticket], turn_used)
-            left[ticket] -= length
-            heapq.heappush(slots, (at + length, next(order), ticket))
+            work = self._turn(left[ticket], turn_work)
+            left[ticket] -= work
+            heapq.heappush(slots, (at + work * estimates[ticket][1], next(order), ticket))
 
         for ticket in lane.running:
-            launch(ticket, 0.0, ticket.turn_used)
+            launch(ticket, 0.0, ticket.turn_work)
         while queue and len(slots) < lane.slots:
             launch(queue.popleft(), 0.0, 0.0)
         while slots:
