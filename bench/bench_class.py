@@ -377,6 +377,15 @@ HEADER = ("            map s         complete s    server GB     browser  server
           "CPU s  images errors")
 
 
+def print_all(results: list[dict], header: str, summarise) -> None:
+    """Every run's row again under one header, when there was more than one."""
+    if len(results) > 1:
+        print("\nAll runs:")
+        print(header)
+        for result in results:
+            print(summarise(result))
+
+
 def describe(repo: Path) -> str:
     commit = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %s"],
                             capture_output=True, text=True).stdout.strip()[:70]
@@ -448,11 +457,7 @@ def main() -> None:
         results.append(result)
         print(HEADER)
         print(summary(result), flush=True)
-    if len(results) > 1:
-        print("\nAll runs:")
-        print(HEADER)
-        for result in results:
-            print(summary(result))
+    print_all(results, HEADER, summary)
     if args.json:
         args.json.write_text(json.dumps({"app": args.url or describe(repo),
                                          "date": f"{datetime.now():%Y-%m-%d %H:%M}",

@@ -52,11 +52,12 @@ from bench.bench_class import (  # noqa: E402
     Sampler,
     cpu,
     describe,
+    measure_own_server,
     memory,
     photos,
+    print_all,
 )
 from bench.streamlit_client import StreamlitClient  # noqa: E402
-from tests.conftest import running_app  # noqa: E402
 
 GOAL = {"sessions": 30, "finished": 180.0, "gradcam": 3.0}
 LABS = {  # page, widgets set before Start (radio label -> option), what shows the run ended
@@ -204,27 +205,17 @@ def main() -> None:
     print(f"goal: {GOAL['sessions']} sessions of the default NumPy run, none refused, finished "
           f"p95 < {GOAL['finished']:.0f} s, Grad-CAM map p95 < {GOAL['gradcam']:.0f} s")
     results = []
+    args.quiet = None  # bench_class's runner passes it on; nothing here waits for quiet
     for count in args.sessions:
         load = os.getloadavg()[0]
-        pid = {}
-        log = Path(f"/tmp/bench-train-class-{os.getpid()}-{count}.log")
-        result = None
-        try:
-            with running_app(log, repo, on_start=lambda p: pid.setdefault("server", p)) as url:
-                result = asyncio.run(burst(url, pid["server"], args.lab, count, args))
-        except AssertionError:
-            if result is None:
-                raise
-            print(f"the server logged a traceback: {log}")
+        result = measure_own_server(
+            repo, count, args,
+            lambda url, pid, n, _quiet, _timeout: burst(url, pid, args.lab, n, args))
         result["load_before"] = load
         results.append(result)
         print(HEADER)
         print(summary(result), flush=True)
-    if len(results) > 1:
-        print("\nAll runs:")
-        print(HEADER)
-        for result in results:
-            print(summary(result))
+    print_all(results, HEADER, summary)
     if args.json:
         args.json.write_text(json.dumps({"app": describe(repo), "runs": results}, indent=1))
 

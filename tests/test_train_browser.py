@@ -7,14 +7,20 @@ from tests.conftest import assert_no_exception, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def test_a_short_training_shows_live_curves_then_the_confusion_matrix(visit, page, artefacts):
-    visit("train-cnn")
+def start_training(visit, page, epochs: int, path: str = "train-cnn"):
+    """Open the page, set the epochs, press Start; the main area's locator."""
+    visit(path)
     main = page.locator('[data-testid="stMain"]')
-    epochs = main.get_by_label("Epochs")
-    epochs.fill("1")
-    epochs.press("Enter")
+    field = main.get_by_label("Epochs")
+    field.fill(str(epochs))
+    field.press("Enter")
     wait_for_app(page)
     main.get_by_role("button", name="Start").click()
+    return main
+
+
+def test_a_short_training_shows_live_curves_then_the_confusion_matrix(visit, page, artefacts):
+    main = start_training(visit, page, 1)
     page.get_by_text("steps/s").first.wait_for(timeout=60_000)  # the live progress line
     curves = main.locator(".js-plotly-plot").first
     curves.get_by_text("Loss (cross-entropy)").wait_for(timeout=60_000)
@@ -99,13 +105,7 @@ def progress_step(main) -> int:
 
 def test_pause_step_resume_and_a_learning_rate_change_appear_in_the_history(visit, page,
                                                                           artefacts):
-    visit("train-cnn")
-    main = page.locator('[data-testid="stMain"]')
-    epochs = main.get_by_label("Epochs")
-    epochs.fill("20")
-    epochs.press("Enter")
-    wait_for_app(page)
-    main.get_by_role("button", name="Start").click()
+    main = start_training(visit, page, 20)
     page.get_by_text("steps/s").first.wait_for(timeout=120_000)
     click_until(page, main.get_by_role("button", name="Pause"), "Paused after step")
     paused_at = progress_step(main)
@@ -148,13 +148,7 @@ TILE = """([stage, channel]) => {
 
 
 def test_a_click_on_a_neuron_animates_its_convolution_in_place(visit, page, artefacts):
-    visit("train-cnn?train_watch=whole")
-    main = page.locator('[data-testid="stMain"]')
-    epochs = main.get_by_label("Epochs")
-    epochs.fill("1")
-    epochs.press("Enter")
-    wait_for_app(page)
-    main.get_by_role("button", name="Start").click()
+    main = start_training(visit, page, 1, "train-cnn?train_watch=whole")
     page.get_by_text("Test accuracy").wait_for(timeout=300_000)
     wait_for_app(page)
     before = page.url

@@ -128,12 +128,18 @@ def _png(img) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_clicked_channel_is_computed_in_place_with_the_trained_numbers(page_after_training):
-    at, run = page_after_training
+def clicked_conv2(at):
+    """The page with the whole network shown and conv2's channel 3 clicked (8 inputs)."""
     at.session_state["train_watch"] = "whole"
-    at.session_state["_train_channel"] = (4, 3)  # conv2 (8 input channels), channel 3
+    at.session_state["_train_channel"] = (4, 3)
     at.run()
     assert_clean(at)
+    return at
+
+
+def test_a_clicked_channel_is_computed_in_place_with_the_trained_numbers(page_after_training):
+    at, run = page_after_training
+    clicked_conv2(at)
     [board] = animations(at)
     titles = [g["title"] for g in board["grids"]]
     assert sum(t.startswith("Input") for t in titles) == 8  # every input channel
@@ -150,11 +156,7 @@ def test_a_clicked_channel_is_computed_in_place_with_the_trained_numbers(page_af
 
 
 def test_a_clicked_channel_opens_in_convolution_by_hand_with_the_same_numbers(page_after_training):
-    at, _ = page_after_training
-    at.session_state["train_watch"] = "whole"
-    at.session_state["_train_channel"] = (4, 3)  # conv2 (8 input channels), channel 3
-    at.run()
-    assert_clean(at)
+    at = clicked_conv2(page_after_training[0])
     link = next(b for b in at.link_button if b.label == "Open in Convolution by hand")
     url = urllib.parse.urlsplit(link.proto.url)
     assert url.path == "./convolution"
