@@ -116,6 +116,9 @@ class Trainee:
                     places.append(int(PLACE.search(body).group(1)))
                 if what == kind and text in body:
                     finished = time.monotonic() - start
+        print(f"  {'refused' if refused else 'not finished' if finished is None else 'finished'}"
+              f" after {time.monotonic() - start:.0f} s (first place shown: "
+              f"{places[0] if places else 'none'})", flush=True)
         return {"finished": finished, "refused": refused,
                 "first_place": places[0] if places else None, "exceptions": client.exceptions}
 
@@ -129,7 +132,8 @@ async def gradcam_while(url: str, busy: asyncio.Event, every: float, timeout: fl
     pictures = photos(40, seed=7)
     while busy.is_set():
         began = time.monotonic()
-        result = await session.upload_and_time(pictures[k % len(pictures)], f"gc-{k}.jpg")
+        result = await asyncio.wait_for(
+            session.upload_and_time(pictures[k % len(pictures)], f"gc-{k}.jpg"), timeout)
         times.append(result["map"])
         k += 1
         await asyncio.sleep(max(0.0, every - (time.monotonic() - began)))
@@ -145,6 +149,7 @@ async def burst(url: str, server_pid: int | None, lab: str, count: int, args) ->
     await warm.client.close()
     trainees = [Trainee(url, lab) for _ in range(count)]
     await asyncio.gather(*(t.open(args.timeout) for t in trainees))
+    print(f"  {count} sessions open on the {lab} page; Start", flush=True)
     busy = asyncio.Event()
     busy.set()
     observer = asyncio.create_task(gradcam_while(url, busy, args.every, args.timeout))

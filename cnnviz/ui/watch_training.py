@@ -38,6 +38,7 @@ from cnnviz.ui.training import progress_line
 VIEWS = {"layers": "Layers", "weights": "Weights", "gradients": "Gradients",
          "stream": "Test digits", "whole": "Whole network"}
 REFRESH_SECONDS = 1.0  # a redraw a second while training: enough to watch, cheap to serve
+WAITING_REFRESH_SECONDS = 2.0  # while waiting for a turn: the place and the estimate
 STREAM = 12  # test digits in the stream at once
 MAPS_PER_LAYER = 16  # channels drawn per layer in the Layers view
 SEEN_DONE = "_train_seen_done"  # the job whose end the page has redrawn for
@@ -47,11 +48,17 @@ OVERVIEW = "_train_overview_at"  # (learner and digit, step, layer outputs) draw
 
 def show(run: TrainingRun, split, learning_rates) -> None:
     """The live section; call once per run of the page's script. Two fragments redraw apart:
-    the progress, controls and curves every second while the run trains; the view inside
-    the network every second too, except the whole network, which holds still so a click
-    on it is never lost to a redraw."""
+    the progress, controls and curves; the view inside the network, except the whole
+    network, which holds still so that a click on it is never lost to a redraw. A waiting
+    run redraws its place only, every two seconds (a class of 30 waits at once: each redraw
+    costs the server), and the page is run whole once when its turn comes or goes."""
+    def waits(snap) -> bool:  # for its turn (not for a step asked while paused)
+        return snap is not None and snap.state == "queued" and not run.paused
 
-    @st.fragment(run_every=REFRESH_SECONDS if run.training else None)
+    waiting = waits(run.poll())
+
+    @st.fragment(run_every=None if not run.training else
+                 WAITING_REFRESH_SECONDS if waiting else REFRESH_SECONDS)
     def progress() -> None:
         snap = run.poll()
         if snap is not None:
@@ -59,7 +66,9 @@ def show(run: TrainingRun, split, learning_rates) -> None:
             if snap.done and st.session_state.get(SEEN_DONE) is not run.job:
                 st.session_state[SEEN_DONE] = run.job
                 st.rerun()  # redraw the whole page once: results, enabled buttons
-            if snap.state == "queued":
+            if not snap.done and waits(snap) != waiting:
+                st.rerun()  # its turn came or went: the whole page, with its redraw rates
+            if waiting:
                 st.caption("The curves and the views inside the network appear when its turn "
                            "comes; keep this page open (a closed page leaves the queue).")
                 return
@@ -80,11 +89,11 @@ def show(run: TrainingRun, split, learning_rates) -> None:
         return run.training and view != "whole"
 
     url_state.choice("train_watch", VIEWS, label=VIEWS.get)
-    redrawn = live(st.session_state.train_watch)
+    redrawn = live(st.session_state.train_watch) and not waiting
 
     @st.fragment(run_every=REFRESH_SECONDS if redrawn else None)
     def views() -> None:
-        if redrawn and run.poll().state == "queued":
+        if waiting:
             return  # a waiting run draws its place only
         pick = st.columns([3, 1])
         view = pick[0].segmented_control("Watch", tuple(VIEWS), format_func=VIEWS.get,
