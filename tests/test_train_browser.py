@@ -163,7 +163,7 @@ def test_a_click_on_a_neuron_animates_its_convolution_in_place(visit, page, arte
             continue
     wait_for_app(page)
     assert page.url.split("?")[0] == before.split("?")[0]  # the same page: in place
-    titles = board.first.locator(".cnnviz-title").all_inner_texts()
+    titles = board.first.locator(".cnnviz-title").all_text_contents()
     assert sum(t.startswith("Input") for t in titles) == 8
     assert sum(t.startswith("Kernel") for t in titles) == 8
     assert board.first.get_attribute("data-frames") == "16"
