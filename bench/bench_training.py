@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cnnviz import train  # noqa: E402
-from cnnviz.train import networks  # noqa: E402
+from cnnviz.train.scratch import networks  # noqa: E402
 from cnnviz.train.scratch.networks import Recipe  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)

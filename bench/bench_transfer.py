@@ -30,11 +30,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnviz import models  # noqa: E402
-from cnnviz.train import TorchLearner, augment, read_image_folders, transfer  # noqa: E402
+from cnnviz.train import TorchLearner, read_image_folders, transfer  # noqa: E402
+from cnnviz.train.transfer import augment  # noqa: E402
 from cnnviz.train.transfer.backbone_features import features  # noqa: E402
 from cnnviz.train.transfer.finetune import FineTuning, PhotoInputs, Plan  # noqa: E402
 from cnnviz.train.transfer.group_split import grouped_split  # noqa: E402
-from cnnviz.train.transfer.texture_demo import as_zip, demo_split, texture_demo  # noqa: E402
+from cnnviz.train.transfer.texture_demo import TEXTURES, as_zip, demo_split, texture_demo  # noqa: E402
 
 
 def seconds(fn) -> float:
@@ -89,7 +90,7 @@ def default_run(photos_wanted: int | None = None) -> None:
     if photos_wanted is None:
         photos, split = demo_split()
     else:
-        photos = read_image_folders(as_zip(texture_demo(patches_per_class=photos_wanted // 4)))
+        photos = read_image_folders(as_zip(texture_demo(patches_per_class=photos_wanted // len(TEXTURES))))
         split = grouped_split(photos.labels, photos.groups)
     plan = Plan(max_seconds=1e9)
     run = FineTuning(transfer.build(bundle, len(photos.classes)), photos, split,

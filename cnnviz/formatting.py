@@ -1,9 +1,12 @@
 """Numbers and shapes as people read them, one way everywhere: a real minus sign, no
-trailing zeros, large counts with a prefix (20.7 M), and shapes written "3 × 224 × 224".
+trailing zeros, large counts with a prefix (20.7 M), and shapes written "3 × 224 × 224"; and
+names that people chose, shown as the text they typed (:func:`plain`).
 
 Core code (step traces, grid text, error messages) and figures both write numbers, so this
 lives in the core and ``cnnviz.figures.style`` re-exports it for figures.
 """
+
+import re
 
 MINUS = "\u2212"  # U+2212: a real minus sign, wider and more legible than a hyphen
 
@@ -43,3 +46,19 @@ def duration(seconds: float) -> str:
         return f"{max(round(seconds / 5) * 5, 1) if seconds >= 10 else round(seconds) or 1} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
+# Where GitHub-flavoured Markdown turns bare text into a link (http://…, www.…, a@b.c); a word
+# joiner (U+2060, invisible) there keeps it text.
+_AUTOLINK = re.compile(r"(:(?=//)|(?<=www)(?=\.)|@)", re.IGNORECASE)
+
+
+def plain(text) -> str:
+    """``text`` (a class, file or folder name someone chose, or a message quoting one) as
+    Markdown that shows exactly these characters: every punctuation mark escaped, line breaks
+    as spaces, no address turned into a link. Streamlit draws messages, captions and labels as
+    Markdown, where a class named ``![x](http://host/x.gif)`` would make every browser that
+    shows it fetch that address."""
+    text = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).splitlines()))
+    return _PUNCTUATION.sub(r"\\\1", text)

@@ -22,6 +22,8 @@ torch.backends.cudnn.allow_tf32 = False
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTEFACTS = ROOT / "test-artifacts"
+# Fine-tuned models the tests finish are kept there, not in the user's cache (servers inherit it).
+os.environ.setdefault("CNNVIZ_KEPT_MODELS_DIR", str(ARTEFACTS / "kept-models"))
 CHROMIUM = os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium keeps trying to reach Google's services and, on a machine with no
 # network, stalls on refused connections.
@@ -60,15 +62,16 @@ def artefacts() -> Path:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, root: Path = ROOT, on_start=None):
-    """`streamlit run app.py` exactly as the README starts it, in the checkout ``root``, on a
-    free localhost port; yields its URL once it answers (``on_start`` hears the server's
-    process id first), and fails if its log holds a traceback when it stops."""
+def running_app(log_path: Path, root: Path = ROOT, on_start=None, extra_args=()):
+    """`streamlit run app.py` exactly as the README starts it (with ``extra_args``, options
+    such as ``--server.disconnectedSessionTTL 2``), in the checkout ``root``, on a free
+    localhost port; yields its URL once it answers (``on_start`` hears the server's process id
+    first), and fails if its log holds a traceback when it stops."""
     port = _free_port()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *extra_args],
             cwd=root, stdout=log, stderr=subprocess.STDOUT,
         )
         if on_start is not None:
@@ -162,12 +165,15 @@ def visit(streamlit_server, page):
 
 def wait_for_app(tab, timeout_ms: int = 180_000) -> None:
     """Wait until the page's title is drawn and Streamlit has finished running the script
-    (its 'running' status widget gone for half a second)."""
+    (its 'running' status widget gone for half a second), and on a phone until the page has
+    run again for the width its probe reported (cnnviz.ui.viewport)."""
     tab.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
     idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    settled = "() => document.documentElement.dataset.cnnvizViewport !== 'asked'"
     for _ in range(2):
         tab.wait_for_function(idle, timeout=timeout_ms)
         tab.wait_for_timeout(500)
+    tab.wait_for_function(settled, timeout=timeout_ms)
     tab.wait_for_function(idle, timeout=timeout_ms)
 
 

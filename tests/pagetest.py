@@ -1,6 +1,7 @@
 """Running one page headlessly with Streamlit's AppTest, as the page tests all do."""
 
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -32,7 +33,14 @@ def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def shown(markdown: str) -> str:
+    """The text a Markdown source shows: escapes resolved, and the invisible word joiners
+    that ``formatting.plain`` puts in addresses dropped (AppTest gives element sources)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
 def animations(at: AppTest) -> list[dict]:
     """The data each browser animation on the page was given (cnnviz.figures.animation),
     in page order: the frames, where it starts, its grids."""
-    return [json.loads(element.proto.json) for element in at.get("bidi_component")]
+    return [data for data in (json.loads(element.proto.json)
+                              for element in at.get("bidi_component")) if "frames" in data]

@@ -176,9 +176,13 @@ def test_channel_grid_colours_each_map_by_its_values_and_labels_it():
     pixels = decoded(fig)
     top = get_colorscale("Cividis")[-1][1]  # the sequential scale's last colour, "#fee838"
     bottom = get_colorscale("Cividis")[0][1]
-    targets = next(trace for trace in fig.data if trace.type == "scatter")
-    assert list(targets.customdata) == [4, 1, 0] and list(targets.text) == ["4", "1", "0"]
+    targets, labels = (trace for trace in fig.data if trace.type == "scatter")
+    assert list(targets.customdata) == [4, 1, 0] and list(labels.text) == ["4", "1", "0"]
     tile = 70  # 7 × 7 maps, each pixel repeated 10 times
+    # Each number in the picture's coordinates, centred in the band under its own map (so it
+    # stays there however large the browser draws the figure).
+    assert list(labels.x) == [35, 76 + 35, 2 * 76 + 35]
+    assert list(labels.y) == [tile + fm.LABEL_PX / 2] * 3
     assert np.abs(pixels[5, 5] - hex_rgb(top)).max() <= 2  # channel 4
     assert np.abs(pixels[5, 76 + 5] - hex_rgb(bottom)).max() <= 2  # channel 1, a dark corner
     middle = pixels[35, 76 + 35]  # channel 1's bright pixel: halfway up the scale

@@ -1,5 +1,6 @@
 """read_image_folders: a zip of class folders becomes a PhotoSet; every bad archive is refused
-with its own message or has its bad members skipped and counted; nothing touches the disk."""
+with its own message or has its bad members skipped and counted; nothing touches the disk;
+near-duplicate photos (re-saved, resized, cropped, burst shots of real photos) share a group."""
 
 import io
 import os
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+import scipy.fft
+from PIL import Image, ImageEnhance
 
 from cnnviz import images
 from cnnviz.train import DatasetError, read_image_folders
+from cnnviz.train.transfer import near_duplicates
+from cnnviz.train.transfer.group_split import grouped_split
 from cnnviz.train.transfer.photo_set import MAX_SIDE
 
 
@@ -221,13 +225,99 @@ def test_messages_are_distinct():
 
 def test_every_image_format_the_app_reads_is_accepted():
     """The zip reader uses images.load_image, so what the photo pickers read is read here."""
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8))
     entries = {}
-    for fmt, ext in [("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("BMP", "bmp"),
-                     ("TIFF", "tif"), ("WEBP", "webp")]:
+    for seed, (fmt, ext) in enumerate([("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"),
+                                       ("BMP", "bmp"), ("TIFF", "tif"), ("WEBP", "webp")]):
+        img = Image.open(io.BytesIO(png(seed, (24, 20))))  # a different photo for each
         buffer = io.BytesIO()
         img.save(buffer, format=fmt)
         entries.update({f"{c}/{fmt}.{ext}": buffer.getvalue() for c in ("x", "y")})
         images.load_image(buffer.getvalue())
     photos = read_image_folders(archive(entries), min_per_class=6)
     assert photos.counts == {"x": 6, "y": 6} and photos.undecodable == ()
+
+
+# ------------------------------------------------------------------ near-duplicates
+SAMPLES = sorted((images.ASSETS / "samples").glob("*.jpg"))
+
+
+def jpeg(img: Image.Image, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def copies(img: Image.Image) -> dict[str, bytes]:
+    """A photo and the near-duplicates a phone or a messaging app makes of it."""
+    w, h = img.size
+    return {
+        "taken": jpeg(img),
+        "resaved": jpeg(Image.open(io.BytesIO(jpeg(img, 40)))),
+        "resized": jpeg(img.resize((w // 2, h // 2))),
+        "cropped": jpeg(img.crop((w // 67, h // 67, w - w // 67, h - h // 67))),  # 3 %
+        "brighter": jpeg(ImageEnhance.Brightness(img).enhance(1.2)),
+        "burst": jpeg(img.crop((w // 50, 0, w, h))),  # the camera moved by 2 %
+    }
+
+
+def test_near_duplicates_of_real_photos_share_a_group_and_different_photos_do_not():
+    """Seven sample photos, each with five near-duplicates. (The brick wall is left out: a
+    crop shifts its repeating pattern beyond the hash's reach; see near_duplicates.)"""
+    entries = {}
+    for i, path in enumerate(p for p in SAMPLES if p.stem != "brick"):
+        for kind, data in copies(Image.open(path)).items():
+            entries[f"{'ab'[i % 2]}/{path.stem}_{kind}.jpg"] = data
+    photos = read_image_folders(archive(entries))
+    assert len(photos) == 6 * (len(SAMPLES) - 1)
+    by_photo = {}
+    for name, group in zip(photos.names, photos.groups):
+        by_photo.setdefault(name.split("/")[1].rsplit("_", 1)[0], set()).add(int(group))
+    assert all(len(groups) == 1 for groups in by_photo.values()), by_photo
+    assert len({g for groups in by_photo.values() for g in groups}) == len(SAMPLES) - 1
+    # ... so a split keeps every copy of a photo in one part.
+    split = grouped_split(photos.labels, photos.groups)
+    parts = [set(photos.groups[index]) for index in split.parts().values()]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+
+
+def test_regions_of_one_photo_and_different_photos_stay_apart():
+    """Quarters of the sample and texture photos (textures look alike everywhere) are
+    different photos; none is taken for a near-duplicate of another."""
+    pictures = [Image.open(p) for p in SAMPLES + sorted((images.ASSETS / "textures").glob("*"))]
+    quarters = [img.crop((x, y, x + img.width // 2, y + img.height // 2)) for img in pictures
+                for x in (0, img.width // 2) for y in (0, img.height // 2)]
+    hashes = np.array([near_duplicates.phash(q) for q in quarters], dtype=np.uint64)
+    apart = near_duplicates.distances(hashes, hashes)[np.triu_indices(len(hashes), 1)]
+    assert apart.min() > near_duplicates.HAMMING_THRESHOLD
+
+
+def test_the_hash_is_the_dct_of_the_shrunk_photo_as_scipy_computes_it():
+    img = Image.open(SAMPLES[0])
+    small = np.asarray(img.convert("L").resize((32, 32), Image.BILINEAR, reducing_gap=2.0),
+                       dtype=np.float64)
+    low = scipy.fft.dctn(small, norm="ortho")[:8, :8].ravel()[1:]
+    expected = "".join("1" if c > np.median(low) else "0" for c in low)
+    assert format(near_duplicates.phash(img), "063b") == expected
+
+
+def test_a_chain_of_near_duplicates_is_one_group_and_classes_never_share_one():
+    bits = (1 << near_duplicates.HAMMING_THRESHOLD) - 1  # as many ones as the threshold
+    hashes = [0, bits, (bits << 20) | bits, 0, ((1 << 20) - 1) << 40]
+    labels = [0, 0, 0, 1, 0]
+    groups = near_duplicates.group(hashes, labels)
+    assert groups[0] == groups[1] == groups[2]  # at the threshold, twice over: a chain
+    assert groups[3] != groups[0]  # the same hash in another class is not grouped
+    assert groups[4] != groups[0] and len(set(groups.tolist())) == 3
+
+
+def test_a_class_of_near_duplicates_only_is_refused_by_name():
+    img = Image.open(SAMPLES[0])
+    entries = {**classes({"red": 6}),
+               **{f"black/{kind}.jpg": data for kind, data in copies(img).items()}}
+    refused(archive(entries), r"3 different photos.*'black' \(6 photos, 1 different\)")
+
+
+def test_a_readme_beside_one_folder_of_class_folders_is_skipped():
+    entries = {"README.txt": b"my soil photos", **classes({"red": 5, "black": 5}, "soil/")}
+    photos = read_image_folders(archive(entries))
+    assert photos.classes == ("black", "red") and photos.ignored == 1

@@ -118,3 +118,30 @@ def test_training_jobs_are_bounded(split):
     with pytest.raises(train.JobLimitError, match="at most"):
         train.training_job(learner, split.train.images, split.train.labels,
                            epochs=jobs.MAX_EPOCHS + 1)
+
+
+def test_a_finished_job_leaves_no_cycle_with_its_owner():
+    """A run that keeps its job and gives it its own method (FineTuning, TrainingRun) must be
+    freed as soon as the page drops it: the server turns Streamlit's collection off, so a
+    cycle would keep a fine-tuned network until Python's collector happened to run."""
+    import gc
+    import weakref
+
+    class Run:
+        def __init__(self):
+            self.weights = torch.zeros(1000)
+            self.job = jobs.Job(self.work).start()
+
+        def work(self, job):
+            return self.weights.sum()
+
+    gc.disable()
+    try:
+        run = Run()
+        poll_until_done(run.job)
+        run.job.join()
+        alive = weakref.ref(run.weights)
+        del run
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -184,9 +184,10 @@ def test_the_models_that_work_offline_are_the_cached_ones(fresh_zoo, monkeypatch
 
 
 class FileServer:
-    """Serves bytes on loopback, as a weights or data mirror would, and notes each request."""
+    """Serves bytes on loopback, as a weights or data mirror would, and notes each request. A
+    file may also be a function that answers the request itself (a slow or endless server)."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict):
         self.requests = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -194,6 +195,8 @@ class FileServer:
                 name = handler.path.rsplit("/", 1)[1]
                 self.requests.append(name)
                 body = files.get(name)
+                if callable(body):
+                    return body(handler)
                 handler.send_response(200 if body is not None else 404)
                 handler.end_headers()
                 handler.wfile.write(body or b"")

@@ -97,12 +97,15 @@ def test_batch_norm_train_and_eval_modes_match_torch_batchnorm2d():
                                    theirs.eval()(torch.tensor(x)).numpy(), atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("name", ["sgd", "sgd+momentum", "adam"])
 def test_optimisers_follow_torch_optim_step_for_step(name):
+    """Each with its defaults beside torch.optim's: plain SGD is momentum 0 in both."""
     net = nn_np.scratch_cnn(dtype=np.float64)
     twin = torch_twin(net)
-    ours = {"sgd": SGD(net, lr=0.05, momentum=0.9), "adam": Adam(net, lr=0.01)}[name]
-    theirs = {"sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+    ours = {"sgd": SGD(net, lr=0.05), "sgd+momentum": SGD(net, lr=0.05, momentum=0.9),
+            "adam": Adam(net, lr=0.01)}[name]
+    theirs = {"sgd": lambda p: torch.optim.SGD(p, lr=0.05),
+              "sgd+momentum": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
               "adam": lambda p: torch.optim.Adam(p, lr=0.01)}[name](twin.parameters())
     dense, linear = net.layers[-1], twin.dense
     for step in range(4):  # the same gradients, set by hand, fed to both
@@ -129,12 +132,38 @@ def test_he_initialisation_has_variance_two_over_fan_in():
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_gradient_check_finds_backprop_right(split, batch_norm):
+def test_gradient_check_checks_every_entry_and_finds_backprop_right(split, batch_norm):
     net = nn_np.scratch_cnn(batch_norm=batch_norm, dtype=np.float64)
     x = train.Standardise.fit(split.train.images, np.float64)(split.train.images[:6])
-    errors = gradient_check(net, x, split.train.labels[:6])
-    assert set(errors) == {f"{n}.{k}" for n, k, _ in net.parameters()}
-    assert max(errors.values()) < 1e-5
+    checks = gradient_check(net, x, split.train.labels[:6])
+    sizes = {f"{n}.{k}": layer.params[k].size for n, k, layer in net.parameters()}
+    assert {name: (c.entries, c.checked) for name, c in checks.items()} == {
+        name: (size, size) for name, size in sizes.items()}
+    assert max(c.error for c in checks.values() if c.tested) < 1e-5
+    # A bias just before batch norm changes nothing (batch norm subtracts the mean again):
+    # both gradients are zero, which is no test of the backward pass and is not shown as one.
+    for bias in ("conv1.b", "conv2.b"):
+        assert checks[bias].tested is not batch_norm
+        assert checks[bias].both_zero == (sizes[bias] if batch_norm else 0)
+
+
+def test_gradient_check_zero_entries_are_those_torch_finds_zero(split):
+    """The entries counted as "both zero" are those where autograd's gradient is zero too."""
+    net = nn_np.scratch_cnn(dtype=np.float64)
+    x = train.Standardise.fit(split.train.images, np.float64)(split.train.images[:6])
+    checks = gradient_check(net, x, split.train.labels[:6])
+    twin = torch_twin(net)
+    F.cross_entropy(twin(torch.tensor(x)), torch.tensor(split.train.labels[:6])).backward()
+    zeros = int((twin.dense.weight.grad.abs() <= 1e-8).sum())
+    assert checks["dense.W"].both_zero == zeros > 0
+
+
+def test_a_sampled_gradient_check_says_how_many_entries_it_compared(split):
+    net = nn_np.scratch_cnn(dtype=np.float64)
+    x = train.Standardise.fit(split.train.images, np.float64)(split.train.images[:6])
+    checks = gradient_check(net, x, split.train.labels[:6], entries=3)
+    assert checks["dense.W"].entries == 7840 and 2 <= checks["dense.W"].checked <= 4
+    assert checks["conv1.b"].checked <= checks["conv1.b"].entries == 8
 
 
 def test_gradient_check_catches_a_wrong_backward(split):
@@ -142,8 +171,8 @@ def test_gradient_check_catches_a_wrong_backward(split):
     relu = net.layers[1]
     relu.backward = lambda dy: dy  # forgets the mask: the gradient flows where it should not
     x = train.Standardise.fit(split.train.images, np.float64)(split.train.images[:6])
-    errors = gradient_check(net, x, split.train.labels[:6])
-    assert errors["conv1.W"] > 1e-2 and errors["dense.W"] < 1e-5
+    checks = gradient_check(net, x, split.train.labels[:6])
+    assert checks["conv1.W"].error > 1e-2 and checks["dense.W"].error < 1e-5
 
 
 @pytest.mark.parametrize("optimizer,batch_norm", [("sgd", False), ("adam", True)])
@@ -169,7 +198,16 @@ def test_a_short_numpy_training_beats_chance_by_far(split):
 def test_mnistconvnet_shapes_and_the_chapters_comments():
     rows = shape_comments()
     wrong = [r for r in rows if not r["agrees"]]
-    assert [(r["claimed"], r["real"]) for r in wrong] == [((128, 3, 3), (128, 2, 2))]
+    # The chapter's 3×3×128 is wrong at block 3's convolution (3×3, no padding: 7 → 5), not
+    # after the pool, where its own next comment (2×2×128) is right.
+    assert [(r["claimed"], r["real"]) for r in wrong] == [((128, 3, 3), (128, 5, 5))]
+    model = MNISTConvNet().eval()
+    with torch.no_grad():
+        x = torch.zeros(1, 1, 28, 28)
+        conv3 = model.features[:9](x)
+        assert isinstance(model.features[8], torch.nn.Conv2d)
+        assert conv3.shape[1:] == (128, 7 - 3 + 1, 7 - 3 + 1) == wrong[0]["real"]
+        assert model.features(x).shape[1:] == (128, 2, 2) == rows[3]["real"]
     convs = (arithmetic.conv_params(1, 32, 3) + arithmetic.conv_params(32, 64, 3)
              + arithmetic.conv_params(64, 128, 3))
     expected = convs + 2 * (32 + 64 + 128) + (512 * 128 + 128) + (128 * 10 + 10)

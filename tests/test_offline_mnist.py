@@ -45,6 +45,32 @@ def test_split_is_stratified_disjoint_and_seeded():
     assert len(set(split.train.labels[:20].tolist())) > 3  # classes mixed, not sorted
 
 
+def test_a_stratified_sample_keeps_every_class_share_to_one_image():
+    """An unbalanced set (as MNIST's full training set is: 5,421 fives, 6,742 ones): a sample
+    of n holds n × each class's share, rounded, and the counts add up to n."""
+    images, labels = train.mnist_subset()
+    keep = np.concatenate([np.flatnonzero(labels == c)[:100 + 40 * c] for c in range(10)])
+    data = train.ImageSet(images[keep], labels[keep], train.DIGITS)  # 100, 140, …, 460
+    for n in (1000, 777, 37):
+        sample = offline_mnist.stratified_sample(data, n, seed=1)
+        expected = data.counts() * n / len(data)
+        assert len(sample) == n and np.abs(sample.counts() - expected).max() < 1
+        assert offline_mnist.largest_share_gap(sample, data) < 1 / n
+        assert len({img.tobytes() for img in sample.images}) == n  # no image twice
+    first_n = data.subset(np.random.default_rng(1).permutation(len(data))[:37])
+    assert offline_mnist.largest_share_gap(first_n, data) > 1 / 37  # what slicing gave
+    assert offline_mnist.stratified_sample(data, len(data)) is data
+
+
+def test_share_gap_is_the_largest_difference_in_one_class_share():
+    data = train.ImageSet(*train.mnist_subset(), train.DIGITS)
+    balanced = data.subset(np.flatnonzero(data.labels < 2))  # 500 zeros, 500 ones
+    ones_heavy = data.subset(np.concatenate([np.flatnonzero(data.labels == 0)[:100],
+                                             np.flatnonzero(data.labels == 1)[:300]]))
+    assert offline_mnist.largest_share_gap(data, data) == 0
+    assert offline_mnist.largest_share_gap(balanced, ones_heavy) == pytest.approx(0.75 - 0.5)
+
+
 def test_split_rejects_fractions_that_leave_no_training_data():
     data = train.ImageSet(*train.mnist_subset(), train.DIGITS)
     with pytest.raises(ValueError, match="leave some data"):

@@ -5,7 +5,7 @@ import torchvision
 
 from cnnviz import images
 from cnnviz.ui.navigation import all_pages
-from tests.pagetest import assert_clean, open_page
+from tests.pagetest import assert_clean, open_page, shown
 from tests.test_models import closed_port_url
 
 
@@ -24,15 +24,16 @@ def test_app_opens_on_the_home_page_with_the_device_line():
 def test_home_invites_in_with_a_numbered_lesson_path_and_a_picture_for_every_page():
     at = open_page()
     steps = [m.value for m in at.markdown if "lesson-step" in m.value]
-    assert [s.split(">")[1].split("<")[0] for s in steps] == [f"Step {k}" for k in range(1, 8)]
+    assert [s.split(">")[1].split("<")[0] for s in steps] == [f"Step {k}" for k in range(1, 10)]
     links = at.get("page_link")
     labels = [link.proto.label for link in links]
-    # The chapter's order: convolution, padding & stride, pooling, feature maps,
-    # architectures, Grad-CAM, practice; then every other page.
-    assert labels[:7] == ["Convolution by hand", "Padding & stride", "Pooling", "Feature maps",
-                          "Architectures", "Grad-CAM", "Practice"]
+    # The chapter's order: why convolution, convolution, padding & stride, pooling, feature
+    # maps, what layers learn, architectures, Grad-CAM, practice; then every other page.
+    assert labels[:9] == ["Why convolution", "Convolution by hand", "Padding & stride",
+                          "Pooling", "Feature maps", "What layers learn", "Architectures",
+                          "Grad-CAM", "Practice"]
     assert {page.title for page in all_pages()[1:]} <= set(labels)
-    assert links[2].proto.query_string == "source=pooling+example&mode=pooling"
+    assert links[3].proto.query_string == "source=pooling+example&mode=pooling"
     assert len(at.image) == len(labels)  # a picture for each
 
 
@@ -76,7 +77,7 @@ def test_a_corrupt_upload_gets_a_message_and_nothing_breaks():
     at.segmented_control(key="image_source").set_value("Upload").run()
     at.file_uploader[0].upload("cat.jpg", b"%PDF-1.4 not a cat", "image/jpeg").run()
     assert_clean(at)
-    assert "cat.jpg" in at.error[0].value and "PDF" in at.error[0].value
+    assert "cat.jpg" in shown(at.error[0].value) and "PDF" in at.error[0].value
     at.segmented_control(key="image_source").set_value("Sample").run()  # the page still works
     assert_clean(at)
     assert not at.error and at.subheader[0].value.startswith("Top 5")
@@ -87,7 +88,7 @@ def test_unavailable_weights_fall_back_to_the_offline_model(monkeypatch, tmp_pat
     at = open_page("views/classify.py", query={"model": "resnet50"})
     assert "could not be downloaded" in at.warning[0].value
     assert "Showing efficientnet_lite0 instead" in at.warning[0].value
-    assert "efficientnet_lite0" in at.subheader[0].value
+    assert "efficientnet_lite0" in shown(at.subheader[0].value)
     # One plain sentence (no errno, no cache path), and the picker shows the model used.
     assert "Errno" not in at.warning[0].value and str(tmp_path) not in at.warning[0].value
     assert at.selectbox(key="model").value == "efficientnet_lite0"
@@ -110,7 +111,7 @@ def test_removing_a_bad_upload_leaves_no_error_behind():
     at = open_page("views/classify.py", via_app=True)
     at.segmented_control(key="image_source").set_value("Upload").run()
     at.file_uploader[0].upload("notes.jpg", b"just some notes", "image/jpeg").run()
-    assert "notes.jpg" in at.error[0].value
+    assert "notes.jpg" in shown(at.error[0].value)
     at.file_uploader[0].clear().run()  # the user removes it (its ×)
     assert_clean(at)
     assert not at.error and "No photo yet" in at.info[0].value
@@ -121,7 +122,7 @@ def test_removing_a_bad_upload_leaves_no_error_behind():
 
 def test_untrained_models_say_so():
     at = open_page("views/classify.py", query={"model": "resnet18", "model_untrained": "true"})
-    assert "resnet18 (untrained)" in at.subheader[0].value
+    assert "resnet18 (untrained)" in shown(at.subheader[0].value)
     assert "random weights" in at.warning[0].value
 
 

@@ -174,3 +174,22 @@ def test_a_click_on_a_neuron_animates_its_convolution_in_place(visit, page, arte
     assert "channel 8" in main.locator(".written-sum").first.inner_text()  # all eight summed
     page.screenshot(path=artefacts / "train-cnn-neuron-animation.png", full_page=True)
     assert_no_exception(page)
+
+
+def test_a_link_opens_the_chapters_plain_sgd_and_momentum_follows_the_optimiser(visit, page):
+    visit("train-cnn?train_optimizer=sgd&train_momentum=0&train_lr=0.01")
+    main = page.locator('[data-testid="stMain"]')
+    momentum = main.locator('[data-testid="stSlider"]').filter(
+        has_text="Momentum (SGD)").get_by_role("slider")
+    assert momentum.get_attribute("aria-valuetext") == "0"
+    momentum.press("ArrowRight")  # 0 → 0.5
+    wait_for_app(page)
+    assert "train_momentum=0.5" in page.url and "train_lr=0.01" in page.url
+    main.get_by_text("Adam", exact=True).click()
+    wait_for_app(page)
+    assert "train_optimizer=adam" in page.url
+    momentum.press("ArrowRight")  # Adam has no momentum setting: nothing moves
+    page.wait_for_timeout(1000)
+    wait_for_app(page)
+    assert momentum.get_attribute("aria-valuetext") == "0.5" and "train_momentum=0.5" in page.url
+    assert_no_exception(page)

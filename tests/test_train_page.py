@@ -2,6 +2,7 @@
 your own digit, the network seen whole and its link into the convolution page."""
 
 import io
+import json
 import time
 import urllib.parse
 
@@ -10,9 +11,13 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cnnviz.train.scratch import networks
+from cnnviz.formatting import plain
+from cnnviz.train.scratch import networks, numpy_net
+from cnnviz.train.scratch.mnist_convnet import MNISTConvNet
+from cnnviz.train.scratch.own_digit import DRAWING_SIDE
 from cnnviz.train.scratch.twin import torch_twin
-from tests.pagetest import animations, assert_clean, open_page
+from tests.hostile_weights import npz, scratch_arrays
+from tests.pagetest import animations, assert_clean, open_page, shown
 from tests.test_convolution_page import value_in, written_sum
 
 PAGE = "views/train_cnn.py"
@@ -92,7 +97,8 @@ def test_weights_download_upload_and_clear_errors(page_after_training):
     data, name = networks.weights_file(run.learner, "numpy")
     uploader = next(u for u in at.file_uploader if u.key == "train_upload")
     uploader.set_value(("notes.npz", b"these are not weights", "application/octet-stream")).run()
-    assert any("notes.npz" in e.value and "not a NumPy weights file" in e.value for e in at.error)
+    assert any(plain("notes.npz") in e.value and "not a NumPy weights file" in e.value
+               for e in at.error)
     twin = networks.build_learner(networks.Recipe("twin"), run.prepare)
     uploader = next(u for u in at.file_uploader if u.key == "train_upload")
     uploader.set_value(("twin.pt", networks.weights_file(twin, "twin")[0],
@@ -106,8 +112,28 @@ def test_weights_download_upload_and_clear_errors(page_after_training):
     assert run.test_accuracy() == before  # the same weights, loaded back
 
 
-def test_your_own_digit_is_prepared_step_by_step_and_read(page_after_training):
+def test_weights_that_do_not_fit_are_refused_and_the_results_stay(page_after_training):
+    """Issue 21: a file for 20 classes used to load, then crash the Results tab on every rerun."""
+    at, run = page_after_training
+    learner = run.learner
+    uploader = next(u for u in at.file_uploader if u.key == "train_upload")
+    uploader.set_value(("twenty.npz", npz(scratch_arrays(classes=20)),
+                        "application/octet-stream")).run()
+    assert any(plain("twenty.npz") in e.value and "784 × 20 where the network needs 784 × 10"
+               in e.value for e in at.error)
+    at.run()
+    assert_clean(at)
+    assert run.learner is learner and run.loaded_from != "twenty.npz"
+    assert next(m for m in at.metric if m.label == "Test accuracy")
+
+
+def test_your_own_digit_is_drawn_first_then_prepared_step_by_step_and_read(page_after_training):
     at, _ = page_after_training
+    pads = [json.loads(e.proto.json) for e in at.get("bidi_component")
+            if e.proto.component_name == "cnnviz.drawing_pad"]
+    assert len(pads) == 1 and pads[0]["exportSide"] == DRAWING_SIDE  # drawing comes first
+    assert any("Draw one digit on the pad" in i.value for i in at.info)
+    at.segmented_control(key="train_own_source").set_value("Upload").run()
     sheet = Image.new("RGB", (300, 400), (235, 235, 230))
     ImageDraw.Draw(sheet).line([(150, 60), (160, 330)], fill=(20, 20, 40), width=22)  # a "1"
     buffer = io.BytesIO()
@@ -171,13 +197,91 @@ def test_a_clicked_channel_opens_in_convolution_by_hand_with_the_same_numbers(pa
 
 def test_twin_agreement_and_gradient_check_on_the_page(page_after_training):
     at, _ = page_after_training
+    at.toggle(key="twin_bn").set_value(True).run()
     click(at, "Run 20 steps of both")
     text = " ".join(m.value for m in at.markdown)
     loss = float(text.split("Largest loss difference **")[1].split("**")[0])
     grad = float(text.split("gradient difference **")[1].split("**")[0])
     assert loss < 1e-6 and grad < 1e-6
-    table = next(d for d in at.dataframe if "relative error" in d.value.columns)
-    assert max(float(v) for v in table.value["relative error"]) < 1e-5
+    table = next(d for d in at.dataframe if "relative error" in d.value.columns).value
+    rows = dict(zip(table["parameter"], zip(table["entries checked"], table["relative error"])))
+    sizes = {f"{n}.{k}": layer.params[k].size for n, k, layer in
+             numpy_net.scratch_cnn(batch_norm=True).parameters()}
+    assert {name: entries for name, (entries, _) in rows.items()} == {
+        name: f"{size:,} of {size:,}" for name, size in sizes.items()}  # every entry
+    # Biases just before batch norm: both gradients zero, shown as not tested (not 0.0e+00).
+    assert rows["conv1.b"][1] == rows["conv2.b"][1] == "not tested"
+    tested = [float(error) for _, error in rows.values() if error != "not tested"]
+    assert len(tested) == len(rows) - 2 and max(tested) < 1e-5
+
+
+def test_the_chapters_block_3_disagreement_is_at_its_convolution(page_after_training):
+    at, _ = page_after_training
+    table = next(d for d in at.dataframe if "agrees" in d.value.columns).value
+    assert {"chapter's shape (C × H × W)", "PyTorch's shape (C × H × W)"} <= set(table.columns)
+    wrong = table[table["agrees"] == "no"]
+    assert len(wrong) == 1
+    row = wrong.iloc[0]
+    assert "3×3×128" in row["chapter's comment (H × W × C)"]
+    assert row["chapter's shape (C × H × W)"] == "128 × 3 × 3"
+    model = MNISTConvNet()  # block 3's convolution, by PyTorch
+    assert row["PyTorch's shape (C × H × W)"] == " × ".join(
+        map(str, model.features[:9](torch.zeros(1, 1, 28, 28)).shape[1:])) == "128 × 5 × 5"
+
+
+def test_plain_sgd_from_a_link_and_momentum_as_its_own_setting():
+    """The chapter's NumPy lab: plain SGD at lr 0.01, from a shared link."""
+    at = open_page(PAGE, {"train_optimizer": "sgd", "train_momentum": "0", "train_lr": "0.01"})
+    recipe = at.session_state["training_run"].recipe
+    assert (recipe.optimizer, recipe.momentum, recipe.lr) == ("sgd", 0.0, 0.01)
+    momentum = at.select_slider(key="train_momentum")
+    assert not momentum.disabled and momentum.value == 0
+    momentum.set_value(0.9).run()
+    assert at.session_state["training_run"].recipe.momentum == 0.9
+    assert at.query_params["train_momentum"] == "0.9"
+    at.radio(key="train_optimizer").set_value("adam").run()
+    assert at.select_slider(key="train_momentum").disabled
+    assert at.session_state["training_run"].recipe.momentum == 0.0  # Adam has its own
+    at = open_page(PAGE, {"train_momentum": "0.3"})  # not an offered value
+    assert any("train_momentum=0.3" in shown(w.value) for w in at.warning)
+    assert at.session_state["training_run"].recipe.optimizer == "adam"
+
+
+def test_cifar10_shows_colour_filters_and_the_test_set_it_really_has(monkeypatch, tmp_path):
+    """CIFAR-10 (real photographs, in its real file format, from loopback), with a test set
+    whose classes are not balanced as the training set's are: the page shows the first
+    layer's kernels in colour, trains on a stratified sample of the training part, and says
+    by how much the class shares differ."""
+    from cnnviz.ui.training import load_split
+    from tests.test_torchvision_data import serve_cifar10
+    monkeypatch.setenv("CNNVIZ_DATA_DIR", str(tmp_path))
+    test_labels = [0] * 12 + [i % 10 for i in range(18)]  # class 0: 14 of 30
+    server, _ = serve_cifar10(monkeypatch, [i % 10 for i in range(6000)], test_labels)
+    load_split.clear()
+    try:
+        at = open_page(PAGE, {"train_data": "cifar10", "train_epochs": "1",
+                              "train_images": "2000", "train_watch": "weights"})
+        run = at.session_state["training_run"]
+        assert run.data_name == "cifar10" and len(run.split.train) == 5400
+        assert run.train.counts().tolist() == [200] * 10  # not the first 2,000 of a shuffle
+        assert any("8 kernels of 3 × 3 × 3" in m.value for m in at.markdown)
+        assert any("red, green and blue weights as one colour patch" in c.value
+                   for c in at.caption)
+        click(at, "Start")
+        run = at.session_state["training_run"]
+        wait_for(lambda: not run.training)
+        at.run()
+        assert_clean(at)
+    finally:
+        server.close()
+        load_split.clear()  # no other test finds this small CIFAR-10 in the cache
+    text = next(m.value for m in at.markdown if "largest difference in a class's share" in m.value)
+    assert "test is CIFAR-10's own test set" in text
+    assert "the 2,000 training images are a stratified sample of the 5,400" in text
+    train_share = np.bincount(run.train.labels, minlength=10) / len(run.train)
+    test_share = np.bincount(test_labels, minlength=10) / len(test_labels)
+    gap = 100 * np.abs(train_share - test_share).max()  # class 0: 14/30 against 1/10
+    assert f"training against test **{gap:.2f}**" in text
 
 
 def test_a_data_set_that_cannot_be_had_falls_back_to_the_subset(monkeypatch, tmp_path):
@@ -222,7 +326,7 @@ def test_the_views_inside_the_network_draw_what_it_is_now():
         if view == "layers":
             assert "**conv1** (conv): 8 maps of 28×28" in text and "**pool2**" in text
         elif view == "weights":
-            assert "**conv1**: its 8 kernels of 3×3" in text
+            assert "**conv1**: its 8 kernels of 1 × 3 × 3" in text
             histograms = _chart(at, ["conv2", "dense"])
             counts = {t["name"]: sum(_values(t["y"])) for t in histograms["data"]}
             assert counts == {"conv2": 16 * 8 * 9, "dense": 784 * 10}  # every weight, once

@@ -59,6 +59,22 @@ def test_weights_round_trip_through_a_file(trained, split, prepare, net):
     assert train.evaluate(fresh, split.test.images, split.test.labels)[1] > 0.5
 
 
+@pytest.mark.parametrize("net", ["numpy", "twin"])
+def test_weights_load_into_the_network_the_settings_build_for_colour_photos(net):
+    """A CIFAR-10 network (3 × 32 × 32 photos) with other channels and batch norm: the file
+    must fit the recipe's network for that shape, and then gives the same answers."""
+    recipe, shape = Recipe(net, channels=(4, 8), batch_norm=True, seed=3), (3, 32, 32)
+    x = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    prepare = train.Standardise.fit(x)
+    learner = networks.build_learner(recipe, prepare, shape=shape)
+    data, _ = networks.weights_file(learner, net)
+    fresh = networks.learner_from_file(data, recipe, prepare, shape=shape)
+    np.testing.assert_array_equal(fresh.logits(x), learner.logits(x))
+    with pytest.raises(weights_io.WeightsFileError, match="channels 4, 8, batch norm, for "
+                                                          "3-channel images and 10 classes"):
+        networks.learner_from_file(data, Recipe(net), prepare)
+
+
 def jpeg_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.open(images.sample_images()["Cat (Chelsea)"]).save(buffer, "JPEG")
@@ -83,7 +99,8 @@ def test_weights_of_another_network_are_refused_with_the_names_and_shapes(traine
     refused = weights_io.WeightsFileError
     with pytest.raises(refused, match="does not fit the chapter's MNISTConvNet"):
         networks.learner_from_file(twin_file, Recipe("mnistconvnet"), prepare)
-    with pytest.raises(refused, match="no convolution weights named like conv1"):
+    with pytest.raises(refused, match=r"650,\d+ bytes, but the weights of the PyTorch twin .* "
+                                      r"take at most 144,\d+: it holds a larger network"):
         networks.learner_from_file(convnet_file, Recipe("twin"), prepare)
     with pytest.raises(refused, match="PyTorch weights file .* choose a PyTorch"):
         networks.learner_from_file(twin_file, Recipe("numpy"), prepare)
@@ -91,8 +108,8 @@ def test_weights_of_another_network_are_refused_with_the_names_and_shapes(traine
     arrays["dense.W"] = arrays["dense.W"][:100]  # a damaged file: the dense layer is cut short
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    with pytest.raises(weights_io.WeightsFileError, match=r"dense.W has shape \(100, 10\)"):
-        networks.learner_from_file(buffer.getvalue(), Recipe("numpy"), prepare)
+    with pytest.raises(weights_io.WeightsFileError, match=r"dense.W has shape 100 × 10 where"):
+        networks.learner_from_file(buffer.getvalue(), trained["numpy"][0], prepare)
     buffer = io.BytesIO()
     torch.save([torch.zeros(3)], buffer)
     with pytest.raises(weights_io.WeightsFileError, match="other than a state dict"):
@@ -201,3 +218,53 @@ def test_the_convolution_page_link_recomputes_the_trained_channel(trained, split
                        for ch in params["kernel"].split("\n\n")])
     page = ops.conv2d(grid[None], kernel[None], np.array([float(params["bias"])]))[0, 0]
     np.testing.assert_allclose(page, expected, atol=0.05)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_is_the_chapters_plain_step_unless_momentum_is_asked_for(split, prepare, momentum):
+    """The chapter's update_params: W −= lr·dW. Momentum is a separate setting (0 unless
+    asked for), in the NumPy network and in PyTorch's optimiser alike."""
+    learner = networks.build_learner(Recipe("numpy", "sgd", 0.01, momentum=momentum), prepare)
+    dense = learner.network.layers[-1]
+    steps = []
+    for batch in (slice(0, 32), slice(32, 64)):
+        before = dense.params["W"].copy()
+        learner.train_step(split.train.images[batch], split.train.labels[batch])
+        steps.append((dense.params["W"] - before, dense.grads["W"].copy()))
+    (step1, g1), (step2, g2) = steps
+    ulp = float(np.spacing(np.abs(dense.params["W"]).max()))  # float32 weights round by this
+    np.testing.assert_allclose(step1, -0.01 * g1, rtol=1e-5, atol=ulp)
+    np.testing.assert_allclose(step2, -0.01 * (momentum * g1 + g2), rtol=1e-5, atol=ulp)
+    for net in ("twin", "mnistconvnet"):
+        torch_learner = networks.build_learner(Recipe(net, "sgd", 0.01, momentum=momentum),
+                                               prepare, device="cpu")
+        assert torch_learner.optimizer.param_groups[0]["momentum"] == momentum
+
+
+def test_momentum_belongs_to_sgd():
+    with pytest.raises(ValueError, match="momentum is a setting of SGD"):
+        Recipe("numpy", "adam", momentum=0.9)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Recipe("numpy", "sgd", momentum=1.0)
+
+
+def test_colour_kernels_show_all_three_channels_each_kernel_on_its_own_scale():
+    """First-layer kernels of a network for colour photos, drawn as AlexNet's Figure 3 draws
+    them; torchvision's make_grid (normalize, scale_each) is the reference for the scaling."""
+    from torchvision.utils import make_grid
+
+    from cnnviz.figures.training import GAP, colour_kernels
+    learner = networks.build_learner(Recipe("twin"), None, shape=(3, 32, 32), device="cpu")
+    kernels = networks.first_layer_filters(learner)
+    kernels[1] = kernels[0]
+    kernels[1, 1] += 0.5  # the same red weights as kernel 0, more green
+    assert kernels.shape == (8, 3, 3, 3)
+    mosaic = colour_kernels(kernels, columns=4, scale=1)
+    patches = [mosaic[r * (3 + GAP):r * (3 + GAP) + 3, c * (3 + GAP):c * (3 + GAP) + 3]
+               for r in range(2) for c in range(4)]
+    for patch, kernel in zip(patches, kernels):
+        expected = make_grid(torch.tensor(kernel)[None], padding=0, normalize=True,
+                             scale_each=True).permute(1, 2, 0).numpy() * 255
+        np.testing.assert_allclose(patch, expected, atol=0.51)
+    assert not np.array_equal(patches[0], patches[1])  # not the red channel alone
+    assert (patches[1][..., 1].astype(int) - patches[1][..., 0]).mean() > 50  # greener

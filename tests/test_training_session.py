@@ -119,3 +119,12 @@ def test_gradient_norms_per_layer_agree_with_pytorch_autograd(split):
     for name, norm in theirs.last_step["grad_norms"].items():
         assert mine.last_step["grad_norms"][name] == pytest.approx(norm, rel=1e-9), name
     assert mine.last_step["lr"] == theirs.last_step["lr"] == 0.01
+
+
+def test_fewer_training_images_are_a_stratified_sample(split):
+    """The page's "Training images": 1,000 of the 3,500 are 100 of each digit, not the first
+    1,000 of a shuffled array."""
+    run = TrainingRun(networks.Recipe("numpy"), split, train_images=1000)
+    assert run.train.counts().tolist() == [100] * 10
+    whole = {img.tobytes() for img in split.train.images}
+    assert all(img.tobytes() in whole for img in run.train.images)

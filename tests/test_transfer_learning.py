@@ -5,6 +5,7 @@ MC dropout, the augmentation pipeline, the model file, and a short real run on t
 import copy
 import io
 import re
+import time
 
 import numpy as np
 import pytest
@@ -19,17 +20,17 @@ from cnnviz.train.transfer import augment
 from cnnviz.train.transfer import fine_tuned
 from cnnviz.train import transfer
 from cnnviz.train.transfer.backbone_features import eval_inputs, features
-from cnnviz.train.transfer.finetune import FineTuning, Plan
+from cnnviz.train.transfer.finetune import FineTuning, Plan, Progress, stratified_sample
 from cnnviz.train.transfer.group_split import grouped_split
-from cnnviz.train.transfer.texture_demo import TEXTURES, demo_split, texture_demo
-from cnnviz.train.transfer.report import mc_dropout
+from cnnviz.train.transfer.texture_demo import SOURCES, TEXTURES, demo_split, texture_demo
+from cnnviz.train.transfer.report import cam_gallery, evaluate, mc_dropout
 
 
 # ------------------------------------------------------------------ the demo set and splits
 def test_demo_set_has_balanced_texture_classes_from_the_bundled_photos():
     photos = texture_demo()
-    assert photos.classes == ("brick", "grass", "gravel", "wood")
-    assert set(photos.counts.values()) == {150}
+    assert photos.classes == ("gravel", "plants", "wood")
+    assert set(photos.counts.values()) == {160}
     sizes = {photos.image(i).size for i in range(0, len(photos), 7)}
     assert sizes <= {(s, s) for s in (48, 64, 80, 96)} and len(sizes) > 1  # several scales
 
@@ -39,34 +40,46 @@ def _box(name: str) -> tuple[int, int, int]:
     return x, y, s
 
 
-def test_demo_split_is_70_15_15_per_class_and_no_test_pixel_was_trained_on():
+def _photo(name: str) -> str:
+    """The source photo a demo patch was cut from, from its name."""
+    return re.sub(r"_x\d+_y\d+_s\d+\.png$", "", name.split("/", 1)[1])
+
+
+def test_the_demo_tests_on_photos_that_no_training_or_validation_patch_came_from():
     photos, split = demo_split()
     parts = split.parts()
-    assert sum(len(i) for i in parts.values()) == len(photos)
-    assert len(np.unique(np.concatenate(list(parts.values())))) == len(photos)
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(len(photos)))
     for c, name in enumerate(photos.classes):
-        of_class = photos.labels == c
-        shares = {k: (photos.labels[i] == c).sum() / of_class.sum() for k, i in parts.items()}
-        assert abs(shares["train"] - 0.70) < 0.07, (name, shares)
-        assert 0.10 <= shares["validation"] <= 0.20 and 0.10 <= shares["test"] <= 0.20
-    groups = {k: set(photos.groups[i]) for k, i in parts.items()}
-    assert not (groups["train"] & groups["test"] or groups["train"] & groups["validation"]
-                or groups["validation"] & groups["test"])
-    # The pixels: a test patch's square overlaps no training patch's square of its class.
-    for c in range(len(photos.classes)):
-        train = [_box(photos.names[i]) for i in split.train if photos.labels[i] == c]
-        for i in split.test:
-            if photos.labels[i] == c:
-                x, y, s = _box(photos.names[i])
-                assert all(x + s <= tx or tx + ts <= x or y + s <= ty or ty + ts <= y
-                           for tx, ty, ts in train)
+        sources = {part: {_photo(photos.names[i]) for i in index if photos.labels[i] == c}
+                   for part, index in parts.items()}
+        assert all(sources.values()), (name, sources)  # every class in every part
+        assert not (sources["test"] & (sources["train"] | sources["validation"])), name
+        assert len(sources["train"]) >= 2 and sources["validation"] <= sources["train"], name
+        # Validation patches are new regions of the training photos: no pixel shared.
+        train = [(_photo(photos.names[i]), _box(photos.names[i])) for i in split.train
+                 if photos.labels[i] == c]
+        for i in parts["validation"][photos.labels[parts["validation"]] == c]:
+            x, y, s = _box(photos.names[i])
+            assert all(x + s <= tx or tx + ts <= x or y + s <= ty or ty + ts <= y
+                       for photo, (tx, ty, ts) in train if photo == _photo(photos.names[i]))
+    # A group is a source photo: a grouped split of the demo cannot test on a training photo.
+    for group in np.unique(photos.groups):
+        assert len({_photo(photos.names[i]) for i in np.flatnonzero(photos.groups == group)}) == 1
+
+
+def test_every_demo_photo_lies_in_assets_with_its_licence_recorded():
+    licences = (images.ASSETS / "LICENSES.md").read_text()
+    for name, source in SOURCES:
+        assert (images.ASSETS / source.photo).is_file()
+        assert source.photo.split("/")[-1] in licences, source.photo
+    assert len(SOURCES) >= 3 * len(TEXTURES)
 
 
 def test_demo_cells_lie_inside_their_photos_and_apart():
-    for name, texture in TEXTURES.items():
-        with Image.open(images.ASSETS / texture.photo) as photo:
+    for name, source in SOURCES:
+        with Image.open(images.ASSETS / source.photo) as photo:
             width, height = photo.size
-        cells = texture.cells
+        cells = source.cells
         for left, top, side in cells:
             assert 0 <= left and left + side <= width and 0 <= top and top + side <= height
         for i, (x, y, s) in enumerate(cells):
@@ -329,13 +342,13 @@ def _torch_bytes(obj) -> bytes:
 
 @pytest.mark.parametrize("case, pattern", [
     ("empty", r"is empty"),
-    ("text", r"not a PyTorch model file"),
+    ("text", r"not a PyTorch weights file"),
     ("bare", r"bare state dict"),
     ("other dict", r"not a model downloaded from this page"),
     ("pickle", r"holds Python objects other than weights"),
     ("backbone", r"fine-tuned from 'vgg16', which this app does not offer"),
-    ("classes", r"no list of at least two class names"),
-    ("shapes", r"do not fit efficientnet_lite0 with 3 classes"),
+    ("classes", r"no list of 2 to 4,000 class names"),
+    ("shapes", r"does not fit efficientnet_lite0 with 3 classes"),
 ])
 def test_a_wrong_model_file_gets_a_clear_message(case, pattern, lite0_net):
     good = torch.load(io.BytesIO(fine_tuned.save(lite0_net, "efficientnet_lite0", list("abcd"))),
@@ -355,21 +368,23 @@ def test_a_wrong_model_file_gets_a_clear_message(case, pattern, lite0_net):
 
 
 # ------------------------------------------------------------------ a real run
+ACCURACY_FLOOR = 0.5  # on new photos (chance: 33 %); bench/bench_transfer_bn.py reached 68-80 %
 def test_a_short_real_run_on_the_demo_beats_chance_by_far(lite0):
     """Phase 1 on cached features and a short phase 2 on the real backbone, on a small demo
-    set: the test accuracy must be far above chance (25 %), and every step recorded."""
-    photos = texture_demo(seed=0, patches_per_class=32)
-    split = grouped_split(photos.labels, photos.groups, seed=0)
+    set tested on new photos: the test accuracy must be far above chance (33 %), and every
+    step recorded."""
+    photos, split = demo_split(seed=0, patches_per_class=32)
     net = transfer.build(lite0, len(photos.classes))
     plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=16,
-                max_seconds=300).with_epochs(head=6, last_blocks=1)
+                max_seconds=3600).with_epochs(head=6, last_blocks=1)  # no budget in the way
     run = FineTuning(net, photos, split, augment.normalisation(lite0), plan)
     result = run.run()
     assert [r.key for r in result.reports] == ["head", "last_blocks"]
     assert result.ended == "finished" and result.reports[0].feature_images == len(split.train)
-    assert result.evaluation.accuracy >= 0.7, result.evaluation.confusion
-    assert result.best_val_accuracy >= 0.7
-    assert result.evaluation.mc_std.shape == (len(split.test), 4)
+    assert result.evaluation.accuracy >= ACCURACY_FLOOR, result.evaluation.confusion
+    assert result.best_val_accuracy >= 0.7  # new regions of the training photos: easier
+    assert result.evaluation.mc_std.shape == (len(split.test), 3)
+    assert not result.evaluation.sampled
     # The evaluation's numbers agree with a plain forward pass of the kept weights.
     inputs = eval_inputs(photos, split.test, augment.normalisation(lite0))
     with torch.no_grad():
@@ -396,8 +411,7 @@ class Watcher:
 
 
 def test_stop_ends_the_run_and_keeps_the_weights_of_the_best_validation_epoch(lite0):
-    photos = texture_demo(seed=1, patches_per_class=16)
-    split = grouped_split(photos.labels, photos.groups, seed=1)
+    photos, split = demo_split(seed=1, patches_per_class=16)
     net = transfer.build(lite0, len(photos.classes))
     plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=4).with_epochs(
         head=8, last_blocks=3)
@@ -413,3 +427,114 @@ def test_stop_ends_the_run_and_keeps_the_weights_of_the_best_validation_epoch(li
     kept = result.net.state_dict()
     assert all(torch.equal(kept[k], v) for k, v in watcher.epochs[best][1].items())
     assert not any(p.requires_grad for p in result.net.parameters()) and not result.net.training
+
+
+# ------------------------------------------------------------------ progress, budget, stop
+class Recorder(Watcher):
+    """A Watcher that also records the run's progress whenever the run asks whether to stop
+    (before every batch of features and every training step) and stops on ``stop_when``."""
+
+    def __init__(self, net, run, stop_when=lambda progress: False):
+        super().__init__(net, steps=10**9)
+        self.run, self.stop_when, self.seen_progress = run, stop_when, []
+
+    def callbacks(self) -> dict:
+        return {**super().callbacks(), "should_stop": self.should_stop}
+
+    def should_stop(self) -> bool:
+        progress = self.run.progress()
+        self.seen_progress.append(progress)
+        return self.stop_when(progress)
+
+
+def test_progress_counts_every_part_in_its_own_units_and_rate(lite0):
+    photos, split = demo_split(seed=2, patches_per_class=24)
+    net = transfer.build(lite0, len(photos.classes))
+    plan = Plan(phases=("head", "last_blocks"), copies=2, batch_size=8,
+                max_seconds=600).with_epochs(head=2, last_blocks=1)
+    run = FineTuning(net, photos, split, augment.normalisation(lite0), plan)
+    recorder = Recorder(net, run)
+    result = run.run(recorder)
+    titles = run.parts()
+    assert titles == ["Preparing the validation photos",
+                      "Phase 1: the new head only: computing the frozen backbone's features",
+                      "Phase 1: the new head only: training",
+                      "Phase 2: the last two blocks and the head: training",
+                      "Testing on photos the network never saw"]
+    by_part = {}
+    for p in recorder.seen_progress:
+        by_part.setdefault(p.title, []).append(p)
+    features_part = by_part[titles[1]]
+    assert {p.total for p in features_part} == {2 * len(split.train)}  # copies × photos
+    assert [p.done for p in features_part] == list(range(0, 2 * len(split.train), 16))
+    assert all(p.part == 2 and p.parts == 5 and p.unit == "images" for p in features_part)
+    head = by_part[titles[2]]
+    assert {p.total for p in head} == {2 * (2 * len(split.train) // 8)}  # steps of phase 1
+    assert head[-1].detail == "epoch 2 of 2" and head[-1].done == head[-1].total - 1
+    assert {p.total for p in by_part[titles[3]]} == {len(split.train) // 8}
+    assert run.progress().title == titles[4] and run.progress().fraction == 1.0
+    assert result.evaluation is not None
+
+
+def test_time_left_is_the_rest_of_the_part_at_the_rate_measured_in_it():
+    assert Progress(2, 5, "features", 40, 200, "images", 10.0).seconds_left == 40.0
+    assert Progress(2, 5, "features", 0, 200, "images", 10.0).seconds_left is None
+    assert Progress(3, 5, "training", 5, 20, "steps", 1.0).fraction == 0.25
+
+
+def test_a_run_stopped_while_features_are_computed_keeps_no_model(lite0):
+    photos, split = demo_split(seed=3, patches_per_class=24)
+    net = transfer.build(lite0, len(photos.classes))
+    run = FineTuning(net, photos, split, augment.normalisation(lite0),
+                     Plan(phases=("head",), copies=2))
+    result = run.run(Recorder(net, run, lambda p: "features" in p.title and p.done >= 16))
+    assert result.net is None and result.evaluation is None
+    assert result.ended == "stopped" and result.reports[0].ended == "stopped"
+
+
+def test_the_budget_covers_computing_features_and_a_run_out_of_time_keeps_no_model(lite0):
+    photos, split = demo_split(seed=4, patches_per_class=64)
+    net = transfer.build(lite0, len(photos.classes))
+    plan = Plan(phases=("head",), copies=5, max_seconds=4.0)  # features of 5 × 120 photos
+    run = FineTuning(net, photos, split, augment.normalisation(lite0), plan)
+    start = time.perf_counter()
+    result = run.run()
+    elapsed = time.perf_counter() - start
+    assert result.net is None and result.ended == "time"
+    # It stopped at the first batch past the budget (preparing the validation photos or
+    # computing features), not after all 600 images' features.
+    assert elapsed < plan.max_seconds + 30, elapsed
+    assert sum(r.feature_images for r in result.reports) == 0
+
+
+def test_a_test_sample_keeps_every_class_in_its_share():
+    labels = np.repeat([0, 1, 2], [60, 30, 10])
+    index = np.arange(100)
+    sample = stratified_sample(labels, index, 20, seed=0)
+    assert len(set(sample.tolist())) == len(sample) and set(sample) <= set(index)
+    assert np.bincount(labels[sample]).tolist() == [12, 6, 2]
+    assert stratified_sample(labels, index, 500, seed=0) is index  # enough time: every photo
+    assert np.bincount(labels[stratified_sample(labels, index, 3, seed=1)]).tolist() == [2, 1, 1]
+
+
+# ------------------------------------------------------------------ batch norm frozen
+def test_with_batch_norm_frozen_training_keeps_imagenets_statistics(lite0_net):
+    """Frozen batch norm normalises with the running statistics (evaluation mode) and keeps
+    them, while its scale and shift still learn; trained batch norm moves its statistics."""
+    for frozen in (True, False):
+        net = copy.deepcopy(lite0_net)
+        net.frozen_batch_norm = frozen
+        net.set_phase("all")
+        net.train()
+        norms = {name: m for name, m in net.backbone.named_modules()
+                 if isinstance(m, torch.nn.BatchNorm2d)}
+        assert len(norms) == 49 and all(m.training != frozen for m in norms.values())
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        learner = TorchLearner(net, torch.optim.Adam(net.parameters(), lr=1e-3))
+        learner.train_step(torch.randn(4, 3, 224, 224).numpy(), np.array([0, 1, 2, 0]))
+        after = net.state_dict()
+        stats = [f"backbone.{n}.{s}" for n in norms for s in ("running_mean", "running_var")]
+        kept = [torch.equal(before[k], after[k]) for k in stats]
+        assert all(kept) if frozen else not any(kept)
+        scales = [f"backbone.{n}.weight" for n in norms]
+        assert not any(torch.equal(before[k], after[k]) for k in scales)

@@ -4,11 +4,21 @@ an uploaded zip, trained, evaluated, and its model opened on the Grad-CAM page."
 import io
 import zipfile
 
+import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
-from cnnviz.train.transfer.texture_demo import texture_demo
+from cnnviz import images, models
+from cnnviz.train import transfer
+from cnnviz.train.transfer import augment, fine_tuned
+from cnnviz.train.transfer.finetune import FineTuning, Plan
+from cnnviz.train.transfer.group_split import SplitIndex
+from cnnviz.train.transfer.report import evaluate
+from cnnviz.train.transfer.texture_demo import SOURCES, demo_split, source_photo, texture_demo
 from tests.conftest import assert_no_exception, choose, wait_for_app
-from tests.pagetest import open_page
+from tests.pagetest import assert_clean, open_page
 
 PAGE = "views/transfer_learning.py"
 
@@ -19,9 +29,13 @@ def test_the_page_opens_on_the_demo_with_counts_the_chapter_check_and_the_normal
         "1 · The photos", "2 · The backbone and the chapter's head", "3 · Augmentation",
         "4 · Fine-tuning in three phases"]
     table = at.dataframe[0].value
-    assert list(table["class"]) == ["brick", "grass", "gravel", "wood"]
-    assert list(table["photos"]) == [150] * 4
+    assert list(table["class"]) == ["gravel", "plants", "wood"]
+    assert list(table["photos"]) == [160] * 3
     assert (table["train"] + table["validation"] + table["test"] == table["photos"]).all()
+    about = " ".join(c.value for c in at.caption)
+    assert "tested on the third" in about and "the test by photo, validation by region" in about
+    assert "wood from vpython textures.wood_old" in about  # the test photos are named
+    assert "Batch norm stays frozen" in about and "Measured on the demo" in about
     text = " ".join(m.value for m in at.markdown)
     assert "526,086" in text and "24,034,118" in text and "25,557,032" in text
     assert any("4.8 times the variance" in i.value for i in at.info)
@@ -40,8 +54,8 @@ def small_zip() -> bytes:
             for i in chosen:
                 archive.writestr(f"soil/{photos.classes[c]}/{i}.png", photos.encoded[i])
         archive.writestr("soil/readme.txt", "three classes")
-        archive.writestr("__MACOSX/soil/._brick", "junk")
-        archive.writestr("soil/grass/broken.jpg", b"\xff\xd8\xff not a photo")
+        archive.writestr("__MACOSX/soil/._gravel", "junk")
+        archive.writestr("soil/plants/broken.jpg", b"\xff\xd8\xff not a photo")
     return buffer.getvalue()
 
 
@@ -86,9 +100,9 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     # The fine-tuned network is in this session's model picker on the Grad-CAM page.
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Grad-CAM").click()
     wait_for_app(page)
-    choose(page, "Model", "efficientnet_lite0 fine-tuned (brick, grass, gravel)")
+    choose(page, "Model", "efficientnet_lite0 fine-tuned (gravel, plants, wood)")
     assert_no_exception(page)
-    assert page.get_by_text("brick").count() + page.get_by_text("grass").count() > 0
+    assert page.get_by_text("gravel").count() + page.get_by_text("wood").count() > 0
     page.screenshot(path=artefacts / "transfer-learning-grad-cam.png", full_page=True)
 
 
@@ -99,3 +113,120 @@ def test_a_backbone_without_weights_says_so_and_offers_the_offline_one():
     (error,) = at.error
     assert "could not be downloaded" in error.value and "works offline" in error.value
     assert "3 · Augmentation" not in [h.value for h in at.header]  # nothing trains without it
+
+
+# ------------------------------------------------------------------ uploads, headless
+def cells_of(photo: str) -> list[Image.Image]:
+    """The demo's cells of one source photo: different photos of one texture (their hashes
+    lie at least 16 bits apart, more than the near-duplicate threshold)."""
+    source = next(s for _, s in SOURCES if s.photo == photo)
+    img = source_photo(source)
+    return [img.crop((x, y, x + side, y + side)) for x, y, side in source.cells]
+
+
+def as_jpeg(img: Image.Image, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def upload_headless(data: bytes):
+    at = open_page(PAGE)
+    at.segmented_control(key="tl_source").set_value("Your photos (.zip)").run()
+    at.file_uploader(key="tl_zip").upload("photos.zip", data, "application/zip").run()
+    assert_clean(at)
+    return at
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(5, 9), st.integers(5, 9), st.booleans())
+@example(5, 5, False)
+@example(5, 7, True)
+def test_classes_of_any_size_from_the_minimum_up_open_the_page(wood, gravel, broken):
+    """Each class at least the 5 photos the uploader asks for; with ``broken``, one more
+    file in the first class that cannot be decoded (the class is left with its minimum)."""
+    entries = {f"wood/{i}.jpg": as_jpeg(img)
+               for i, img in enumerate(cells_of("textures/vpython_wood.jpg")[:wood])}
+    entries.update({f"gravel/{i}.jpg": as_jpeg(img)
+                    for i, img in enumerate(cells_of("textures/gravel.jpg")[:gravel])})
+    if broken:
+        entries["wood/broken.jpg"] = b"\xff\xd8\xff not a photo"
+    at = upload_headless(zip_of(entries))
+    table = at.dataframe[0].value
+    assert list(table["photos"]) == [gravel, wood]
+    assert "3 · Augmentation" in [h.value for h in at.header]
+
+
+def test_near_duplicates_in_an_upload_are_grouped_and_the_page_says_how_many():
+    photos = [p for p in sorted((images.ASSETS / "samples").glob("*.jpg")) if p.stem != "brick"]
+    entries = {}
+    for i, path in enumerate(photos):  # 7 different photos, each sent three times
+        img = Image.open(path)
+        folder = "ab"[i % 2]
+        entries[f"{folder}/{path.stem}.jpg"] = as_jpeg(img)
+        entries[f"{folder}/{path.stem} (WhatsApp).jpg"] = as_jpeg(
+            Image.open(io.BytesIO(as_jpeg(img, 40))).resize((img.width // 2, img.height // 2)))
+        entries[f"{folder}/{path.stem} burst.jpg"] = as_jpeg(
+            img.crop((img.width // 50, 0, img.width, img.height)))
+    at = upload_headless(zip_of(entries))
+    (note,) = [i.value for i in at.info if "near-duplicates" in i.value]
+    assert "21 photos are near-duplicates" in note and "in 7 groups" in note
+
+
+def test_a_readme_beside_the_folder_of_classes_is_skipped_on_the_page():
+    entries = {"README.txt": b"soil photos, May", **{
+        f"soil/{name}/{i}.jpg": as_jpeg(img) for name, photo in (
+            ("wood", "textures/vpython_wood.jpg"), ("gravel", "textures/gravel.jpg"))
+        for i, img in enumerate(cells_of(photo)[:6])}}
+    at = upload_headless(zip_of(entries))
+    assert list(at.dataframe[0].value["class"]) == ["gravel", "wood"]
+    assert any("files outside class folders" in i.value for i in at.info)
+
+
+# ------------------------------------------------------------------ the results, headless
+@pytest.fixture(scope="module")
+def trained(lite0):
+    """A real short run on part of the demo (phase 1, then phase 2), its test re-run on a
+    sample of half the test photos, as the time budget would when short."""
+    photos, split = demo_split()
+    small = SplitIndex(split.train[:24], split.validation[:9], split.test[:12])
+    net = transfer.build(lite0, len(photos.classes))
+    norm = augment.normalisation(lite0)
+    plan = Plan(phases=("head", "last_blocks"), copies=1, batch_size=4).with_epochs(
+        head=2, last_blocks=1)
+    result = FineTuning(net, photos, small, norm, plan).run()
+    result.evaluation = evaluate(result.net, photos, small.test[::2], norm, planned=12)
+    bundle = fine_tuned.as_bundle(result.net, lite0, photos.classes, "fine-tuned in a test")
+    return photos, result, bundle
+
+
+def test_the_results_name_phases_fill_every_cell_and_pair_top_and_wrong_class_maps(trained):
+    photos, result, bundle = trained
+    at = open_page(PAGE, via_app=True)  # its "Open Grad-CAM" link needs the navigation
+    at.session_state["tl_result"] = (models.DEFAULT_MODEL, photos.classes, result, bundle)
+    at.run()
+    assert_clean(at)
+    text = " ".join(c.value for c in at.caption)
+    assert "best validation accuracy" in text and "Phase " in text
+    assert "last_blocks" not in text and "(at " not in text
+    speeds = next(d.value for d in at.dataframe if "images/s" in d.value.columns)
+    assert list(speeds["part"]) == ["Phase 1: the new head only — computing features",
+                                    "Phase 1: the new head only — training",
+                                    "Phase 2: the last two blocks and the head — training"]
+    assert not speeds.isna().any().any()
+    (metric,) = [m for m in at.metric if m.label == "Test accuracy"]
+    assert "chance (33%)" in metric.delta and "85" not in metric.delta
+    assert any("random sample of 6 of the 12 test photos" in w.value for w in at.warning)
+    cams = [c for image in at.image for c in image.captions
+            if c.startswith(("✓ top:", "✗ top:")) or c.endswith(("(wrong)", "(true)"))]
+    tops = [c for c in cams if "top:" in c]
+    assert tops and len(cams) == 2 * len(tops)  # every top map has its wrong-class map
+    assert any("percentage points at the median" in c.value for c in at.caption)

@@ -12,7 +12,7 @@ from cnnviz.figures.architectures import (
     block_diagram,
 )
 from cnnviz.formatting import shape_text, si_count
-from cnnviz.ui import cached, presentation, url_state
+from cnnviz.ui import cached, presentation, url_state, viewport
 from cnnviz.ui.charts import plot
 
 MB = 2 ** 20
@@ -35,6 +35,12 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None, **kw
     height = min(ROW_PX * (len(frame) + 1) + 3, 600)
     return st.dataframe(frame, hide_index=True, key=key, column_config=config,
                         placeholder=MISSING, height=height, row_height=ROW_PX, **kwargs)
+
+
+def chart_width() -> int:
+    """About how wide a full-width chart is drawn: on a phone, on a projector, on a laptop
+    (with the page list beside it); a bubble chart names as many bubbles as fit."""
+    return 340 if viewport.narrow() else 960 if page.presenting else 700
 
 
 def count_text(count: float) -> str:
@@ -92,85 +98,100 @@ def chapter_check(record: dict) -> str:
     return f"⚠ {len(flags)} flagged" if flags else "✓ agrees"
 
 
-# ---- the comparison table --------------------------------------------------------------------
-st.header("The comparison")
-left, right = page.controls().columns([2, 1])
-left.selectbox("Sort by", list(architectures.SORT_KEYS), key="sort")
-right.toggle("Largest first", key="descending")
-ordered = architectures.sort_records(records, st.session_state["sort"],
-                                     st.session_state["descending"])
+# ---- the comparison, and accuracy against compute ----------------------------------------------
+# Presenting, the page opens on the chart, the tables one click away.
+if page.presenting:
+    chart_place, table_place = st.tabs(["Accuracy against compute", "The comparison"])
+else:
+    table_place, chart_place = st.container(), st.container()
+with table_place:
+    if not page.presenting:
+        st.header("The comparison")
+    left, right = page.controls().columns([3, 2])
+    left.selectbox("Sort by", list(architectures.SORT_KEYS), key="sort")
+    right.toggle("Largest first", key="descending")
+    ordered = architectures.sort_records(records, st.session_state["sort"],
+                                         st.session_state["descending"])
 
-table(pd.DataFrame([{
-    "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
-    "Params (M)": r["params"] / 1e6, "MACs": count_text(r["macs"]),
-    "FLOPs": count_text(r["flops"]),
-    "Activations (MB)": mb(r["activation_bytes"]), "File (MB)": mb(r["file_bytes"]),
-    "Top-1 %": r["top1"], "Top-1 % (V1)": r["top1_v1"], "Recipe": recipes(r),
-    "Top-5 error %": error_5(r),
-    "Competition top-5 error %": r["competition"]["top5_error"] if r["competition"] else None,
-    "Chapter's top-5 error": r["chapter"].get("Top-5 Error") or None,
-    "Chapter check": chapter_check(r) or None,
-} for r in ordered]), "comparison", {
-    "Year": st.column_config.NumberColumn(format="%d"),
-    "Params (M)": st.column_config.NumberColumn(format="%.2f"),
-    "MACs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
-    "FLOPs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
-    "Depth": st.column_config.NumberColumn(help=DEPTH_RULE),
-    "Activations (MB)": st.column_config.NumberColumn(format="%.1f", help=ACTIVATION_RULE),
-    "File (MB)": st.column_config.NumberColumn(format="%.1f",
-                                               help="float32 weights, MiB (2²⁰ bytes)"),
-    "Top-1 %": st.column_config.NumberColumn(
-        format="%.1f", help="Single model, single centre crop, ImageNet-1K validation set, "
-                            "torchvision's DEFAULT weights (its best); EfficientNet-Lite0's "
-                            "is from TensorFlow's model card. The Recipe column names how "
-                            "each was trained."),
-    "Top-1 % (V1)": st.column_config.NumberColumn(
-        format="%.1f", help="The same for torchvision's first weights (IMAGENET1K_V1), which "
-                            "for most models follow the paper's recipe: compare architectures "
-                            "here, not training recipes."),
-    "Top-5 error %": st.column_config.NumberColumn(
-        format="%.1f", help="100 − top-5 accuracy: single model, single crop, validation set "
-                            "(torchvision)"),
-    "Competition top-5 error %": st.column_config.NumberColumn(
-        format="%.2f", help="The ILSVRC entry: an ensemble of models, scored on the test set"),
-})
-st.caption(f"{MACS_RULE} {DEPTH_RULE}")
-
-flags = [(r, f) for r in records for f in r["flags"]]
-with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in flags)} of "
-                 f"{len(flags)} cells flagged", expanded=True):
     table(pd.DataFrame([{
-        "Model": r["label"], "Column": f["column"], "Chapter says": f["chapter"],
-        "Source says": f["found"], "Verdict": ("⚠ " if f["flagged"] else "✓ ") + f["verdict"],
-        "Why": f["why"] or None, "Source": f["source"] or None,
-    } for r, f in flags]), "flags", {
-        "Why": st.column_config.TextColumn(width="large"),
-        "Source": st.column_config.TextColumn(width="large"),
+        "Model": r["label"], "Year": r["year"], "Depth": r["depth"],
+        "Params (M)": r["params"] / 1e6, "MACs": count_text(r["macs"]),
+        "FLOPs": count_text(r["flops"]),
+        "Activations (MB)": mb(r["activation_bytes"]), "File (MB)": mb(r["file_bytes"]),
+        "Top-1 %": r["top1"], "Top-1 % (V1)": r["top1_v1"], "Recipe": recipes(r),
+        "Top-5 error %": error_5(r),
+        "Competition top-5 error %": r["competition"]["top5_error"] if r["competition"] else None,
+        "Chapter's top-5 error": r["chapter"].get("Top-5 Error") or None,
+        "Chapter check": chapter_check(r) or None,
+    } for r in ordered]), "comparison", {
+        "Year": st.column_config.NumberColumn(format="%d"),
+        "Params (M)": st.column_config.NumberColumn(format="%.2f"),
+        "MACs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
+        "FLOPs": st.column_config.TextColumn(help=MACS_RULE, alignment="right"),
+        "Depth": st.column_config.NumberColumn(help=DEPTH_RULE),
+        "Activations (MB)": st.column_config.NumberColumn(format="%.1f", help=ACTIVATION_RULE),
+        "File (MB)": st.column_config.NumberColumn(format="%.1f",
+                                                   help="float32 weights, MiB (2²⁰ bytes)"),
+        "Top-1 %": st.column_config.NumberColumn(
+            format="%.1f", help="Single model, single centre crop, ImageNet-1K validation set, "
+                                "torchvision's DEFAULT weights (its best); EfficientNet-Lite0's "
+                                "is from TensorFlow's model card. The Recipe column names how "
+                                "each was trained."),
+        "Top-1 % (V1)": st.column_config.NumberColumn(
+            format="%.1f", help="The same for torchvision's first weights (IMAGENET1K_V1), which "
+                                "for most models follow the paper's recipe: compare architectures "
+                                "here, not training recipes."),
+        "Top-5 error %": st.column_config.NumberColumn(
+            format="%.1f", help="100 − top-5 accuracy: single model, single crop, validation set "
+                                "(torchvision)"),
+        "Competition top-5 error %": st.column_config.NumberColumn(
+            format="%.2f", help="The ILSVRC entry: an ensemble of models, scored on the test set"),
     })
-    st.caption(" · ".join(f"**{v}**: {text}" for v, text in VERDICTS.items()))
+    st.caption(f"{MACS_RULE} {DEPTH_RULE}")
 
-# ---- accuracy against compute --------------------------------------------------------------------
-st.header("Accuracy against compute")
-st.segmented_control("Top-1 of", list(architectures.ACCURACY_KEYS), key="accuracy",
-                     required=True, format_func=architectures.ACCURACY_KEYS.__getitem__)
-accuracy = st.session_state["accuracy"]
-on_imagenet = [r for r in records if r["top1"] is not None]
-plot(accuracy_vs_macs(on_imagenet, accuracy), width="stretch", key="bubbles")
-new_recipe = [r["label"] for r in on_imagenet
-              if r["recipe" + accuracy.removeprefix("top1")] == architectures.NEW_RECIPE]
-st.caption(
-    ("DEFAULT weights: torchvision's best for each model, trained by different recipes, so a "
-     "bubble's height mixes architecture and training. Choose V1 weights to compare "
-     "architectures."
-     if accuracy == "top1" else
-     "V1 weights: torchvision's first for each model, which mostly follow the paper's recipe.")
-    + (f" Trained by torchvision's new recipe (2021): {', '.join(new_recipe)}."
-       if new_recipe else "")
-    + " The Recipe column above names each; EfficientNet-Lite0's 75.1 % is TensorFlow's, "
-      "from its model card.")
-left_out = [r["label"] for r in records if r["top1"] is None]
-if left_out:
-    st.caption(f"Not shown, no ImageNet accuracy: {', '.join(left_out)}.")
+    flags = [(r, f) for r in records for f in r["flags"]]
+    with st.expander(f"The chapter's table, checked: {sum(f['flagged'] for _, f in flags)} of "
+                     f"{len(flags)} cells flagged", expanded=True):
+        table(pd.DataFrame([{
+            "Model": r["label"], "Column": f["column"], "Chapter says": f["chapter"],
+            "Source says": f["found"], "Verdict": ("⚠ " if f["flagged"] else "✓ ") + f["verdict"],
+            "Why": f["why"] or None, "Source": f["source"] or None,
+        } for r, f in flags]), "flags", {
+            "Why": st.column_config.TextColumn(width="large"),
+            "Source": st.column_config.TextColumn(width="large"),
+        })
+        st.caption(" · ".join(f"**{v}**: {text}" for v, text in VERDICTS.items()))
+
+with chart_place:
+    if not page.presenting:
+        st.header("Accuracy against compute")
+    # Presenting, which weights is a setting: the chart comes first.
+    (page.controls() if page.presenting else st.container()).segmented_control(
+        "Top-1 of", list(architectures.ACCURACY_KEYS), key="accuracy", required=True,
+        format_func=architectures.ACCURACY_KEYS.__getitem__)
+    accuracy = st.session_state["accuracy"]
+    on_imagenet = [r for r in records if r["top1"] is not None]
+    bubbles = accuracy_vs_macs(on_imagenet, accuracy, width_px=chart_width())
+    plot(bubbles, width="stretch", key="bubbles")
+    new_recipe = [r["label"] for r in on_imagenet
+                  if r["recipe" + accuracy.removeprefix("top1")] == architectures.NEW_RECIPE]
+    st.caption(
+        ("DEFAULT weights: torchvision's best for each model, trained by different recipes, so a "
+         "bubble's height mixes architecture and training. Choose V1 weights to compare "
+         "architectures."
+         if accuracy == "top1" else
+         "V1 weights: torchvision's first for each model, which mostly follow the paper's recipe.")
+        + (f" Trained by torchvision's new recipe (2021): {', '.join(new_recipe)}."
+           if new_recipe else "")
+        + " The comparison's Recipe column names each; EfficientNet-Lite0's 75.1 % is TensorFlow's, "
+          "from its model card.")
+    left_out = [r["label"] for r in records if r["top1"] is None]
+    if left_out:
+        st.caption(f"Not shown, no ImageNet accuracy: {', '.join(left_out)}.")
+    unnamed = [r["label"] for r, text in zip(on_imagenet, bubbles.data[0].text) if not text]
+    if unnamed:
+        st.caption(f"No room to name {', '.join(unnamed)} here: point at a bubble (or tap it) for "
+                   f"its name and numbers.")
 
 # ---- which backbone for my device? ------------------------------------------------------------
 st.header("Which backbone for my device?")
@@ -231,8 +252,8 @@ if st.button(f"Measure latency of {len(to_time)} networks", type="primary",
         st.rerun()  # so that the budget above can use the new latencies
 timed = [r for r in records if r["name"] in measured_ms and r["top1"] is not None]
 if timed:
-    plot(accuracy_vs_latency(timed, measured_ms, device), width="stretch",
-                    key="latency_chart")
+    plot(accuracy_vs_latency(timed, measured_ms, device, width_px=chart_width()),
+         width="stretch", key="latency_chart")
 elif measured_ms:
     st.info("The models timed have no ImageNet accuracy to plot.")
 

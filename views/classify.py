@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnnviz.figures.predictions import top_k_bars
-from cnnviz.formatting import shape_text
+from cnnviz.formatting import plain, shape_text
 from cnnviz.ui import cached, presentation
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, model_picker
@@ -24,7 +24,7 @@ with right:
         if not bundle.pretrained:
             st.warning("This network has random weights: its answers are noise. Untrained "
                        "models are here for exploring architectures, not for predictions.")
-        st.subheader(f"Top 5 of {len(bundle.categories):,} classes · {bundle.label}")
+        st.subheader(f"Top 5 of {len(bundle.categories):,} classes · {plain(bundle.label)}")
         plot(top_k_bars(cached.top_classes(bundle, img)), width="stretch")
         params = sum(p.numel() for p in bundle.model.parameters())
         st.caption(f"{params:,} parameters · input {shape_text(bundle.preprocess(img).shape)}")

@@ -14,7 +14,7 @@ from cnnviz.ops.examples import KERNELS
 from cnnviz.ops.grid_text import format_grid, parse_grid
 from cnnviz.ops.stepper import Follow, Stepper, follow
 from cnnviz.ops.steps import POOLING_KINDS, conv_trace, pool_trace
-from cnnviz.ui import presentation, url_state
+from cnnviz.ui import presentation, url_state, viewport
 from cnnviz.ui.animation import animate
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker
@@ -67,9 +67,13 @@ def mark_custom_kernel() -> None:
     st.session_state.kernel_preset = CUSTOM
 
 
-# Drawn in this order on screen; filled in the order the values are needed.
-controls = page.controls()
-stage, details, whole_image = (st.container() for _ in range(3))
+# Drawn in this order on screen; filled in the order the values are needed. On a phone the
+# board comes first: its settings would take a whole screen above it.
+if viewport.narrow() and not page.presenting:
+    stage, controls = st.container(), page.controls()
+else:
+    controls, stage = page.controls(), st.container()
+details, whole_image = st.container(), st.container()
 
 # ---------------------------------------------------------------- controls
 url_state.bind("mode", MODES[0], allowed=MODES)
@@ -89,35 +93,39 @@ url_state.bind("predict", False)
 url_state.bind("step", 1, allowed=range(1, 10_000))
 
 with controls:
-    top = st.columns([1.6, 1.6, 1, 1, 1])
+    # Wide enough for every choice's whole name, in the settings pop-over too: the choices
+    # first, then the numbers, then the switches.
+    top = st.columns([1.35, 1.15, 1.5])
     top[0].segmented_control("Operation", MODES, key="mode", required=True, on_change=restart)
     top[1].selectbox("Input", examples.SOURCES, key="source", on_change=choose_source)
     pooling = st.session_state.mode == "pooling"
-    if st.session_state.source in ("random grid", "photo patch"):
-        top[2].number_input("Size", 3, 12, key="size", help="Rows and columns of the input.")
-        if not pooling:
-            top[3].toggle("RGB (3 channels)", key="rgb")
-    if st.session_state.source == "random grid":
-        top[4].number_input("Random seed", 0, 10_000, key="seed")
-
-    row = st.columns(5)
     if pooling:
-        row[0].segmented_control("Pooling", POOLING_KINDS, key="pool_kind", required=True)
-        row[1].number_input("Window size", 2, 4, key="pool_size")
+        top[2].segmented_control("Pooling", POOLING_KINDS, key="pool_kind", required=True)
     else:
-        row[0].selectbox("Kernel", (*KERNELS, CUSTOM), key="kernel_preset")
-        row[1].number_input("Bias b", step=0.5, key="bias")
-    row[2].number_input("Stride S", 1, 4, key="stride")
-    row[3].selectbox("Padding P", PADDINGS, key="padding",
+        top[2].selectbox("Kernel", (*KERNELS, CUSTOM), key="kernel_preset")
+
+    row = st.columns(6)
+    if st.session_state.source in ("random grid", "photo patch"):
+        row[0].number_input("Size", 3, 12, key="size", help="Rows and columns of the input.")
+    if st.session_state.source == "random grid":
+        row[1].number_input("Random seed", 0, 10_000, key="seed")
+    if pooling:
+        row[2].number_input("Window size", 2, 4, key="pool_size")
+    else:
+        row[2].number_input("Bias b", step=0.5, key="bias")
+    row[3].number_input("Stride S", 1, 4, key="stride")
+    row[4].selectbox("Padding P", PADDINGS, key="padding",
                      help="Pixels of zeros on each side, or a named mode: valid = none; same = "
                           "output ⌈n / S⌉ (TensorFlow's rule, the odd pixel at the bottom / "
                           "right); full = d·(F − 1) on each side with dilation d (F − 1 "
                           "without), so every pixel meets every tap.")
     if not pooling:
-        row[4].number_input("Dilation d", 1, 3, key="dilation",
+        row[5].number_input("Dilation d", 1, 3, key="dilation",
                             help="Spread the kernel's taps d pixels apart.")
 
     toggles = st.columns([1, 1, 1])
+    if not pooling and st.session_state.source in ("random grid", "photo patch"):
+        toggles[2].toggle("RGB (3 channels)", key="rgb")
     if not pooling:
         toggles[0].toggle("True convolution", key="flip",
                           help="What deep learning calls convolution is cross-correlation: the "

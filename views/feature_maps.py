@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz import activations, images
 from cnnviz.figures import feature_maps as fm
 from cnnviz.formatting import fmt_number, shape_text
-from cnnviz.ui import cached, presentation, url_state
+from cnnviz.ui import cached, presentation, url_state, viewport
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
 
@@ -13,6 +13,7 @@ ORDERS = {"mean": "by mean", "max": "by peak", "index": "in order"}
 PAGE_SIZES = (16, 36, 64)
 SECOND_SAMPLE = "Espresso cup"  # the second photo's default, so a comparison starts with two
 GRID_PX = {False: fm.GRID_WIDTH_PX, True: 400}  # the channel grid's width, presenting or not
+PHONE_PX = 320  # a picture's width on a phone: the page less its margins and the figure's
 
 page = presentation.page_header(
     "Feature maps",
@@ -60,9 +61,16 @@ def select_clicked_channel(chart_key: str) -> None:
         st.session_state.channel = int(channel[0] if isinstance(channel, list) else channel)
 
 
+def phone_width() -> dict:
+    """On a phone a picture is drawn as wide as the screen, not shrunk by the browser into a
+    frame made for a wider one (which leaves blank bands above and below it)."""
+    return {"width_px": PHONE_PX} if viewport.narrow() else {}
+
+
 def show_grid(fmap, shown, channel, shared, *, chart_key, title):
+    width = PHONE_PX if viewport.narrow() else GRID_PX[page.presenting]
     plot(fm.channel_grid(fmap, shown, shared_scale=shared, selected=channel, title=title,
-                         width_px=GRID_PX[page.presenting]),
+                         width_px=width),
          key=chart_key, on_select=lambda: select_clicked_channel(chart_key),
          selection_mode="points", width="content")
 
@@ -74,7 +82,8 @@ def show_channel(bundle, img, fmap, channel) -> None:
     plot(fm.channel_view(values, f"Channel {channel}", signed=bool(fmap.min() < 0)),
          width="stretch")
     plot(fm.overlay(activations.network_input(bundle, img), values,
-                    f"Channel {channel} over the photo: where it fires"), width="content")
+                    f"Channel {channel} over the photo: where it fires", **phone_width()),
+         width="content")
     plot(fm.value_histogram(values, "Values of this channel"), width="stretch")
     row, col = stats["argmax"]
     st.markdown(
@@ -104,7 +113,7 @@ def show_strip(bundle, img, layer: str) -> None:
 def show_filters(bundle) -> None:
     name, weights = activations.first_filters(bundle)
     f, c, kh, kw = weights.shape
-    plot(fm.filter_patches(weights), width="content")
+    plot(fm.filter_patches(weights, **phone_width()), width="content")
     st.caption(f"The {f} filters of `{name}`, each {c} × {kh} × {kw}, as colour patches on one "
                f"scale for all: zero is mid-grey, a weight of +{fmt_number(abs(weights).max())} "
                f"(the largest) adds its full colour, −{fmt_number(abs(weights).max())} its "
@@ -139,7 +148,8 @@ if img is not None:
     kind = {info.name: info.kind for info in activations.layers(bundle)}[layer]
     layer_place.caption(f"Module `{layer}` ({kind}) · output {shape_text(fmap.shape)}: {count} "
                         f"maps of {fmap.shape[1]} × {fmap.shape[2]}")
-    order_col, size_col, page_col, scale_col = page.controls().columns([3, 2, 2, 2])
+    order_col, size_col, page_col = page.controls().columns([3, 2, 2])
+    scale_col = page.controls()  # a row of its own: its label is long
     url_state.choice("order", ORDERS, label=ORDERS.__getitem__)
     order = order_col.segmented_control("Order", list(ORDERS), format_func=ORDERS.__getitem__,
                                         required=True, key="order")
@@ -158,11 +168,16 @@ if img is not None:
     grid_col, channel_col = st.columns([3, 2], gap="large")
     with channel_col:
         channel = pick_channel(layer, ranked, count)
+        st.page_link("views/what_layers_learn.py", label="What does this channel respond to?",
+                     icon=":material/visibility:", query_params={
+                         "model": bundle.name, "layer": layer, "channel": str(channel),
+                         "model_untrained": str(not bundle.pretrained).lower()})
         show_channel(bundle, img, fmap, channel)
     with grid_col:
         show_grid(fmap, shown, channel, shared, chart_key="grid",
-                  title=f"Channels {(grid_page - 1) * per_page + 1}–"
-                        f"{min(grid_page * per_page, count)} of {count}, {ORDERS[order]}")
+                  title=f"{activations.layer_titles(bundle)[layer]}<br>Channels "
+                        f"{(grid_page - 1) * per_page + 1}–{min(grid_page * per_page, count)} "
+                        f"of {count}, {ORDERS[order]}")
     with strip_place or st.container():
         st.subheader("From input to output")
         show_strip(bundle, img, layer)
@@ -176,7 +191,8 @@ if img is not None:
                       title="Second photo, channels ranked by the first")
         with channel2_col:
             plot(fm.overlay(activations.network_input(bundle, img2), fmap2[channel],
-                            f"Channel {channel} over the second photo"), width="content")
+                            f"Channel {channel} over the second photo", **phone_width()),
+                 width="content")
             means = [float(maps[channel].mean()) for maps in (fmap, fmap2)]
             st.markdown(f"Mean of channel {channel}: **{fmt_number(means[0], 3)}** on the "
                         f"first photo, **{fmt_number(means[1], 3)}** on the second.")

@@ -8,6 +8,7 @@ from cnnviz.figures import colours
 from cnnviz.figures.cam import sanity_curve, uncertainty_bars
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import fmt_number
+from cnnviz.formatting import plain
 from cnnviz.ui import cached, presentation, url_state
 from cnnviz.ui.charts import plot
 from cnnviz.ui.pickers import image_picker, layer_picker, model_picker
@@ -37,7 +38,9 @@ def show_map(view, result, *, caption, download_key) -> None:
     if not result.heatmap.any():
         st.info("This map is empty: no position has positive evidence for this class at "
                 "this layer (every weighted sum is ≤ 0). Try another layer or method.")
-    st.download_button("Download PNG", lambda: colours.png_bytes(picture), key=download_key,
+    # "PNG" beside the download icon: a longer label is cut in a third of a laptop's column.
+    st.download_button("PNG", lambda: colours.png_bytes(picture), key=download_key,
+                       help="Download this picture as a PNG file",
                        file_name=f"{result.method}-{result.category}-{result.layer}.png"
                        .replace(" ", "_"), mime="image/png", on_click="ignore",
                        icon=":material/download:")
@@ -105,14 +108,14 @@ with main:
     answer, other = pair[predicted, layer], pair[chosen, layer]
     photo_col, left, right = pictures.columns(3)
     photo_col.image(view, width="stretch",
-                    caption=f"The photo as {bundle.label} sees it ({view.shape[1]} × "
+                    caption=f"The photo as {plain(bundle.label)} sees it ({view.shape[1]} × "
                             f"{view.shape[0]})")
     with left:
         show_map(view, answer, download_key="download_predicted",
-                 caption=f"Predicted: {answer.category} · p = {answer.probability:.1%}")
+                 caption=f"Predicted: {plain(answer.category)} · p = {answer.probability:.1%}")
     with right:
         show_map(view, other, download_key="download_chosen",
-                 caption=f"Chosen: {other.category} · p = {other.probability:.1%}")
+                 caption=f"Chosen: {plain(other.category)} · p = {other.probability:.1%}")
     if chosen == predicted:
         st.caption("Both maps show the predicted class: pick a wrong class to compare.")
     else:
@@ -123,7 +126,7 @@ with main:
     st.caption(f"{cam.METHODS[method]} at “{titles[layer]}” (`{layer}`, "
                f"{' × '.join(map(str, answer.feature_map.shape))} positions), upsampled "
                f"bilinearly to the {view.shape[1]} × {view.shape[0]} pixels the network saw.")
-    st.subheader(f"Top 5 · {bundle.label}")
+    st.subheader(f"Top 5 · {plain(bundle.label)}")
     plot(top_k_bars(top), width="stretch")
 
 st.subheader("Through the depth")
@@ -134,22 +137,22 @@ for column, name in zip(st.columns(len(strip)), strip):
     h, w = result.feature_map.shape
     column.image(paint(view, result.heatmap), width="stretch",
                  caption=f"{titles[name]} · {h} × {w}")
-st.caption(f"The map of “{answer.category}” at the last layer of each resolution, and at the "
-           f"chosen layer, from the input side to the output side. Early layers are sharp but "
-           f"see only edges and colours; the last stage is coarse (one cell per 32 pixels) but "
-           f"knows about objects, which is why Grad-CAM is usually read there.")
+st.caption(f"The map of “{plain(answer.category)}” at the last layer of each resolution, and "
+           f"at the chosen layer, from the input side to the output side. Early layers are "
+           f"sharp but see only edges and colours; the last stage is coarse (one cell per 32 "
+           f"pixels) but knows about objects, which is why Grad-CAM is usually read there.")
 
 st.subheader("One photo, two networks")
 url_state.flag("cam_two_models")
 if st.toggle("Compare with a second network", key="cam_two_models"):
     st.session_state.setdefault("model2", "resnet18")
     first, second = st.columns(2)
-    first.markdown(f"**{bundle.label}**, the network chosen above")
+    first.markdown(f"**{plain(bundle.label)}**, the network chosen above")
     with second:
         bundle2 = model_picker(key="model2")
     if bundle2.categories != categories:
-        st.warning(f"{bundle2.label} has other classes than {bundle.label}: their maps cannot "
-                   f"be compared class for class.")
+        st.warning(f"{plain(bundle2.label)} has other classes than {plain(bundle.label)}: "
+                   f"their maps cannot be compared class for class.")
     else:
         # The same kind of layer in both: each network's own default, its last
         # convolution after its activation, whatever layer is chosen above for the first.
@@ -163,21 +166,21 @@ if st.toggle("Compare with a second network", key="cam_two_models"):
         titles2 = activations.layer_titles(bundle2)
         first, second = st.columns(2)  # a row of its own, so the two pictures line up
         first.image(paint(view, answer1.heatmap), width="stretch",
-                    caption=f"{bundle.label} at “{titles[layers[0]]}” · "
+                    caption=f"{plain(bundle.label)} at “{titles[layers[0]]}” · "
                             f"p = {answer1.probability:.1%}")
         second.image(paint(view2, answer2.heatmap), width="stretch",
-                     caption=f"{bundle2.label} at “{titles2[layers[1]]}” · "
+                     caption=f"{plain(bundle2.label)} at “{titles2[layers[1]]}” · "
                              f"p = {answer2.probability:.1%}")
         if not bundle2.pretrained:
             second.warning("The map of an untrained network means nothing: this one has "
                            "random weights.")
         if bundle2 is bundle:
             st.info("Both sides show the same network: choose another one on the right.")
-        st.caption(f"Both maps are for “{answer1.category}” at each network's own default "
-                   f"layer, its last convolution after its activation (not the layer chosen "
-                   f"above), by {cam.METHODS[method]}. A saliency map describes one model, not "
-                   f"the photo: two networks that give the same answer can base it on "
-                   f"different parts of the image.")
+        st.caption(f"Both maps are for “{plain(answer1.category)}” at each network's own "
+                   f"default layer, its last convolution after its activation (not the layer "
+                   f"chosen above), by {cam.METHODS[method]}. A saliency map describes one "
+                   f"model, not the photo: two networks that give the same answer can base it "
+                   f"on different parts of the image.")
 
 st.subheader("Sanity check")
 url_state.flag("cam_sanity")
@@ -191,9 +194,9 @@ if st.toggle("Randomise the weights, from the top layer down", key="cam_sanity")
         column.image(paint(view, step.heatmap), width="stretch", caption=label)
     plot(sanity_curve(steps, SANITY_THRESHOLD), width="stretch")
     st.caption(f"Adebayo et al. (2018), *Sanity checks for saliency maps*: the units of "
-               f"{bundle.label} are re-initialised one by one from the output down (a copy; "
-               f"the shared model is untouched), and ρ is the Spearman rank correlation with "
-               f"the trained map. It matters because a map that survives the loss of the "
+               f"{plain(bundle.label)} are re-initialised one by one from the output down (a "
+               f"copy; the shared model is untouched), and ρ is the Spearman rank correlation "
+               f"with the trained map. It matters because a map that survives the loss of the "
                f"learnt weights was showing the photo's edges, not what the network learnt; "
                f"a faithful method loses its picture (ρ near 0, below the dashed "
                f"{fmt_number(SANITY_THRESHOLD)}). On one photo ρ scatters by about ±0.2, since "
@@ -217,7 +220,7 @@ if st.toggle("Sample the prediction with dropout left on", key="cam_dropout"):
                  if uncertainty.samples_head_only(bundle) else
                  "Dropout also sits among the convolutional layers here, so the passes sample "
                  "them too.")
-        st.caption(f"{passes} forward passes with {bundle.label}'s dropout (drop rate "
+        st.caption(f"{passes} forward passes with {plain(bundle.label)}'s dropout (drop rate "
                    f"{', '.join(fmt_number(r) for r in rates)}) left on, as Gal & Ghahramani "
                    f"(2016) propose: the bars are the mean probability, the whiskers one "
                    f"standard deviation. The spread approximates the model's epistemic "

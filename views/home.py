@@ -14,6 +14,15 @@ presentation.page_header(
     "weights, and the pages load no fonts, scripts or icons from other servers."
 )
 
+# A lesson's title is its link: coloured and underlined as links are, so it reads as one.
+LINKS = """<style>
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"] p { color: #1a56a8; font-weight: 600;
+  text-decoration: underline; text-underline-offset: 0.2em; }
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"]:hover p { color: #0b3a75; }
+</style>"""
+st.html(LINKS)
+
+
 def card(lesson: lessons.Lesson, number: int | None = None) -> None:
     """A lesson as a card: its picture, a link that opens the page on its example, a line."""
     with st.container(border=True):

@@ -143,12 +143,18 @@ def mode_rows() -> list[tuple]:
     return rows
 
 
+TRANSPOSED_INTRO = (
+    "A transposed convolution runs the other way: each input pixel spreads over an $F × F$ "
+    "patch of a larger output. It is drawn here as an ordinary stride-1 convolution (with the "
+    "kernel flipped) over the input with $S - 1$ zeros inserted between its pixels and "
+    "$D(F - 1) - P$ pixels of padding around them.")
+
+
 def transposed_tab() -> None:
-    st.markdown(
-        "A transposed convolution runs the other way: each input pixel spreads over an "
-        "$F × F$ patch of a larger output. It is drawn here as an ordinary stride-1 "
-        "convolution (with the kernel flipped) over the input with $S - 1$ zeros inserted "
-        "between its pixels and $D(F - 1) - P$ pixels of padding around them.")
+    # Presenting, the diagram comes first: the introduction goes under it, the output
+    # padding into the settings.
+    if not page.presenting:
+        st.markdown(TRANSPOSED_INTRO)
     try:
         pad, extra = arithmetic.transposed_padding(f, padding, s, d)
     except ValueError as error:
@@ -160,9 +166,11 @@ def transposed_tab() -> None:
         output_padding = extra
     elif max(s, d) > 1:
         st.session_state.op = min(max(st.session_state.op, 0), max(s, d) - 1)
-        output_padding = st.slider("Output padding", 0, max(s, d) - 1, key="op",
-                                   help="extra rows and columns at the bottom / right, to pick "
-                                        "one of the sizes a stride-S convolution maps to W")
+        where = page.controls() if page.presenting else st.container()
+        output_padding = where.slider("Output padding", 0, max(s, d) - 1, key="op",
+                                      help="extra rows and columns at the bottom / right, to "
+                                           "pick one of the sizes a stride-S convolution maps "
+                                           "to W")
     else:
         output_padding = 0
     try:
@@ -170,17 +178,19 @@ def transposed_tab() -> None:
     except ValueError as error:
         st.error(f"This transposed convolution is impossible: {error}.")
         return
-    figure, formula = st.columns([3, 2], gap="large")
+    # Its grid is larger than the convolution's: presenting, it takes two thirds of the width.
+    figure, formula = st.columns([2, 1] if page.presenting else [3, 2], gap="large")
     with figure:
         diagram("transposed", (n, f, pad, s, d, output_padding), "tpos",
                 f"Input {n}×{n}, spread {s} apart", f"Output {out}×{out}")
         st.caption("Blue: input pixels; white 0: the zeros inserted between them; grey 0: "
                    "padding; magenta: the kernel and the output cell it makes.")
     with formula:
-        st.latex(rf"\begin{{aligned}}W_{{out}} &= (W - 1) S - 2P \\ &\quad + D(F - 1) + "
-                 rf"\text{{output padding}} + 1 \\ &= ({n} - 1) \times {s} - 2 \times {pad} "
-                 rf"\\ &\quad + {d} \times ({f} - 1) + {output_padding} + 1 \\ &= {out}"
-                 rf"\end{{aligned}}")
+        # Three short lines a term: a third of a projector's width holds them whole.
+        st.latex(rf"\begin{{aligned}}W_{{out}} &= (W - 1) S - 2P \\ &\quad + D(F - 1) "
+                 rf"\\ &\quad + \text{{output padding}} + 1 \\ &= ({n} - 1) \times {s} "
+                 rf"- 2 \times {pad} \\ &\quad + {d} \times ({f} - 1) \\ &\quad + "
+                 rf"{output_padding} + 1 \\ &= {out}\end{{aligned}}")
         try:
             back = arithmetic.output_size(out, f, pad, s, d)
             st.markdown(f"The convolution with the same $F$, $P$, $S$, $D$ takes {out}×{out} "
@@ -189,6 +199,8 @@ def transposed_tab() -> None:
         except ValueError as error:
             st.markdown(f"The forward convolution with these numbers cannot run on "
                         f"{out}×{out}: {error}.")
+    if page.presenting:
+        st.markdown(TRANSPOSED_INTRO)
 
 
 tabs = st.tabs(DIRECTIONS, key="direction", on_change="rerun")

@@ -138,98 +138,115 @@ top[0].selectbox("Preset", list(PRESETS), key="preset", on_change=load_preset)
 channels = top[1].number_input("Input channels C", 1, 4096, key="c")
 height = top[2].number_input("Input height H", 1, 4096, key="h")
 width = top[3].number_input("Input width W", 1, 4096, key="w")
-preset_note = st.empty()  # the preset's note, or that the stack has been edited
-
-edited = st.data_editor(
-    to_frame([LayerSpec.from_dict(x) for x in st.session_state.stack_base]),
-    key=f"stack_editor_{st.session_state.stack_version}", num_rows="dynamic",
-    width="stretch", hide_index=True, placeholder="",
-    column_config={
-        "layer": st.column_config.SelectboxColumn("layer", options=list(KINDS.values()),
-                                                  required=True),
-        "out": st.column_config.NumberColumn("out", min_value=1, step=1,
-                                             help="output channels or features"),
-        "kernel": st.column_config.NumberColumn("kernel F", min_value=1, step=1),
-        "stride": st.column_config.NumberColumn(
-            "stride S", min_value=1, step=1, help="blank: 1 for convolutions, F for pooling"),
-        "padding": st.column_config.TextColumn(
-            "padding P", validate=r"^(\d+|valid|same|full)$", help="a number, valid, same or full"),
-        "dilation": st.column_config.NumberColumn("dilation D", min_value=1, step=1),
-        "bias": st.column_config.CheckboxColumn("bias"),
-        "in": st.column_config.NumberColumn(
-            "declared in", min_value=1, step=1,
-            help="in_channels / in_features as the code states them; blank: taken from the "
-                 "previous layer"),
-        "dropout": st.column_config.NumberColumn("dropout p", min_value=0.0, max_value=1.0),
-    },
-)
-try:
-    layers = from_frame(edited)
-except ValueError as error:
-    st.error(f"The table has a cell the tracer cannot read: {error}.")
-    layers = [LayerSpec.from_dict(x) for x in st.session_state.stack_base]
-st.session_state.layers = [layer.to_dict() for layer in layers]
-chosen = PRESETS[st.session_state.preset]
-if (layer_rows(layers) == layer_rows(chosen.layers)
-        and (channels, height, width) == tuple(chosen.input_shape)):
-    preset_note.caption(chosen.note)
+# Presenting, the page opens on what one output sees, the table one click away.
+if page.presenting:
+    field_place, stack_place = st.tabs(["What one output sees", "The layer table"])
 else:
-    preset_note.caption(f"Your own stack, started from the preset “{chosen.name}” and edited: "
-                        f"its note no longer applies. Choose a preset again to start afresh.")
+    stack_place, field_place = st.container(), st.container()
+with stack_place:
+    preset_note = st.empty()  # the preset's note, or that the stack has been edited
 
-result = trace((channels, height, width), layers)
-totals = st.columns(3)
-totals[0].metric("Parameters", f"{result.params:,}")
-totals[1].metric("MACs", si_count(result.macs), help=f"{result.macs:,} multiply-accumulates; "
-                 f"FLOPs ≈ 2 × MACs = {si_count(arithmetic.flops(result.macs))}")
-totals[2].metric("Output", shape_text(result.out_shape))
-if result.error:
-    st.error(str(result.error))
-st.dataframe(result_table(result), hide_index=True, width="stretch")
-with st.expander("The same stack as PyTorch code"):
+    edited = st.data_editor(
+        to_frame([LayerSpec.from_dict(x) for x in st.session_state.stack_base]),
+        key=f"stack_editor_{st.session_state.stack_version}", num_rows="dynamic",
+        width="stretch", hide_index=True, placeholder="",
+        column_config={
+            "layer": st.column_config.SelectboxColumn("layer", options=list(KINDS.values()),
+                                                      required=True),
+            "out": st.column_config.NumberColumn("out", min_value=1, step=1,
+                                                 help="output channels or features"),
+            "kernel": st.column_config.NumberColumn("kernel F", min_value=1, step=1),
+            "stride": st.column_config.NumberColumn(
+                "stride S", min_value=1, step=1, help="blank: 1 for convolutions, F for pooling"),
+            "padding": st.column_config.TextColumn(
+                "padding P", validate=r"^(\d+|valid|same|full)$",
+                help="a number, valid, same or full"),
+            "dilation": st.column_config.NumberColumn("dilation D", min_value=1, step=1),
+            "bias": st.column_config.CheckboxColumn("bias"),
+            "in": st.column_config.NumberColumn(
+                "declared in", min_value=1, step=1,
+                help="in_channels / in_features as the code states them; blank: taken from the "
+                     "previous layer"),
+            "dropout": st.column_config.NumberColumn("dropout p", min_value=0.0, max_value=1.0),
+        },
+    )
     try:
-        st.code(to_pytorch((channels, height, width), layers), language="python")
+        layers = from_frame(edited)
     except ValueError as error:
-        st.info(f"Fix the error first: {error}.")
+        st.error(f"The table has a cell the tracer cannot read: {error}.")
+        layers = [LayerSpec.from_dict(x) for x in st.session_state.stack_base]
+    st.session_state.layers = [layer.to_dict() for layer in layers]
+    chosen = PRESETS[st.session_state.preset]
+    if (layer_rows(layers) == layer_rows(chosen.layers)
+            and (channels, height, width) == tuple(chosen.input_shape)):
+        preset_note.caption(chosen.note)
+    else:
+        preset_note.caption(f"Your own stack, started from the preset “{chosen.name}” and "
+                            f"edited: its note no longer applies. Choose a preset again to "
+                            f"start afresh.")
+
+    result = trace((channels, height, width), layers)
+    totals = st.columns(3)
+    totals[0].metric("Parameters", f"{result.params:,}")
+    totals[1].metric("MACs", si_count(result.macs),
+                     help=f"{result.macs:,} multiply-accumulates; FLOPs ≈ 2 × MACs = "
+                          f"{si_count(arithmetic.flops(result.macs))}")
+    totals[2].metric("Output", shape_text(result.out_shape))
+    if result.error:
+        st.error(str(result.error))
+    st.dataframe(result_table(result), hide_index=True, width="stretch")
+    with st.expander("The same stack as PyTorch code"):
+        try:
+            st.code(to_pytorch((channels, height, width), layers), language="python")
+        except ValueError as error:
+            st.info(f"Fix the error first: {error}.")
+
 
 # ---------------------------------------------------------------- receptive field
-st.header("What one output sees")
-spatial = [row for row in result.rows if row.pads is not None and row.rf is not None]
-if not spatial:
-    st.info("No convolution or pooling layer yet: add one to see a receptive field.")
-else:
-    choices = [row.index for row in spatial]
-    url_state.bind("rf_layer", choices[-1])
-    if st.session_state.rf_layer not in choices:
-        st.session_state.rf_layer = choices[-1]
-    labels = {row.index: f"{row.index}: {row.layer.label()} → {shape_text(row.out_shape)}"
-              for row in spatial}
-    picked = st.selectbox("Layer", choices, key="rf_layer", format_func=labels.get)
-    row = result.rows[picked - 1]
-    _, out_h, out_w = row.out_shape
-    for key, size in (("rf_row", out_h), ("rf_col", out_w)):
-        url_state.bind(key, size // 2)
-        st.session_state[key] = min(max(st.session_state[key], 0), size - 1)
-    positions, every = footprint_positions(out_h, out_w)
-    wanted = (st.session_state.rf_row, st.session_state.rf_col)
-    start = min(range(len(positions)), key=lambda k: (abs(positions[k][0] - wanted[0])
-                                                     + abs(positions[k][1] - wanted[1])))
-    maps = [r.index for r in spatial if r.index <= picked]
-    shown, captions = [], []
-    for position in positions:
-        seen = footprint(result, picked, *position)
-        shown.append([seen[0]] + [seen[i] for i in maps])
-        captions.append(describe_footprint(picked, position, seen[0], row.rf))
-    st.markdown(f"Every output of layer {picked} has a receptive field $r = {row.rf}$ pixels "
-                f"wide, and neighbouring outputs are $j = {row.jump}$ pixels apart:  \n"
-                + field_formula(result, picked))
-    animate(footprint_animation(result, maps, shown, positions, captions, start=start),
-            key="footprint")
-    st.caption("Magenta: the input pixels and map positions the chosen output (purple) "
-               "depends on. Step through the outputs of the layer, or play them."
-               + (f" This layer is large: every {every}th row and column is shown."
-                  if every > 1 else ""))
-    plot(growth_figure(result), width="stretch")
+with field_place:
+    if not page.presenting:
+        st.header("What one output sees")
+    spatial = [row for row in result.rows if row.pads is not None and row.rf is not None]
+    if not spatial:
+        st.info("No convolution or pooling layer yet: add one to see a receptive field.")
+    else:
+        choices = [row.index for row in spatial]
+        url_state.bind("rf_layer", choices[-1])
+        if st.session_state.rf_layer not in choices:
+            st.session_state.rf_layer = choices[-1]
+        labels = {row.index: f"{row.index}: {row.layer.label()} → {shape_text(row.out_shape)}"
+                  for row in spatial}
+        # Presenting, the layer is a setting: the animation comes first.
+        picked = (page.controls() if page.presenting else st.container()).selectbox(
+            "Layer", choices, key="rf_layer", format_func=labels.get)
+        row = result.rows[picked - 1]
+        _, out_h, out_w = row.out_shape
+        for key, size in (("rf_row", out_h), ("rf_col", out_w)):
+            url_state.bind(key, size // 2)
+            st.session_state[key] = min(max(st.session_state[key], 0), size - 1)
+        positions, every = footprint_positions(out_h, out_w)
+        wanted = (st.session_state.rf_row, st.session_state.rf_col)
+        start = min(range(len(positions)), key=lambda k: (abs(positions[k][0] - wanted[0])
+                                                         + abs(positions[k][1] - wanted[1])))
+        maps = [r.index for r in spatial if r.index <= picked]
+        shown, captions = [], []
+        for position in positions:
+            seen = footprint(result, picked, *position)
+            shown.append([seen[0]] + [seen[i] for i in maps])
+            captions.append(describe_footprint(picked, position, seen[0], row.rf))
+        formula = None if page.presenting else st.container()  # presenting: under the figure
+        animate(footprint_animation(result, maps, shown, positions, captions, start=start),
+                key="footprint")
+        st.caption("Magenta: the input pixels and map positions the chosen output (purple) "
+                   "depends on. Step through the outputs of the layer, or play them."
+                   + (f" This layer is large: every {every}th row and column is shown."
+                      if every > 1 else ""))
+        (formula or st.container()).markdown(
+            f"Every output of layer {picked} has a receptive field $r = {row.rf}$ pixels wide, "
+            f"and neighbouring outputs are $j = {row.jump}$ pixels apart:  \n"
+            + field_formula(result, picked))
+        plot(growth_figure(result), width="stretch")
+
 
 st.subheader("Two 3×3 layers see as far as one 5×5")
 url_state.bind("channels", 64, allowed=range(1, 2049))

@@ -20,6 +20,7 @@ from cnnviz.activations.maps import (
     layer_places,
     layer_titles,
     network_input,
+    normalisation,
     rank_channels,
     stage_ends,
     stage_outputs,
@@ -30,11 +31,12 @@ from cnnviz.activations.taps import (
     forward_with_taps,
     layer_names,
     layers,
+    this_thread_only,
 )
 
 __all__ = [
     "CACHE", "CHANNEL_ORDERS", "ActivationCache", "FeatureLayer", "LayerError", "cache_key",
     "capture", "channel_stats", "compact", "first_filters", "forward_with_taps", "image_key",
     "layer_names", "layer_places", "layer_titles", "layers", "model_key", "network_input",
-    "photo_key", "rank_channels", "stage_ends", "stage_outputs", "to_float32",
+    "normalisation", "photo_key", "rank_channels", "stage_ends", "stage_outputs", "this_thread_only", "to_float32",
 ]

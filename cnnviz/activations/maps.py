@@ -69,7 +69,7 @@ def stage_ends(bundle: ModelBundle) -> list[tuple[str, FeatureLayer]]:
 
 
 @per_bundle
-def _normalisation(bundle: ModelBundle) -> tuple[torch.Tensor, torch.Tensor]:
+def normalisation(bundle: ModelBundle) -> tuple[torch.Tensor, torch.Tensor]:
     """Offset b and scale a of the preprocessing's per-channel x = a·pixel + b, read off a
     black and a white image (a resize and crop leave a uniform image uniform)."""
     black, white = (bundle.preprocess(Image.new("RGB", (64, 64), (v, v, v)))[:, :1, :1]
@@ -80,7 +80,7 @@ def _normalisation(bundle: ModelBundle) -> tuple[torch.Tensor, torch.Tensor]:
 def network_input(bundle: ModelBundle, img: Image.Image) -> np.ndarray:
     """The photo as the model sees it, (H, W, 3) uint8: cropped and resized by its
     preprocessing, with the normalisation undone, so a feature map lines up with it."""
-    offset, scale = _normalisation(bundle)
+    offset, scale = normalisation(bundle)
     pixels = (bundle.preprocess(img) - offset) / scale
     return pixels.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 

@@ -62,7 +62,7 @@ def layers(bundle: ModelBundle) -> tuple[FeatureLayer, ...]:
     with bundle.lock, torch.inference_mode():
         probes = [bundle.batch(grey)]
         probes.append(F.interpolate(probes[0], scale_factor=PROBE_SCALE, mode="nearest"))
-        handles = [m.register_forward_hook(_this_thread_only(record(n)))
+        handles = [m.register_forward_hook(this_thread_only(record(n)))
                    for n, m in modules.items() if n]
         try:
             for probe in probes:
@@ -84,7 +84,7 @@ def _is_feature_map(outputs: list, probes: int) -> bool:
             and len({o.shape[1] for o in outputs}) == 1)
 
 
-def _this_thread_only(hook):
+def this_thread_only(hook):
     """The lock keeps tapping passes apart, but a hook on the shared model also fires inside
     other sessions' plain forward passes (``classify``), which take no lock: it must ignore
     them, or it would record their tensors and splice its leaf into their graph."""
@@ -135,7 +135,7 @@ def forward_with_taps(bundle: ModelBundle, batch: torch.Tensor, names, *,
         return hook
 
     with bundle.lock, torch.set_grad_enabled(bool(wanted)):
-        handles = [modules[name].register_forward_hook(_this_thread_only(tap(name)))
+        handles = [modules[name].register_forward_hook(this_thread_only(tap(name)))
                    for name in dict.fromkeys([*names, *wanted])]
         try:
             logits = bundle.model(batch)

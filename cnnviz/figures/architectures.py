@@ -6,39 +6,79 @@ import math
 import plotly.graph_objects as go
 
 from cnnviz.architectures import ACCURACY_KEYS
-from cnnviz.figures.style import ACCENT, FONT_SIZE, SEQUENTIAL, fmt_number, layout
+from cnnviz.figures.style import (
+    ACCENT,
+    FONT_SIZE,
+    SEQUENTIAL,
+    TICK_SIZE,
+    fmt_number,
+    layout,
+    log_ticks,
+    wrap,
+)
 
 BUBBLE_MAX_PX = 70  # diameter of the largest model's bubble
 
 
-def _label_positions(x: list[float], y: list[float]) -> list[str]:
-    """Where each bubble's label goes so that close neighbours do not overprint each other:
-    side by side when they are about level, else the lower one's label below it."""
-    positions = []
-    for i in range(len(x)):
-        near = [j for j in range(len(x))
-                if j != i and abs(math.log10(x[i] / x[j])) < 0.3 and abs(y[i] - y[j]) < 4]
-        level = [j for j in near if abs(y[i] - y[j]) < 1.5]
-        if level:
-            positions.append("middle left" if x[i] < x[level[0]] else "middle right")
-        elif any(y[j] > y[i] for j in near):
-            positions.append("bottom center")
-        else:
-            positions.append("top center")
-    return positions
+LABEL_SIZE = 16  # px, a bubble's name
+CHAR_EM = 0.6  # the mean width of a DejaVu Sans character, in ems
 
 
-LABEL_CHAR = 0.06  # width of one label character in decades of a log axis, roughly
+def _two_lines(name: str) -> str | None:
+    """``name`` broken after its last hyphen or space ("MobileNetV3-<br>Large"), if it has one."""
+    cut = max(name.rfind("-"), name.rfind(" "))
+    if min(cut, len(name) - cut - 1) < 4:  # "VGG-16" stays whole
+        return None
+    return f"{name[:cut + 1].rstrip()}<br>{name[cut + 1:]}"
 
 
-def _padded_range(x: list[float], records: list[dict], positions: list[str]) -> list[float]:
-    """The log-axis range, with room for a label written beside the outermost bubble."""
-    first, last = x.index(min(x)), x.index(max(x))
-    left = 0.3 + (LABEL_CHAR * len(records[first]["label"])
-                  if positions[first] == "middle left" else 0)
-    right = 0.3 + (LABEL_CHAR * len(records[last]["label"])
-                   if positions[last] == "middle right" else 0)
-    return [math.log10(x[first]) - left, math.log10(x[last]) + right]
+def _place_labels(x: list[float], y: list[float], sizes: list[float], names: list[str],
+                  x_range: list[float], y_range: list[float], width_px: float,
+                  height_px: float) -> list[tuple[str, str]]:
+    """Each bubble's name as drawn (on one line or two) and where it goes (one of
+    eight places around it), or ("", "top center") where it has no room. The bubbles are put where they
+    will be drawn on a plot area about ``width_px`` × ``height_px`` (log x), and each name, largest
+    bubble first, takes the first place that stays on the plot and crosses no other name and
+    no other bubble, on one line if it can. A narrow screen names fewer bubbles rather than
+    printing names over each other."""
+    plot_w, plot_h = width_px, height_px
+    px = [(math.log10(v) - x_range[0]) / (x_range[1] - x_range[0]) * plot_w for v in x]
+    py = [(y_range[1] - v) / (y_range[1] - y_range[0]) * plot_h for v in y]  # down
+    circles = [(cx - d / 2, cy - d / 2, cx + d / 2, cy + d / 2)
+               for cx, cy, d in zip(px, py, sizes)]
+    taken: list[tuple[float, float, float, float]] = []
+    labels = [("", "top center")] * len(x)
+
+    def crosses(a, b) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    def boxes(i: int, text: str) -> dict:
+        lines = text.split("<br>")
+        w = CHAR_EM * LABEL_SIZE * max(map(len, lines))
+        h, r = 1.25 * LABEL_SIZE * len(lines), sizes[i] / 2 + 3
+        d = r * 0.7  # a diagonal name starts off the bubble's corner
+        return {"top center": (px[i] - w / 2, py[i] - r - h, px[i] + w / 2, py[i] - r),
+                "bottom center": (px[i] - w / 2, py[i] + r, px[i] + w / 2, py[i] + r + h),
+                "middle right": (px[i] + r, py[i] - h / 2, px[i] + r + w, py[i] + h / 2),
+                "middle left": (px[i] - r - w, py[i] - h / 2, px[i] - r, py[i] + h / 2),
+                "top right": (px[i] + d, py[i] - d - h, px[i] + d + w, py[i] - d),
+                "top left": (px[i] - d - w, py[i] - d - h, px[i] - d, py[i] - d),
+                "bottom right": (px[i] + d, py[i] + d, px[i] + d + w, py[i] + d + h),
+                "bottom left": (px[i] - d - w, py[i] + d, px[i] - d, py[i] + d + h)}
+
+    def free(i: int, box) -> bool:
+        return (box[0] >= 0 and box[2] <= plot_w and box[1] >= 0 and box[3] <= plot_h
+                and not any(crosses(box, t) for t in taken)
+                and not any(crosses(box, c) for k, c in enumerate(circles) if k != i))
+
+    for i in sorted(range(len(x)), key=lambda k: -sizes[k]):
+        for text in filter(None, (names[i], _two_lines(names[i]))):
+            place = next((p for p, box in boxes(i, text).items() if free(i, box)), None)
+            if place:
+                labels[i] = (text, place)
+                taken.append(boxes(i, text)[place])
+                break
+    return labels
 
 
 def _year_step(years: list[int]) -> int:
@@ -47,11 +87,15 @@ def _year_step(years: list[int]) -> int:
 
 
 def _bubbles(records: list[dict], x: list[float], x_title: str, title: str,
-             accuracy: str = "top1") -> go.Figure:
+             accuracy: str = "top1", width_px: float = 700) -> go.Figure:
     """Top-1 accuracy (``accuracy``, a key of ``ACCURACY_KEYS``) against ``x`` (log axis);
-    bubble area ∝ parameters, colour = year."""
+    bubble area ∝ parameters, colour = year. ``width_px`` is about how wide it will be drawn:
+    a narrow figure (a phone) names fewer bubbles, wraps its title and lays its colour bar
+    under the plot. A bubble without room for its name has it in its hover text."""
+    narrow = width_px < 500
     largest = max(r["params"] for r in records)
-    sizes = [BUBBLE_MAX_PX * math.sqrt(r["params"] / largest) + 8 for r in records]
+    scale = BUBBLE_MAX_PX * (0.6 if narrow else 1)
+    sizes = [scale * math.sqrt(r["params"] / largest) + 8 for r in records]
     weights = accuracy.removeprefix("top1")  # "" or "_v1", as the record's keys end
     top5, recipe = f"top5{weights}", f"recipe{weights}"
     hover = [
@@ -65,40 +109,56 @@ def _bubbles(records: list[dict], x: list[float], x_title: str, title: str,
     ]
     years = [r["year"] for r in records]
     y = [r[accuracy] for r in records]
-    positions = _label_positions(x, y)
+    height = 540 if narrow else 560
+    x_range = [math.log10(min(x)) - 0.35, math.log10(max(x)) + 0.35]
+    y_range = [min(y) - 5, max(y) + 5]  # room above and below for names and bubbles
+    title = wrap(title + (", colour = year" if narrow else ""), width_px - 20)
+    top = 36 + 26 * (title.count("<br>") + 1)
+    bottom = 70 if narrow else 10  # under the plot: the colour bar on a phone
+    # The plot area: less the margins, the axes' ticks and titles (about 70 px on the left,
+    # 60 below) and, on a wide screen, the colour bar on the right (90 px).
+    labels = _place_labels(x, y, sizes, [r["label"] for r in records], x_range, y_range,
+                           width_px - 90 - (0 if narrow else 90), height - top - bottom - 60)
+    # The title beside the bar, where no year's label can reach it.
+    colorbar = dict(title=dict(text="year", side="right"), tickformat="d",
+                    dtick=_year_step(years))
+    if narrow:  # under the plot, where it takes no width; its years need no title there
+        colorbar.update(orientation="h", yref="container", y=0, yanchor="bottom",
+                        thickness=12, title=None)
     figure = go.Figure(go.Scatter(
         x=x, y=y, mode="markers+text",
-        text=[r["label"] for r in records], textposition=positions,
-        hovertext=hover, hoverinfo="text",
+        text=[text for text, _ in labels], textposition=[place for _, place in labels],
+        textfont=dict(size=LABEL_SIZE), hovertext=hover, hoverinfo="text",
         marker=dict(size=sizes, color=years, colorscale=SEQUENTIAL, showscale=True,
-                    colorbar=dict(title="year", tickformat="d", dtick=_year_step(years)),
-                    line=dict(width=1, color="#333333"), opacity=0.85),
+                    colorbar=colorbar, line=dict(width=1, color="#333333"), opacity=0.85),
     ))
-    figure.update_layout(**layout(title=title, height=560, showlegend=False,
-                                  margin=dict(l=10, r=10, t=60, b=10)))
-    figure.update_xaxes(type="log", title=x_title, range=_padded_range(x, records, positions),
-                        automargin=True)
-    # Room above the highest bubble and below the lowest for their labels and sizes.
-    figure.update_yaxes(title=f"ImageNet top-1 (%), {ACCURACY_KEYS[accuracy]}",
-                        automargin=True, range=[min(y) - 5, max(y) + 5], tickformat="d")
+    figure.update_layout(**layout(title=title, height=height, showlegend=False,
+                                  margin=dict(l=10, r=10, t=top, b=bottom)))
+    axis_width = width_px - 40  # the axis titles wrap to the figure's width
+    figure.update_xaxes(type="log", title=wrap(x_title, axis_width, TICK_SIZE), range=x_range,
+                        tickvals=log_ticks(min(x) / 2, max(x) * 2), automargin=True)
+    figure.update_yaxes(title=wrap(f"ImageNet top-1 (%), {ACCURACY_KEYS[accuracy]}",
+                                   height - top - bottom - 60, TICK_SIZE),
+                        automargin=True, range=y_range, tickformat="d")
     return figure
 
 
-def accuracy_vs_macs(records: list[dict], accuracy: str = "top1") -> go.Figure:
+def accuracy_vs_macs(records: list[dict], accuracy: str = "top1", *,
+                     width_px: float = 700) -> go.Figure:
     """The chapter's trade-off: accuracy (``top1``, torchvision's DEFAULT weights, or
     ``top1_v1``, its first) against compute. Records without an ImageNet top-1 (LeNet-5) are
     left out by the caller."""
     return _bubbles(records, [r["macs"] / 1e9 for r in records],
                     "GMACs per image (log scale; 1 MAC = 2 FLOPs)",
-                    "Accuracy against compute (bubble area ∝ parameters)", accuracy)
+                    "Accuracy against compute (bubble area ∝ parameters)", accuracy, width_px)
 
 
 def accuracy_vs_latency(records: list[dict], latency_ms: dict[str, float],
-                        device: str) -> go.Figure:
+                        device: str, *, width_px: float = 700) -> go.Figure:
     shown = [r for r in records if r["name"] in latency_ms]
     return _bubbles(shown, [latency_ms[r["name"]] for r in shown],
                     f"latency of one image on this {device}, ms (log scale)",
-                    f"Accuracy against measured latency ({device})")
+                    f"Accuracy against measured latency ({device})", width_px=width_px)
 
 
 NODE_W, NODE_H = 0.9, 0.66  # box size in grid units (a column is 1 wide, a row 1 tall)

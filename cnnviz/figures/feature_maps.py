@@ -31,6 +31,7 @@ from cnnviz.figures.style import (
     SEQUENTIAL,
     fmt_number,
     layout,
+    wrap,
 )
 
 GRID_WIDTH_PX = 520  # the channel grid's width, whatever the number of columns
@@ -61,16 +62,18 @@ def _png(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
-def _figure(traces: list, title: str, width: int | None, height: int, **extra) -> go.Figure:
+def _figure(traces: list, title: str, width: int | None, height: int, *, room: int = 0,
+            **extra) -> go.Figure:
     """The figure in one constructor call, its traces given as dicts: plotly validates every
     property it is given, and this way it does so once (a trace object would be validated
     again inside the figure), which halves the time a redraw spends in plotly.
 
     Without plotly's default template: its defaults are two thirds of the time Streamlit
     takes to send such a figure and 6 kB of its JSON; the few that show (grid lines, a bold
-    title as Streamlit's theme draws it) are set here instead.
+    title as Streamlit's theme draws it) are set here instead. ``room`` leaves that many
+    pixels between the title and the plot, for a label above it.
     """
-    top = 50 if title else 10
+    top = (10 + 34 * (title.count("<br>") + 1) if title else 10) + room
     return go.Figure(data=traces, layout=layout(
         title=f"<b>{title}</b>" if title else "", width=width, height=height + top + 10,
         margin=dict(l=10, r=10, t=top, b=10), template="none", **extra))
@@ -84,7 +87,8 @@ def _image_figure(pixels: np.ndarray, title: str, traces=(), *, width_px: int | 
     h, w = pixels.shape[:2]
     width_px = width_px or w
     return _figure([dict(type="image", source=_png(pixels, palette), hoverinfo="skip"), *traces],
-                   title, width_px + 20 + 2 * pad, round(h * width_px / w) + 2 * pad,
+                   wrap(title, width_px), width_px + 20 + 2 * pad,
+                   round(h * width_px / w) + 2 * pad,
                    xaxis=dict(AXIS, range=[-0.5 - pad, w - 0.5 + pad]),
                    yaxis=dict(AXIS, range=[h - 0.5 + pad, -0.5 - pad], scaleanchor="x"),
                    **extra)
@@ -119,19 +123,26 @@ def channel_grid(fmap: np.ndarray, channels, *, shared_scale: bool = True,
         mosaic[top:top + th, left:left + tw] = tile
         centres_x.append(left + tw / 2)
         centres_y.append(top + th / 2)
-    targets = dict(  # one invisible square per map, its channel number below it
-        type="scatter", x=centres_x, y=centres_y, customdata=channels, mode="markers+text",
-        text=[str(c) for c in channels], textposition="bottom center",
-        textfont=dict(size=FONT_SIZE - 4), showlegend=False,
-        marker=dict(symbol="square", size=tw, color=HOVER_MARKER),
+    scale = width_px / mosaic.shape[1]  # maps are enlarged a whole number of times: fill up
+    targets = dict(  # one invisible square per map, to click
+        type="scatter", x=centres_x, y=centres_y, customdata=channels, mode="markers",
+        showlegend=False, marker=dict(symbol="square", size=tw * scale, color=HOVER_MARKER),
         hovertemplate="channel %{customdata}<extra>click to enlarge</extra>")
+    # Each channel number in the band under its map, placed in the picture's own coordinates:
+    # a label offset from its marker by pixels would drift onto the next row's maps wherever
+    # the browser draws the figure smaller than it was made.
+    labels = dict(
+        type="scatter", x=centres_x, y=[y + th / 2 + LABEL_PX / 2 for y in centres_y],
+        customdata=channels, mode="text", text=[str(c) for c in channels],
+        textposition="middle center", textfont=dict(size=FONT_SIZE - 4), showlegend=False,
+        hoverinfo="skip")
     outline = []
     if selected in channels:
         i = channels.index(selected)
         top, left = (i // columns) * pitch_y, (i % columns) * pitch_x
         outline.append(dict(type="rect", x0=left - 2.5, x1=left + tw + 1.5, y0=top - 2.5,
                             y1=top + th + 1.5, line=dict(color=HIGHLIGHT, width=4)))
-    return _image_figure(mosaic, title, [targets],
+    return _image_figure(mosaic, title, [targets, labels], width_px=width_px,
                          palette=colours.palette("diverging" if signed else "sequential"),
                          pad=4, shapes=outline, clickmode="event+select", dragmode=False)
 
@@ -185,17 +196,19 @@ def value_histogram(channel: np.ndarray, title: str = "", bins: int = 40) -> go.
                   line=dict(color=HIGHLIGHT, width=3))
     label = dict(x=mean, y=1, yref="paper", yanchor="bottom", showarrow=False,
                  text=f"mean {fmt_number(mean)}", font=dict(size=FONT_SIZE - 4))
-    return _figure([bars], title, None, 240, bargap=0, shapes=[marker], annotations=[label],
+    return _figure([bars], title, None, 240, room=24, bargap=0, shapes=[marker], annotations=[label],
                    xaxis=dict(title="activation", zeroline=False),
                    yaxis=dict(title="positions", gridcolor=GRID_LINES, zeroline=False))
 
 
 def filter_patches(weights: np.ndarray, title: str = "", columns: int = 8,
-                   size_px: int = 84) -> go.Figure:
+                   size_px: int = 84, *, width_px: int | None = None) -> go.Figure:
     """First-layer filters (F, 3, k, k) as colour patches, each about ``size_px`` wide: each
     weight scaled by the largest magnitude of all filters (one scale for all), mapped so zero
     is mid-grey, +max full colour, −max its complement. A filter that looks for an orange edge
-    shows an orange edge."""
+    shows an orange edge. ``width_px`` caps the whole picture's width instead."""
+    if width_px:
+        size_px = min(size_px, (width_px + GAP_PX) // columns - GAP_PX)
     scaled = weights / (np.abs(weights).max() or 1.0)
     patches = [_fit((np.transpose(f, (1, 2, 0)) * 127.5 + 127.5).round().astype(np.uint8),
                     size_px) for f in scaled]
@@ -210,8 +223,9 @@ def filter_patches(weights: np.ndarray, title: str = "", columns: int = 8,
 
 
 def stage_strip(maps: list[tuple[str, tuple[int, int, int], np.ndarray]], *,
-                current: int | None = None, size_px: int = 80) -> str:
-    """HTML: one map per stage, left to right, every one ``size_px`` wide so the falling
+                current: int | None = None, size_px: int = 120) -> str:
+    """HTML: one map per stage, left to right, every one ``size_px`` wide (large enough to
+    read at the back of a room, two to a row on a phone) so the falling
     resolution shows as ever coarser squares, under each its name, resolution and channel
     count; the ``current`` one (an index into ``maps``) outlined. Each map goes from its
     lowest (dark blue) to its highest value (yellow) on the one sequential scale. The tiles
@@ -230,7 +244,7 @@ def stage_strip(maps: list[tuple[str, tuple[int, int, int], np.ndarray]], *,
             f'<img src="{_png(pixels)}" alt="{html.escape(name)}" width="{size_px}" '
             f'height="{round(size_px * h / w)}" style="image-rendering:pixelated;'
             f'border:4px solid {outline};display:block">'
-            f'<figcaption style="font-size:0.8rem;line-height:1.3;margin-top:2px">'
+            f'<figcaption style="font-size:0.9rem;line-height:1.3;margin-top:2px">'
             f'<b>{html.escape(name)}</b><br>{h} × {w}<br>{c} channels</figcaption></figure>')
     return ('<div class="cnnviz-strip" style="display:flex;flex-wrap:wrap;gap:0.6rem 0.8rem;'
             'align-items:flex-start">' + "".join(tiles) + "</div>")

@@ -12,8 +12,8 @@ def top_k_bars(predictions: list[tuple[int, str, float]]) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=probs, y=names, orientation="h", marker_color=style.ACCENT,
         text=[f"{p:.1%}" for p in probs], textposition="auto",
-        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        hovertemplate="%{y}: %{x:.2%} (softmax probability)<extra></extra>",
     ))
     fig.update_layout(**style.layout(height=60 + 48 * len(names), xaxis=dict(
-        range=[0, 1], tickformat=".0%", title="probability (softmax)")))
+        range=[0, 1], tickformat=".0%", title="probability")))
     return fig

@@ -53,23 +53,32 @@ def footprint_animation(result: StackTrace, maps: list[int],
 
 
 def growth_figure(result: StackTrace) -> go.Figure:
-    """Receptive field and jump after each layer, as long as outputs have a position."""
+    """Receptive field and jump after each layer, as long as outputs have a position. Layers
+    are numbered along the axis as in the table (their names in the hover): numbers never
+    overlap, however narrow the screen."""
     rows = [row for row in result.rows if row.rf is not None]
-    labels = [f"{row.index}: {row.layer.label()}" for row in rows]
+    numbers = [row.index for row in rows]
+    names = [f"{row.index}: {row.layer.label()}" for row in rows]
     fig = go.Figure([
-        go.Scatter(x=labels, y=[row.rf for row in rows], name="receptive field (pixels)",
+        go.Scatter(x=numbers, y=[row.rf for row in rows], name="receptive field (pixels)",
                    mode="lines+markers", line=dict(color=HIGHLIGHT, width=4, shape="hv"),
-                   marker=dict(size=9)),
-        go.Scatter(x=labels, y=[row.jump for row in rows], name="jump (pixels between outputs)",
-                   mode="lines+markers", line=dict(color=ACCENT, width=3, dash="dot", shape="hv")),
+                   marker=dict(size=9), customdata=names,
+                   hovertemplate="%{customdata}: %{y} pixels<extra></extra>"),
+        go.Scatter(x=numbers, y=[row.jump for row in rows], name="jump (pixels between outputs)",
+                   mode="lines+markers", line=dict(color=ACCENT, width=3, dash="dot", shape="hv"),
+                   customdata=names, hovertemplate="%{customdata}: jump %{y}<extra></extra>"),
     ])
     fig.update_layout(**layout(
-        title="How far one output sees, layer by layer", height=460,
-        xaxis=dict(tickangle=-40, automargin=True),
-        yaxis=dict(title="input pixels", rangemode="tozero"),
-        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-        margin=dict(l=10, r=10, t=90, b=10)))
+        title="How far one output sees", height=460,
+        xaxis=dict(title="layer (as in the table)", tickmode="array",
+                   tickvals=numbers, automargin=True),
+        yaxis=dict(title="input pixels", rangemode="tozero"), **LEGEND_BELOW))
     return fig
+
+
+# A legend under the plot, in rows that wrap on a narrow screen, clear of the title above.
+LEGEND_BELOW = dict(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0),
+                    margin=dict(l=10, r=10, t=60, b=110))
 
 
 def stacked_kernels_figure(channels: int, depth: int = 4) -> go.Figure:
@@ -79,7 +88,7 @@ def stacked_kernels_figure(channels: int, depth: int = 4) -> go.Figure:
     field = [arithmetic.receptive_field([(3, 1)] * n)[-1][0] for n in depths]
     stacked = [n * arithmetic.conv_params(channels, channels, 3, bias=False) for n in depths]
     single = [arithmetic.conv_params(channels, channels, r, bias=False) for r in field]
-    names = [f"{r}×{r} field" for r in field]
+    names = [f"{r}×{r}" for r in field]
     fig = go.Figure([
         go.Bar(x=names, y=stacked, name="stack of 3×3 convolutions", marker_color=HIGHLIGHT,
                text=[f"{9 * n}C²" for n in depths], textposition="outside"),
@@ -87,8 +96,7 @@ def stacked_kernels_figure(channels: int, depth: int = 4) -> go.Figure:
                text=[f"{r * r}C²" for r in field], textposition="outside"),
     ])
     fig.update_layout(**layout(
-        title=f"Same receptive field, fewer weights (C = {channels})", barmode="group",
-        height=460, yaxis=dict(title="weights", rangemode="tozero"),
-        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-        margin=dict(l=10, r=10, t=90, b=10)))
+        title=f"Same field, fewer weights (C = {channels})", barmode="group",
+        height=460, xaxis=dict(title="receptive field"),
+        yaxis=dict(title="weights", rangemode="tozero"), **LEGEND_BELOW))
     return fig

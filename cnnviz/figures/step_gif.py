@@ -100,7 +100,7 @@ def _draw_grid(draw, slide: _Slide, g: int, grid, frame, hidden: dict) -> None:
                        fill=grid.background, outline="#999999")
         return
     longest = max([len(t) for t in text or [""]] + [1])
-    cell_font = font(max(8, round(min(30, cell * 0.5, cell * 0.92 / (0.58 * longest + 0.25)))))
+    cell_font = font(max(8, round(min(30, cell * 0.56, cell * 0.92 / (0.58 * longest + 0.25)))))
     upto = frame.upto if grid.filling and frame.upto is not None else None
     for k in range(grid.rows * grid.cols):
         r, c = divmod(k, grid.cols)

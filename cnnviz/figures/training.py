@@ -82,6 +82,18 @@ def digits(images: np.ndarray, columns: int = 10, scale: int = 2) -> np.ndarray:
     return out
 
 
+def colour_kernels(kernels: np.ndarray, columns: int, scale: int) -> np.ndarray:
+    """Colour kernels (F, 3, k, k) as colour patches, as Krizhevsky et al. (2012, Figure 3)
+    show AlexNet's first layer. Each kernel is scaled on its own, its lowest weight to 0 and
+    its highest to 255 over all three channels, so a kernel that weights red more than blue
+    looks red, and one that weights all three alike looks grey."""
+    k = np.asarray(kernels, dtype=np.float64)
+    low = k.min(axis=(1, 2, 3), keepdims=True)
+    span = np.maximum(k.max(axis=(1, 2, 3), keepdims=True) - low, 1e-12)
+    patches = np.round((k - low) / span * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    return digits(patches, columns, scale)
+
+
 def png_uri(rgb: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "PNG")

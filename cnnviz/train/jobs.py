@@ -185,6 +185,7 @@ class Job:
             error = traceback.format_exc(limit=-3)
         finally:
             self._scheduler.leave(self._ticket)  # before the state: the owner may start again
+        self._work = None  # often a method of the job's owner, who holds the job: no cycle left
         with self._lock:
             self._result, self._error = result, error
             self._state = ("failed" if error else "stopped" if self._stop_reason else "finished")

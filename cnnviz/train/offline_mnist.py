@@ -71,6 +71,28 @@ def stratified_split(data: ImageSet, *, validation: float = 0.1, test: float = 0
     return Split(train, val, tst)
 
 
+def stratified_sample(data: ImageSet, n: int, *, seed: int = 0) -> ImageSet:
+    """``n`` of ``data``'s images with every class's share kept (to one image): each class
+    gives n × its share, rounded down, and the classes with the largest remainders one more
+    each, so the total is n. Chosen at random with ``seed`` and shuffled across classes; all
+    of ``data``, unchanged, when n is not smaller."""
+    if n >= len(data):
+        return data
+    exact = data.counts() * n / len(data)
+    take = np.floor(exact).astype(int)
+    take[np.argsort(take - exact, kind="stable")[:n - take.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(data.labels == c))[:k] for c, k in enumerate(take)]
+    return data.subset(rng.permutation(np.concatenate(picks)))
+
+
+def largest_share_gap(*parts: ImageSet) -> float:
+    """The largest difference between two parts in one class's share of the part (0.01: one
+    percentage point); 0 when every class has the same share in each."""
+    shares = np.array([part.counts() / max(len(part), 1) for part in parts])
+    return float((shares.max(axis=0) - shares.min(axis=0)).max())
+
+
 def mnist_split(*, validation: float = 0.1, test: float = 0.2, seed: int = 0) -> Split:
     """The offline subset, split: 3,500 / 500 / 1,000 digits at the defaults."""
     return stratified_split(ImageSet(*mnist_subset(), DIGITS),

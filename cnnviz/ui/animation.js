@@ -20,14 +20,6 @@ function make(tag, attrs, parent) {
   return node;
 }
 
-function html(tag, className, parent, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
 // The longest text any cell of a grid shows, over its own texts and every frame's.
 function longestText(data, g) {
   let longest = 1;
@@ -41,7 +33,7 @@ function longestText(data, g) {
 }
 
 const measure = document.createElement("canvas").getContext("2d");
-const titleFont = (u) => Math.max(12, Math.min(20, u * 0.36));
+const titleFont = (u) => Math.max(14, Math.min(20, u * 0.36)); // never under 14 px
 
 // How wide a grid's title is at unit ``u``, in units (a title longer than its grid pushes
 // the next grid along).
@@ -104,7 +96,40 @@ function arrange(data, width) {
 }
 
 function cellFont(cell, longest) {
-  return Math.min(30, cell * 0.5, (cell * 0.92) / (0.58 * longest + 0.25));
+  return Math.min(30, cell * 0.56, (cell * 0.92) / (0.58 * longest + 0.25));
+}
+
+// Focused elements that use the keys themselves: they keep ← → Home End and the space bar.
+const TYPING = 'input, textarea, select, [contenteditable]:not([contenteditable="false"]), '
+  + '[role="slider"], [role="combobox"], [role="listbox"], [role="option"], '
+  + '[role="spinbutton"], [role="textbox"], [role="radio"], [role="menu"], [role="menuitem"], '
+  + '[role="grid"], [role="gridcell"], [role="dialog"]';
+// ... and those the space bar presses (except a tab: it is already open).
+const PRESSABLE = 'button, a[href], summary, [role="button"], [role="switch"], [role="checkbox"]';
+
+function keepsKey(target, key, root) {
+  if (!(target instanceof Element) || target === document.body) return false;
+  if (root.contains(target)) return target.tagName === "INPUT"; // its own slider steps itself
+  if (target.closest(TYPING)) return true;
+  return key === " " && !target.closest('[role="tab"]') && Boolean(target.closest(PRESSABLE));
+}
+
+// The animation that takes the keys: the one the focus is in, else the one with the most
+// of its area on screen (none when no animation is in view).
+function inCharge() {
+  const roots = [...document.querySelectorAll(".cnnviz-anim")];
+  const focused = roots.find((r) => r.contains(document.activeElement));
+  if (focused) return focused;
+  let best = null;
+  let most = 0;
+  for (const r of roots) {
+    if (!r.checkVisibility()) continue;
+    const b = r.getBoundingClientRect();
+    const area = Math.max(0, Math.min(b.right, window.innerWidth) - Math.max(b.left, 0))
+      * Math.max(0, Math.min(b.bottom, window.innerHeight) - Math.max(b.top, 0));
+    if (area > most) { most = area; best = r; }
+  }
+  return best;
 }
 
 export default function (component) {
@@ -348,15 +373,22 @@ export default function (component) {
 
   function toggle() { if (playing) stop(); else start(); }
 
-  root.addEventListener("keydown", (event) => {
-    const keys = { ArrowRight: () => request(index + 1), ArrowLeft: () => request(index - 1),
-                   Home: () => request(0), End: () => request(count - 1),
-                   " ": () => { if (!server) toggle(); } };
-    if (keys[event.key] && event.target.tagName !== "INPUT") {
-      event.preventDefault();
-      keys[event.key]();
-    }
-  });
+  // The keys go to the animation in view as soon as it is drawn, no click first: one
+  // listener on the window, in the capture phase, so that it hears them before anything on
+  // the page. Where a page shows several, the one the focus is in, else the one most in view,
+  // takes them. A field, a slider or a menu with the focus keeps its keys (and a button its
+  // space bar); a tab does not: Streamlit's tabs switch tab on ← →, and they never hear them.
+  function onKey(event) {
+    const act = { ArrowRight: () => request(index + 1), ArrowLeft: () => request(index - 1),
+                  Home: () => request(0), End: () => request(count - 1),
+                  " ": () => { if (!server) toggle(); } }[event.key];
+    if (!act || event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey) return;
+    if (keepsKey(event.target, event.key, root) || inCharge() !== root) return;
+    event.preventDefault();
+    event.stopPropagation();
+    act();
+  }
+  window.addEventListener("keydown", onKey, true);
 
   let lastWidth = 0;
   const observer = new ResizeObserver(() => {
@@ -370,6 +402,7 @@ export default function (component) {
   root.cleanup = () => {
     stop();
     observer.disconnect();
+    window.removeEventListener("keydown", onKey, true);
     root.remove();
   };
   return root.cleanup;

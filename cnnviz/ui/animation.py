@@ -11,7 +11,7 @@ from cnnviz.figures.animation import Animation
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(
-    "cnnviz.animation", js=(_HERE / "animation.js").read_text(),
+    "cnnviz.animation", js=(_HERE / "dom.js").read_text() + (_HERE / "animation.js").read_text(),
     css=(_HERE / "animation.css").read_text(), isolate_styles=False)
 
 

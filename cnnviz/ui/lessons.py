@@ -1,14 +1,15 @@
-"""The lesson path on the home page: the chapter's order (convolution, padding and stride,
-pooling, feature maps, architectures, Grad-CAM, practice), each step a page opened on its
-example, and a picture of every page drawn from what that page shows, made once per process.
+"""The lesson path on the home page: the chapter's order (why convolution, convolution,
+padding and stride, pooling, feature maps, what layers learn, architectures, Grad-CAM,
+practice), each step a page opened on its example, and a picture of every page drawn from what that page shows, made once per process.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
-from cnnviz import activations, architectures, arithmetic, cam, images, models, train
+from cnnviz import activations, architectures, arithmetic, cam, images, insight, models, train
 from cnnviz.arithmetic import sliding
 from cnnviz.arithmetic.presets import PRESETS
 from cnnviz.arithmetic.stacks import footprint, trace
@@ -16,6 +17,7 @@ from cnnviz.figures import colours, thumbnails
 from cnnviz.figures.grids import step_animation
 from cnnviz.figures.stacks import footprint_animation
 from cnnviz.figures.stride_diagram import stride_animation
+from cnnviz.insight import hierarchy
 from cnnviz.ops import examples, steps
 from cnnviz.train.depth import degradation
 from cnnviz.train.transfer import texture_demo
@@ -33,6 +35,8 @@ class Lesson:
 
 
 LESSON_PATH = (
+    Lesson("views/why_convolution.py", "Why convolution", "150,528 weights per neuron, or 75: "
+           "the parameter problem, and shifts measured on a real network.", "why_convolution"),
     Lesson("views/convolution.py", "Convolution by hand", "Slide a kernel over the chapter's worked "
            "example and write out every sum.", "convolution"),
     Lesson("views/padding_and_stride.py", "Padding & stride", "Where the kernel lands, and "
@@ -41,6 +45,8 @@ LESSON_PATH = (
            "chapter's example.", "pooling", {"source": "pooling example", "mode": "pooling"}),
     Lesson("views/feature_maps.py", "Feature maps", "Every layer's channels on a photo: edges, "
            "textures, parts, objects.", "feature_maps"),
+    Lesson("views/what_layers_learn.py", "What layers learn", "Images made to excite one "
+           "channel, stage by stage, and the photo patches that excite it.", "what_layers_learn"),
     Lesson("views/architectures.py", "Architectures", "LeNet-5 to ConvNeXt, measured: size, "
            "compute, depth, latency.", "architectures"),
     Lesson("views/grad_cam.py", "Grad-CAM", "Where in the photo the network finds its answer, "
@@ -79,6 +85,23 @@ def _pooling() -> bytes:
 
 def _photo():
     return images.load_image(images.sample_images()[PHOTO])
+
+
+def _why_convolution() -> bytes:
+    problem = insight.parameter_problem(**insight.CHAPTER)
+    dense, conv = problem.fully_connected.params, problem.convolution.params
+    return thumbnails.question_card(
+        "A 224 × 224 × 3 photo, 1,000 outputs: a dense layer against 5 × 5 filters?",
+        f"{dense:,} against {conv:,} parameters")
+
+
+def _what_layers_learn() -> bytes:
+    """Four precomputed images of the default network, one from each of four stages."""
+    rows = hierarchy.load()["stages"]
+    picks = [rows[k]["channels"][1]["image"] for k in (1, 3, 5, 7) if k < len(rows)]
+    tiles = [np.asarray(Image.fromarray(p).resize((112, 112))) for p in picks]
+    mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
+    return thumbnails.photo_card(mosaic, "stages 1 · 3 · 5 · 7")
 
 
 def _feature_maps() -> bytes:
@@ -144,13 +167,15 @@ def _why_resnets() -> bytes:
 
 def _transfer() -> bytes:
     photos, _ = texture_demo.demo_split()
-    first = [int(np.flatnonzero(photos.labels == c)[0]) for c in range(len(photos.classes))]
-    tiles = [np.asarray(photos.image(i).convert("RGB").resize((112, 112))) for i in first[:4]]
+    per_class = [np.flatnonzero(photos.labels == c) for c in range(len(photos.classes))]
+    picks = [int(per_class[i % len(per_class)][i // len(per_class)]) for i in range(4)]
+    tiles = [np.asarray(photos.image(i).convert("RGB").resize((112, 112))) for i in picks]
     mosaic = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
     return thumbnails.photo_card(mosaic, " · ".join(photos.classes[:4]))
 
 
-PICTURES = {"convolution": _convolution, "padding": _padding, "pooling": _pooling,
+PICTURES = {"why_convolution": _why_convolution, "what_layers_learn": _what_layers_learn,
+            "convolution": _convolution, "padding": _padding, "pooling": _pooling,
             "feature_maps": _feature_maps, "architectures": _architectures,
             "grad_cam": _grad_cam, "practice": _practice, "classify": _classify,
             "receptive_field": _receptive_field, "train_cnn": _train_cnn,

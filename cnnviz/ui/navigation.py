@@ -18,6 +18,9 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  "What cnnviz is and where its models run."),
     ],
     "Convolution": [
+        PageSpec("views/why_convolution.py", "Why convolution", ":material/compress:",
+                 "why-convolution", "The parameter problem counted, and shifts measured: "
+                 "equivariance and invariance on a real network."),
         PageSpec("views/convolution.py", "Convolution by hand", ":material/grid_on:",
                  "convolution", "Watch the sliding dot product fill the output, cell by cell."),
         PageSpec("views/padding_and_stride.py", "Padding & stride", ":material/padding:",
@@ -28,6 +31,9 @@ SECTIONS: dict[str, list[PageSpec]] = {
                  "A pretrained network's top-5 answers for a sample, uploaded or camera photo."),
         PageSpec("views/feature_maps.py", "Feature maps", ":material/layers:", "feature-maps",
                  "Every layer's channels on your photo: edges, textures, parts, objects."),
+        PageSpec("views/what_layers_learn.py", "What layers learn", ":material/visibility:",
+                 "what-layers-learn", "Images made to excite a channel, the photo patches "
+                 "that do, and learned kernels beside classic filters."),
         PageSpec("views/grad_cam.py", "Grad-CAM", ":material/center_focus_strong:", "grad-cam",
                  "Upload a photo and see where the network finds its answer, or a wrong one."),
         PageSpec("views/architectures.py", "Architectures", ":material/account_tree:",

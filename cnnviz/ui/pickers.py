@@ -9,6 +9,8 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import activations, cam, images, models
+from cnnviz.formatting import plain
+from cnnviz.train.transfer import kept_models
 from cnnviz.ui import session_models, url_state
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
@@ -50,7 +52,7 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
         try:
             img = images.load_image(upload.getvalue())
         except images.ImageError as err:
-            st.error(f"**{upload.name}**: {err}")
+            st.error(f"**{plain(upload.name)}**: {plain(err)}")
             return None
         st.session_state[kept] = (upload.name, upload.getvalue())
         return img
@@ -60,14 +62,14 @@ def _from_file(key: str, label: str, widget, **kwargs) -> Image.Image | None:
                 f"TIFF or WebP, is refused before it reaches the page.")
         return None
     name, data = st.session_state[kept]
-    st.caption(f"Using your earlier photo: {name}")
+    st.caption(f"Using your earlier photo: {plain(name)}")
     return images.load_image(data)
 
 
 def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.ModelBundle:
     """Choose a model of the zoo (those whose weights would have to be downloaded say so) or
     one made in this session (``session_models``: a network fine-tuned on the Transfer
-    learning page). The model is loaded before its picker is drawn: when its weights cannot be
+    learning page, or kept on disk for this student's link). The model is loaded before its picker is drawn: when its weights cannot be
     had, the picker switches to the offline default, says why in one plain sentence, and
     shows the model the page really uses. A download shows its progress to the session that
     asked."""
@@ -78,7 +80,11 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
     untrained = allow_untrained and name not in mine and url_state.flag(untrained_key)
     fallback = None
     try:
-        bundle = mine.get(name) or _load(name, not untrained)
+        chosen = mine.get(name)
+        if isinstance(chosen, kept_models.Kept):  # kept on disk: a restart, or a later visit
+            with st.spinner(f"Loading the model kept at {session_models.kept_time(chosen)}…"):
+                chosen = session_models.reopen(chosen)
+        bundle = chosen or _load(name, not untrained)
     except models.ModelError as err:
         if name == models.DEFAULT_MODEL:  # nothing to fall back to
             st.error(str(err))
@@ -97,7 +103,7 @@ def model_picker(key: str = "model", *, allow_untrained: bool = True) -> models.
     if fallback:
         st.warning(f"{fallback} Showing {models.DEFAULT_MODEL} instead, which works without "
                    f"a network.", icon=":material/cloud_off:")
-    st.caption(f"{bundle.label} · weights: {bundle.weights} · runs on "
+    st.caption(f"{plain(bundle.label)} · weights: {plain(bundle.weights)} · runs on "
                f"{models.device_description(bundle.device)}")
     return bundle
 
@@ -124,7 +130,9 @@ def _load(name: str, pretrained: bool) -> models.ModelBundle:
 
 def _model_title(name: str, mine=()) -> str:
     if name in mine:  # its label says what it is ("… fine-tuned (brick, grass, gravel)")
-        return name
+        kept = mine[name]
+        return (f"{name} (kept at {session_models.kept_time(kept)})"
+                if isinstance(kept, kept_models.Kept) else name)
     if name == models.DEFAULT_MODEL:
         return f"{name} (offline, pretrained)"
     return name if models.pretrained_on_disk(name) else f"{name} (needs download)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from cnnviz.ui import url_state
+from cnnviz.ui import session_models, url_state, viewport
 
 KEY = "present"  # the session-state key (not a widget's: it outlives page switches) and the URL's
 SWITCH = "_present_switch"  # the switch's own key
@@ -31,11 +31,20 @@ _PRESENTING = """<style>
   padding-left: 1.5rem; padding-right: 1.5rem; }
 [data-testid="stMain"] h1 { font-size: 1.75rem; padding: 0.1rem 0; }
 </style>"""
-# Both modes: nothing may push the page sideways on a phone.
+# Both modes: nothing may push the page sideways on a phone (a formula scrolls inside its own
+# box, with room for the brackets that reach past it), and a row of choices too long for its
+# column wraps rather than hiding its last one; captions at WCAG AA contrast
+# (Streamlit draws them at 60 % opacity, 3.9:1 on white; 75 % is 6:1) and their code no
+# smaller than their text.
 _ALWAYS = """<style>
 [data-testid="stMain"] { overflow-x: hidden; }
-[data-testid="stMain"] .katex-display { overflow-x: auto; overflow-y: hidden; }
-</style>"""
+[data-testid="stMain"] .katex-display { overflow-x: auto; overflow-y: hidden;
+  padding: 0 0.25rem; }
+[data-testid="stButtonGroup"] > [role="radiogroup"], [data-testid="stButtonGroup"] > [role="group"] {
+  flex-wrap: wrap; row-gap: 0.25rem; }
+[data-testid="stCaptionContainer"] { opacity: 0.75; }
+[data-testid="stCaptionContainer"] code { font-size: 0.95em; }
+""" + viewport.HIDE + "</style>"
 
 
 def is_on() -> bool:
@@ -88,8 +97,10 @@ class PageHeader:
 
 def page_header(title: str, intro: str | None = None) -> PageHeader:
     """The page's title, the presentation switch and its introduction (Markdown)."""
+    session_models.keep_alive()  # this session is here: its networks are not freed
     presenting = is_on()
     st.html(_ALWAYS + (_PRESENTING if presenting else ""))
+    viewport.probe()
     if presenting:
         head, about, slot, switch = st.columns([4.2, 1.2, 1.3, 1.1], vertical_alignment="center")
     else:

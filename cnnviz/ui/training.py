@@ -21,15 +21,29 @@ def load_split(name: str, seed: int = 0):
 
 
 def data_or_fallback(name: str, seed: int = 0) -> tuple[str, offline_mnist.Split]:
-    """The chosen data set, or the offline subset with the reason on screen. A data set that
-    could not be had is not tried again in this session (each try may wait for timeouts)."""
+    """The chosen data set, or the offline subset with the reason on screen. A download shows
+    its progress, to the session that started it and to any other that asks for the same data
+    set meanwhile (outside the cache, whose lock would keep the others waiting in silence). A
+    data set that could not be had is not tried again in this session (each try may wait for
+    timeouts)."""
     failed = st.session_state.setdefault("_data_unavailable", {})
     if name not in failed:
+        bar = st.empty()
+
+        def show(state: torchvision_data.Progress) -> None:
+            text = f"Downloading {state.file}: {state.done / 1e6:.1f} MB" + (
+                f" of {state.total / 1e6:.1f} MB" if state.total else "")
+            bar.progress(min(state.done / state.total, 1.0) if state.total else 0.0, text=text)
+
         try:
+            if name in torchvision_data.DATASETS:
+                torchvision_data.fetch_files(name, progress=show)
             with st.spinner(f"Loading {DATA_CHOICES[name]}…"):
                 return name, load_split(name, seed)
         except torchvision_data.DataUnavailableError as err:
             failed[name] = str(err)
+        finally:
+            bar.empty()
     st.warning(f"{failed[name]}\n\nUsing the offline MNIST subset instead.")
     return "subset", load_split("subset", seed)
 
@@ -80,6 +94,11 @@ def progress_line(snap: Snapshot) -> None:
                 + (f"about {duration(left)} left" if left is not None
                    else f"{fmt_number(snap.seconds, 1)} s"))
         st.progress(snap.fraction, text=text)
+    job_messages(snap)
+
+
+def job_messages(snap: Snapshot) -> None:
+    """Why a job ended, if it failed or was stopped."""
     if snap.state == "failed":
         st.error(f"Training failed:\n\n```\n{snap.error.strip().splitlines()[-1]}\n```")
     elif snap.stop_reason == "lifetime":

@@ -20,6 +20,8 @@ import math
 
 import streamlit as st
 
+from cnnviz.formatting import plain
+
 KEYS = "_url_keys"
 _MISSING = object()
 
@@ -32,8 +34,8 @@ def register(key: str) -> None:
 
 def _notice(key: str, raw: str, shown, why: str | None = None) -> None:
     raw = raw if len(raw) <= 40 else raw[:37] + "…"
-    st.warning(f"The link's `{key}={raw}` is not something this page can show"
-               f"{f' ({why})' if why else ''}; showing {shown} instead.",
+    st.warning(f"The link's {plain(f'{key}={raw}')} is not something this page can show"
+               f"{f' ({plain(why)})' if why else ''}; showing {plain(shown)} instead.",
                icon=":material/link_off:")
 
 

@@ -174,11 +174,19 @@ def inside(run: TrainingRun, split, view: str, index: int) -> None:
 def weights(run: TrainingRun) -> None:
     layers = run.weights()
     first_name, first = layers[0]
+    columns = min(len(first), 16)
     st.markdown(f"**{first_name}**: its {len(first)} kernels of "
-                f"{first.shape[-2]}×{first.shape[-1]} (first input channel)")
-    st.image(fig.tiles(first[:, 0], columns=min(len(first), 16), scale=16), width="stretch")
-    st.caption("Blue negative, orange positive, one shared scale. They start as noise and "
-               "turn into edge and stroke detectors.")
+                f"{first.shape[1]} × {first.shape[2]} × {first.shape[3]}")
+    if first.shape[1] == 3:
+        st.image(fig.colour_kernels(first, columns=columns, scale=16), width="stretch")
+        st.caption("Each kernel's red, green and blue weights as one colour patch, scaled on "
+                   "their own to 0–255 (lowest weight 0, highest 255), as AlexNet's paper shows "
+                   "its first layer (its Figure 3: edges and colour blobs). Here they start as "
+                   "noise.")
+    else:
+        st.image(fig.tiles(first[:, 0], columns=columns, scale=16), width="stretch")
+        st.caption("Blue negative, orange positive, one shared scale (first input channel). "
+                   "They start as noise and turn into edge and stroke detectors.")
     if len(layers) > 1:
         st.plotly_chart(fig.weight_histograms(layers[1:]), config=CONFIG,
                         key="train_histograms")

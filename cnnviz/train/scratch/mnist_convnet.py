@@ -2,9 +2,10 @@
 
 Three Conv-BN-ReLU-MaxPool blocks (1→32→64→128), Flatten to 512, Linear 128, ReLU, Dropout
 0.3, Linear 10. The chapter's comment on block 3 says 7×7×64 → 3×3×128, but its 3×3
-convolution has no padding (7 → 5) and the pool floors 5/2 to 2: 2×2×128 = 512, which is what
-the code's ``nn.Linear(512, 128)`` declares. :func:`shape_comments` shows each comment next to
-the shape PyTorch really produces.
+convolution has no padding, so it gives 7 − 3 + 1 = 5: 5×5×128; the pool then floors 5/2 to 2
+(as the chapter's next comment says): 2×2×128 = 512, which is what the code's
+``nn.Linear(512, 128)`` declares. :func:`shape_comments` shows each comment next to the shape
+PyTorch really produces where the comment points.
 """
 
 from __future__ import annotations
@@ -36,14 +37,15 @@ class MNISTConvNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-# The chapter's comments: the module whose output they describe (a block's last one), the
-# text, and the shape it claims as (C, H, W) or (features,).
+# The chapter's comments: the module whose output they describe, that module in words, the
+# text (the chapter writes H×W×C), and the shape it claims as (C, H, W) or (features,).
 CHAPTER_COMMENTS = (
-    ("features.3", "Block 1: 28×28×1 → 14×14×32", (32, 14, 14)),
-    ("features.7", "Block 2: 14×14×32 → 7×7×64", (64, 7, 7)),
-    ("features.11", "Block 3: 7×7×64 → 3×3×128", (128, 3, 3)),
-    ("features.11", "→ 2×2×128 (floor of 5/2)", (128, 2, 2)),
-    ("classifier.0", "Flatten: 2×2×128 = 512", (512,)),
+    ("features.3", "block 1's pool", "Block 1: 28×28×1 → 14×14×32", (32, 14, 14)),
+    ("features.7", "block 2's pool", "Block 2: 14×14×32 → 7×7×64", (64, 7, 7)),
+    ("features.8", "block 3's convolution (3×3, no padding)", "Block 3: 7×7×64 → 3×3×128",
+     (128, 3, 3)),
+    ("features.11", "block 3's pool", "→ 2×2×128 (floor of 5/2)", (128, 2, 2)),
+    ("classifier.0", "Flatten", "Flatten: 2×2×128 = 512", (512,)),
 )
 
 
@@ -59,5 +61,6 @@ def shape_comments() -> list[dict]:
         model(torch.zeros(1, 1, 28, 28))
     for hook in hooks:
         hook.remove()
-    return [{"after": name, "comment": text, "claimed": claimed, "real": shapes[name],
-             "agrees": claimed == shapes[name]} for name, text, claimed in CHAPTER_COMMENTS]
+    return [{"after": name, "layer": layer, "comment": text, "claimed": claimed,
+             "real": shapes[name], "agrees": claimed == shapes[name]}
+            for name, layer, text, claimed in CHAPTER_COMMENTS]

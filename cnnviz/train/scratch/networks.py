@@ -19,12 +19,11 @@ from cnnviz.train.scratch.numpy_learner import NumpyLearner
 from cnnviz.train.scratch.numpy_net import Network, scratch_cnn
 from cnnviz.train.scratch.numpy_optim import OPTIMIZERS
 from cnnviz.train.torch_learner import TorchLearner
-from cnnviz.train.scratch.twin import numpy_arrays, torch_twin
+from cnnviz.train.scratch.twin import torch_twin
 
 NETS = {"numpy": "NumPy network from scratch", "twin": "PyTorch twin",
         "mnistconvnet": "Chapter's MNISTConvNet"}
 TORCH_OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,18 @@ class Recipe:
     channels: tuple[int, ...] = (8, 16)  # the from-scratch network and its twin only
     batch_norm: bool = False
     seed: int = 0
+    momentum: float = 0.0  # SGD's; 0 is the chapter's plain SGD (Adam has its own moments)
+
+    def __post_init__(self):
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), not {self.momentum}")
+        if self.momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum is a setting of SGD, not of {self.optimizer}")
 
 
 def _kwargs(recipe: Recipe) -> dict:
-    return {"lr": recipe.lr, **({"momentum": MOMENTUM} if recipe.optimizer == "sgd" else {})}
+    return {"lr": recipe.lr, **({"momentum": recipe.momentum} if recipe.optimizer == "sgd"
+                                else {})}
 
 
 def _torch_learner(model, recipe: Recipe, prepare, device) -> TorchLearner:
@@ -87,19 +94,27 @@ def weights_file(learner, net: str) -> tuple[bytes, str]:
         return weights_io.torch_bytes(learner.model), f"cnnviz-{net}.pt"
 
 
-def learner_from_file(data: bytes, recipe: Recipe, prepare, *, device=None):
-    """A learner holding the weights in ``data`` (a file from :func:`weights_file`) for
-    ``recipe.net``; raises ``weights_io.WeightsFileError`` saying what does not fit."""
-    if recipe.net == "numpy":
-        network = weights_io.read_numpy(data)
-        return NumpyLearner(network, OPTIMIZERS[recipe.optimizer](network, **_kwargs(recipe)),
-                            prepare=prepare)
-    if recipe.net == "twin":
-        state = weights_io.read_torch_state(data)
-        network = weights_io.network_from_arrays(numpy_arrays(state))
-        return _torch_learner(torch_twin(network), recipe, prepare, device)
-    learner = build_learner(recipe, prepare, device=device)
-    weights_io.load_torch(data, learner.model, "the chapter's MNISTConvNet")
+def describe(recipe: Recipe, shape=(1, 28, 28)) -> str:
+    """The network ``recipe`` builds for images of ``shape`` (C, H, W), in words."""
+    if recipe.net == "mnistconvnet":
+        return "the chapter's MNISTConvNet"
+    c, h, w = shape
+    norm = "batch norm" if recipe.batch_norm else "no batch norm"
+    return (f"the {NETS[recipe.net]} (channels {', '.join(map(str, recipe.channels))}, {norm}, "
+            f"for {h}×{w}×{c} images)")
+
+
+def learner_from_file(data: bytes, recipe: Recipe, prepare, *, shape=(1, 28, 28), device=None):
+    """A learner for ``recipe`` and images of ``shape`` holding the weights in ``data`` (a
+    file from :func:`weights_file`). The network is the recipe's; the file must fit it exactly
+    and never decides its size. Raises ``weights_io.WeightsFileError`` saying what was
+    expected and what was found."""
+    learner = build_learner(recipe, prepare, shape=shape, device=device)
+    what = describe(recipe, shape)
+    if isinstance(learner, NumpyLearner):
+        weights_io.load_numpy(data, learner.network, what)
+    else:
+        weights_io.load_torch(data, learner.model, what)
     return learner
 
 

@@ -1,4 +1,5 @@
-"""SGD with momentum and Adam in NumPy, step for step what ``torch.optim`` does.
+"""SGD (plain, as the chapter's lab, or with momentum) and Adam in NumPy, step for step what
+``torch.optim`` does.
 
 Both update the network's arrays in place from the gradients its last ``backward`` left in
 each layer's ``grads``.
@@ -10,9 +11,10 @@ import numpy as np
 
 
 class SGD:
-    """v ← μ·v + g;  θ ← θ − lr·v  (PyTorch's form: the first step sets v = g)."""
+    """v ← μ·v + g;  θ ← θ − lr·v  (PyTorch's form: the first step sets v = g). With μ = 0, as
+    by default, this is the chapter's plain θ ← θ − lr·g."""
 
-    def __init__(self, network, lr=0.01, momentum=0.9):
+    def __init__(self, network, lr=0.01, momentum=0.0):
         self.network, self.lr, self.momentum = network, lr, momentum
         self.velocity: dict = {}
 

@@ -4,23 +4,36 @@ LeCun, Cortes & Burges describe MNIST: black-and-white digits "size normalized t
 20x20 pixel box while preserving their aspect ratio", anti-aliased to grey levels, then
 "centered in a 28x28 image by computing the center of mass of the pixels". A photo of ink on
 paper needs three steps first: grey levels, light ink on a dark ground (MNIST's polarity),
-and the paper's texture removed. Every step is kept, so the page can show it.
+and the paper's texture removed. Every step is kept, so the page can show it. A digit drawn in
+the browser arrives as a small PNG (``read_drawing`` checks it) and takes the same steps.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from cnnviz import images
+
 WORK_SIDE = 256  # photos are shrunk to this first: a digit needs no more to become 20×20
 BOX, SIDE = 20, 28
 INK = 0.2  # after the background is removed, fainter than this share of the darkest ink is paper
+DRAWING_SIDE = 112  # the browser sends a drawing this many pixels square: 4 × 28, enough to crop
+DRAWING_PREFIX = "data:image/png;base64,"
+MAX_DRAWING_CHARS = 100_000  # a 112 × 112 PNG is 1–10 kB; anything near this is not a drawing
+MIN_EXTENT = 0.25  # ink spanning less than this share of the pad is a dot, not a digit
 
 
 class DigitError(ValueError):
     """No digit can be found in the image."""
+
+
+class DrawingError(DigitError):
+    """What the drawing pad sent is not a drawing, or nothing is drawn yet."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +80,30 @@ def prepare_digit(img: Image.Image) -> Prepared:
     steps.append((f"Centred by mass in {SIDE}×{SIDE}", digit))
     steps = [(title, np.clip(a, 0, 255).astype(np.uint8)) for title, a in steps]
     return Prepared(steps, steps[-1][1])
+
+
+def read_drawing(payload: object) -> Image.Image:
+    """The RGB image of a drawing sent as a PNG data URL (dark ink on white, no more pixels
+    than 4·DRAWING_SIDE squared), or a ``DrawingError`` saying what is wrong: the browser's
+    payload is checked like an upload, and an empty pad asks for a digit."""
+    if not isinstance(payload, str) or not payload.startswith(DRAWING_PREFIX):
+        raise DrawingError("The drawing did not arrive as a PNG image. Press Clear and draw "
+                           "the digit again.")
+    if len(payload) > MAX_DRAWING_CHARS:
+        raise DrawingError(f"The drawing is {len(payload):,} characters long; a drawing is "
+                           f"at most {MAX_DRAWING_CHARS:,}. Press Clear and draw again.")
+    try:
+        data = base64.b64decode(payload[len(DRAWING_PREFIX):], validate=True)
+        img = images.load_image(data, max_pixels=(4 * DRAWING_SIDE) ** 2)
+    except (binascii.Error, images.ImageError) as err:
+        raise DrawingError("The drawing cannot be read as an image; press Clear and draw "
+                           f"again. ({err})") from None
+    ink = np.asarray(img.convert("L")) < 128
+    if not ink.any():
+        raise DrawingError("Draw a digit: the pad is empty. Draw one digit, large, with a "
+                           "finger, a pen or the mouse.")
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) < MIN_EXTENT * max(ink.shape):
+        raise DrawingError("Draw a digit larger: what is drawn spans less than a quarter of "
+                           "the pad, like a dot.")
+    return img

@@ -30,7 +30,7 @@ from cnnviz.train.jobs import (
 from cnnviz.train.loop import Thinned, batches_per_epoch, fit, predict
 from cnnviz.train.scratch.network_overview import Stage, layer_weights, stages
 from cnnviz.train.scratch.networks import Recipe
-from cnnviz.train.offline_mnist import Split, Standardise
+from cnnviz.train.offline_mnist import Split, Standardise, stratified_sample
 
 MAX_RATE_CHANGES = 50  # learning-rate changes remembered for the curves
 
@@ -39,8 +39,8 @@ class TrainingRun:
     def __init__(self, recipe: Recipe, split: Split, *, data_name: str = "subset",
                  train_images: int | None = None, device=None):
         self.recipe, self.split, self.data_name = recipe, split, data_name
-        self.train = split.train if train_images is None else split.train.subset(
-            slice(0, train_images))
+        self.train = (split.train if train_images is None
+                      else stratified_sample(split.train, train_images, seed=recipe.seed))
         self.prepare = Standardise.fit(self.train.images)
         self.shape = self.prepare(self.train.images[:1]).shape[1:]
         self.learner = networks.build_learner(recipe, self.prepare, shape=self.shape,

@@ -68,24 +68,6 @@ def to_torch_state(network: Network) -> dict[str, torch.Tensor]:
             for k, v in network.state().items()}
 
 
-def numpy_arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """A twin's state dict under the NumPy network's names (``conv1.weight`` → ``conv1.W``,
-    Linear's weight transposed back); ``num_batches_tracked`` has no NumPy counterpart."""
-    out = {}
-    for key, value in state.items():
-        layer, name = key.rsplit(".", 1)
-        if name == "num_batches_tracked":
-            continue
-        array = value.detach().cpu().numpy()
-        if name in ("weight", "bias"):
-            if array.ndim == 2:  # Linear
-                array = array.T
-            name = {"weight": "W", "bias": "b"}[name] if not layer.startswith("bn") else {
-                "weight": "gamma", "bias": "beta"}[name]
-        out[f"{layer}.{name}"] = array
-    return out
-
-
 def torch_twin(network: Network) -> nn.Sequential:
     """An ``nn.Sequential`` with the same layers, weights and dtype as ``network``."""
     model = nn.Sequential(OrderedDict((name, _torch_layer(layer))

@@ -1,26 +1,29 @@
 """Trained weights as files: NumPy ``.npz`` for the network from scratch, PyTorch state dicts
-for the twin and MNISTConvNet. A file that is not such a file, or was made for another network,
-raises :class:`WeightsFileError` with a sentence that says which.
+for the twin and MNISTConvNet.
 
-A NumPy file needs no description of its network: the layers, channels and batch norm are read
-back from the names and shapes of its arrays (``conv1.W`` (8, 1, 3, 3), ``bn1.gamma``, …).
+A file is read into the network the page's settings build, and only if it fits that network
+exactly: names, shapes and sizes are checked before any value is read
+(:mod:`cnnviz.weight_files`), so an upload never decides how large a network the server builds
+or how much work one prediction is. A file that is not such a file, or was made for another
+network, raises :class:`WeightsFileError` saying what was expected and what was found; when it
+is this page's network with other settings, the message says which.
 """
 
 from __future__ import annotations
 
 import io
-import pickle
-import zipfile
+import re
+from typing import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.train.scratch.numpy_net import Network, scratch_cnn
+from cnnviz import weight_files
+from cnnviz.train.scratch.numpy_net import Network
+from cnnviz.weight_files import WeightsFileError
 
-
-class WeightsFileError(ValueError):
-    """The uploaded file cannot be read as weights for this network."""
+__all__ = ["WeightsFileError", "numpy_bytes", "torch_bytes", "load_numpy", "load_torch"]
 
 
 def numpy_bytes(network: Network) -> bytes:
@@ -29,78 +32,65 @@ def numpy_bytes(network: Network) -> bytes:
     return buffer.getvalue()
 
 
-def _check_shapes(expected: dict, found: dict, what: str) -> None:
-    missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
-    if missing or extra:
-        raise WeightsFileError(f"This file does not fit {what}: "
-                               + "; ".join(part for part in (
-                                   f"missing {', '.join(missing[:4])}" if missing else "",
-                                   f"unexpected {', '.join(extra[:4])}" if extra else "") if part)
-                               + ".")
-    for key, value in expected.items():
-        if tuple(found[key].shape) != tuple(value.shape):
-            raise WeightsFileError(f"In this file {key} has shape {tuple(found[key].shape)}, "
-                                   f"but {what} needs {tuple(value.shape)}.")
-
-
-def read_numpy(data: bytes) -> Network:
-    """A network built to the file's shapes, holding the file's weights."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            if any(key.endswith("data.pkl") for key in npz.files):
-                raise WeightsFileError("This is a PyTorch weights file (.pt), not the NumPy "
-                                       "network's .npz: choose a PyTorch network to load it.")
-            arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        raise WeightsFileError("This is not a NumPy weights file (.npz): "
-                               f"{str(err).rstrip('.')}.") from None
-    return network_from_arrays(arrays)
-
-
-def network_from_arrays(arrays: dict[str, np.ndarray]) -> Network:
-    """The NumPy network whose ``state()`` has these names and shapes, holding these values."""
-    convs = sorted(k for k in arrays if k.startswith("conv") and k.endswith(".W"))
-    if not convs or any(arrays[k].ndim != 4 for k in convs):
-        raise WeightsFileError("This file holds no convolution weights named like conv1 (4-D): "
-                               "it was not saved from this network.")
-    channels = tuple(int(arrays[k].shape[0]) for k in convs)
-    dense = arrays.get("dense.W", np.zeros((channels[-1] * 49, 10)))
-    side = int(round(np.sqrt(dense.shape[0] / channels[-1]))) if dense.ndim == 2 else 7
-    dtype = arrays[convs[0]].dtype
-    network = scratch_cnn(channels, in_channels=int(arrays[convs[0]].shape[1]),
-                          size=side * 2 ** len(channels), classes=dense.shape[-1],
-                          batch_norm="bn1.gamma" in arrays,
-                          dtype=dtype if dtype in (np.float32, np.float64) else np.float32)
-    target = network.state()
-    _check_shapes(target, arrays, f"the NumPy network with channels {channels}")
-    for key, value in target.items():
-        value[...] = arrays[key]
-    return network
-
-
 def torch_bytes(model: nn.Module) -> bytes:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
 
 
-def read_torch_state(data: bytes) -> dict[str, torch.Tensor]:
-    """The state dict in a file written by ``torch.save`` (tensors only, nothing executed)."""
+def load_numpy(data: bytes, network: Network, what: str) -> None:
+    """The ``.npz`` in ``data`` copied into ``network`` in place (untouched when it does not
+    fit)."""
+    target = network.state()
+    expected = {key: value.shape for key, value in target.items()}
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, zipfile.BadZipFile,
-            OSError) as err:
-        raise WeightsFileError("This is not a PyTorch weights file (.pt, saved with "
-                               f"torch.save): {str(err).splitlines()[0].rstrip('.')}.") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsFileError("This PyTorch file holds something other than a state dict "
-                               "(a dictionary of tensors).")
-    return state
+        arrays = weight_files.read_npz(data, expected, what)
+    except WeightsFileError as err:
+        raise _explained(err, expected) from None
+    for key, value in target.items():
+        value[...] = arrays[key]
 
 
 def load_torch(data: bytes, model: nn.Module, what: str) -> None:
-    """Load the file's state dict into ``model`` in place, after checking every name and shape
-    (the model is untouched when the file does not fit)."""
-    state = read_torch_state(data)
-    _check_shapes(model.state_dict(), state, what)
+    """The state dict in ``data`` loaded into ``model`` (untouched when it does not fit)."""
+    expected = model.state_dict()
+    shapes = {key: tuple(value.shape) for key, value in expected.items()}
+    state = weight_files.read_pt(data, weight_files.size_limit(shapes), what)
+    try:
+        weight_files.check_tensors(state, expected, what)
+    except WeightsFileError as err:
+        raise _explained(err, shapes) from None
+    weight_files.check_finite(state, what)  # shapes checked: no view is larger than the model
     model.load_state_dict(state)
+
+
+def _explained(err: WeightsFileError, expected: Mapping[str, tuple]) -> WeightsFileError:
+    """``err``, plus the settings the file was saved with, when it names its layers as this
+    page's networks do."""
+    found, wanted = _settings(err.found or {}), _settings(expected)
+    if found is None or wanted is None or found == wanted:
+        return err
+    fix = ("choose its channels and batch norm above, press Reset, and upload it again"
+           if found[1] == wanted[1] else "it was trained on other data (other image channels "
+           "or classes)")
+    return WeightsFileError(f"{err} The file holds a network with {_words(*found)}; the "
+                            f"settings above build one with {_words(*wanted)}: {fix}.",
+                            err.found)
+
+
+def _settings(shapes: Mapping[str, tuple]) -> tuple | None:
+    """((channels, batch norm), (image channels, classes)) of a from-scratch network or its
+    twin (NumPy or PyTorch names), or None for any other state."""
+    convs = sorted((k for k in shapes if re.fullmatch(r"conv\d+\.(W|weight)", k)),
+                   key=lambda k: int(k[4:k.index(".")]))
+    dense = shapes.get("dense.W") or tuple(reversed(shapes.get("dense.weight", ())))
+    if not convs or len(dense) != 2 or any(len(shapes[k]) != 4 for k in convs):
+        return None
+    return ((tuple(shapes[k][0] for k in convs), any(k.startswith("bn") for k in shapes)),
+            (shapes[convs[0]][1], dense[1]))
+
+
+def _words(layers: tuple, data: tuple) -> str:
+    (channels, norm), (images, classes) = layers, data
+    return (f"channels {', '.join(map(str, channels))}, {'' if norm else 'no '}batch norm, "
+            f"for {images}-channel images and {classes} classes")

@@ -4,26 +4,31 @@ the Grad-CAM and feature-map pages can open, and a file to download and upload a
 The file is ``torch.save`` of ``{"format", "backbone", "classes", "state_dict"}``: a state
 dict with its class names, read back with ``weights_only=True`` (no code in a pickle runs).
 The state dict holds every weight, so loading builds the backbone's architecture untrained
-and needs no download.
+and needs no download. An upload never sizes that network: the backbone is one of
+``BACKBONES``, the classes at most as many as an upload of photos can hold, and every tensor
+must have the shape the network has before any value is read (:mod:`cnnviz.weight_files`).
 """
 
 from __future__ import annotations
 
 import io
-import pickle
 import time
 
 import torch
 
-from cnnviz import models
+from cnnviz import models, weight_files
 from cnnviz.train.transfer import augment
+from cnnviz.train.transfer.image_folders import MAX_FILES, MIN_PER_CLASS
 from cnnviz.train.transfer.network import BACKBONES, TransferNet, build
 from cnnviz.train.transfer.report import EvalTransform
 
 FORMAT = "cnnviz-transfer-learning-1"
+MAX_CLASSES = MAX_FILES // MIN_PER_CLASS  # the most an upload of photos can hold: 4,000
+MAX_NAME = 255  # characters in a class name (a folder name in a zip)
+MAX_FILE_BYTES = 160 << 20  # ResNet-50's weights (98 MB) with the largest head, and more
 
 
-class CheckpointError(ValueError):
+class CheckpointError(weight_files.WeightsFileError):
     """An uploaded file is not a fine-tuned model this app saved; the message says why."""
 
 
@@ -52,7 +57,10 @@ def save(net: TransferNet, backbone: str, classes) -> bytes:
 
 def load(data: bytes, name: str = "the file") -> models.ModelBundle:
     """The bundle saved in ``data``; ``CheckpointError`` when it is anything else."""
-    checkpoint = _unpickle(data, name)
+    try:
+        checkpoint = weight_files.read_pt(data, MAX_FILE_BYTES, "a fine-tuned model")
+    except weight_files.WeightsFileError as err:
+        raise CheckpointError(f"{name}: {err}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         if isinstance(checkpoint, dict) and checkpoint and all(
                 isinstance(v, torch.Tensor) for v in checkpoint.values()):
@@ -63,31 +71,20 @@ def load(data: bytes, name: str = "the file") -> models.ModelBundle:
                               f"this page. Upload the .pt file its download button saved.")
     backbone, classes = checkpoint.get("backbone"), checkpoint.get("classes")
     if backbone not in BACKBONES:
-        raise CheckpointError(f"{name} was fine-tuned from {backbone!r}, which this app does "
-                              f"not offer (it offers {', '.join(BACKBONES)}).")
-    if (not isinstance(classes, list) or len(classes) < 2
-            or not all(isinstance(c, str) for c in classes)):
-        raise CheckpointError(f"{name} has no list of at least two class names.")
+        raise CheckpointError(f"{name} was fine-tuned from {str(backbone)[:40]!r}, which this "
+                              f"app does not offer (it offers {', '.join(BACKBONES)}).")
+    if (not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES
+            or not all(isinstance(c, str) and 0 < len(c) <= MAX_NAME for c in classes)):
+        raise CheckpointError(f"{name} has no list of 2 to {MAX_CLASSES:,} class names (each "
+                              f"1 to {MAX_NAME} characters).")
     architecture = models.load_model(backbone, pretrained=False)  # every weight comes from the file
     net = build(architecture, len(classes))
+    state = checkpoint.get("state_dict")
     try:
-        net.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, KeyError, TypeError, AttributeError) as err:
-        first = str(err).strip().splitlines()
-        raise CheckpointError(f"{name}'s weights do not fit {backbone} with {len(classes)} "
-                              f"classes ({first[1].strip() if len(first) > 1 else first[0]}).") from None
+        weight_files.check_tensors(state, net.state_dict(),
+                                   f"{backbone} with {len(classes)} classes")
+        weight_files.check_finite(state, "the network")  # shapes checked: sizes are the net's
+    except weight_files.WeightsFileError as err:
+        raise CheckpointError(f"{name}: {err}") from None
+    net.load_state_dict(state)
     return as_bundle(net, architecture, classes, f"uploaded ({name})")
-
-
-def _unpickle(data: bytes, name: str):
-    if not data:
-        raise CheckpointError(f"{name} is empty (0 bytes).")
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(f"{name} holds Python objects other than weights, which are not "
-                              f"opened here for safety ({str(err).splitlines()[0]}).") from None
-    except Exception as err:  # torch.load on arbitrary bytes raises many kinds (IndexError too)
-        raise CheckpointError(f"{name} is not a PyTorch model file "
-                              f"({str(err).splitlines()[0] if str(err) else type(err).__name__}). "
-                              f"Upload the .pt file this page's download button saved.") from None

@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from cnnviz import images
+from cnnviz.train.transfer import near_duplicates
 from cnnviz.train.transfer.photo_set import MAX_SIDE, PhotoSet, Skipped, encode, shrink
 
 # torchvision's IMG_EXTENSIONS, plus GIF, which load_image reads.
@@ -30,6 +31,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", "
                               ".webp", ".gif"})
 JUNK_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini"})
 MIN_PER_CLASS = 5  # enough for 70/15/15 to leave at least one validation and one test photo
+MIN_DISTINCT = 3  # photos that are not near-duplicates: one each to train, validate and test
 MAX_FILES = 20_000
 MAX_UNPACKED_BYTES = 1 << 30  # 1 GiB; a 20 MB upload of photos unpacks to about 20 MB
 HOW_TO_ZIP = ("Put the photos of each class in a folder named after the class, select the "
@@ -60,7 +62,7 @@ def read_image_folders(zip_bytes: bytes, *, min_per_class: int = MIN_PER_CLASS,
     class_files = _class_folders(files, ignored)
 
     classes = sorted(class_files)
-    labels, names, encoded, undecodable = [], [], [], []
+    labels, names, encoded, hashes, undecodable = [], [], [], [], []
     failed = dict.fromkeys(classes, 0)
     wanted = [(c, info) for c in classes for info in class_files[c]
               if PurePosixPath(info.filename).suffix.lower() in IMAGE_EXTENSIONS]
@@ -72,17 +74,20 @@ def read_image_folders(zip_bytes: bytes, *, min_per_class: int = MIN_PER_CLASS,
             undecodable.append(Skipped(info.filename, str(err)))
             failed[label] += 1
         else:
+            small = shrink(img, max_side)
             labels.append(classes.index(label))
             names.append(info.filename)
-            encoded.append(encode(shrink(img, max_side)))
+            encoded.append(encode(small))
+            hashes.append(near_duplicates.phash(small))
         if progress is not None:
             progress(done, len(wanted))
 
+    groups = near_duplicates.group(hashes, labels)
     photos = PhotoSet(tuple(classes), np.asarray(labels, dtype=np.int64), tuple(names),
-                      tuple(encoded), np.arange(len(labels), dtype=np.int64),
-                      not_images=not_images, ignored=ignored, undecodable=tuple(undecodable),
-                      source="your archive")
+                      tuple(encoded), groups, not_images=not_images, ignored=ignored,
+                      undecodable=tuple(undecodable), source="your archive")
     _check_counts(photos, failed, min_per_class)
+    _check_distinct(photos)
     return photos
 
 
@@ -174,11 +179,14 @@ def _sort_out(infos: list[zipfile.ZipInfo]):
             ignored += 1
         else:
             files.append((parts, info))
-    # Look through folders that wrap everything (soil/alluvial/…, data/soil/alluvial/…).
-    while (files and len({parts[0] for parts, _ in files}) == 1
-           and any(len(parts) >= 3 for parts, _ in files)):
-        files = [(parts[1:], info) for parts, info in files]
-    return files, ignored
+    # Look through folders that wrap everything (soil/alluvial/…, data/soil/alluvial/…); files
+    # beside the one wrapping folder (a README.txt) are skipped like __MACOSX.
+    while True:
+        folders = {parts[0] for parts, _ in files if len(parts) >= 2}
+        if len(folders) != 1 or not any(len(parts) >= 3 for parts, _ in files):
+            return files, ignored
+        ignored += sum(len(parts) == 1 for parts, _ in files)
+        files = [(parts[1:], info) for parts, info in files if len(parts) >= 2]
 
 
 def _class_folders(files, ignored: int) -> dict[str, list[zipfile.ZipInfo]]:
@@ -222,3 +230,16 @@ def _check_counts(photos: PhotoSet, failed: dict[str, int], min_per_class: int) 
         raise DatasetError(f"Each class needs at least {min_per_class} images (to leave at "
                            f"least one for validation and one for testing); too few in "
                            f"{listed}. Add photos to {'it' if len(short) == 1 else 'them'}.")
+
+
+def _check_distinct(photos: PhotoSet) -> None:
+    distinct = {name: len(np.unique(photos.groups[photos.labels == c]))
+                for c, name in enumerate(photos.classes)}
+    short = [(name, n) for name, n in distinct.items() if n < MIN_DISTINCT]
+    if short:
+        listed = ", ".join(f"{name!r} ({photos.counts[name]} photos, {n} different)"
+                           for name, n in short)
+        raise DatasetError(f"Each class needs at least {MIN_DISTINCT} different photos (one to "
+                           f"train on, one to validate and one to test); the others in "
+                           f"{listed} are near-duplicates: the same picture re-saved, resized "
+                           f"or taken again a moment later. Add photos of other examples.")

@@ -39,6 +39,7 @@ DROPOUT = 0.4
 BLOCK_TYPES = (Bottleneck, BasicBlock, InvertedResidual, MBConv, MBConvBlock)
 # What follows the global pooling in each architecture, replaced by the chapter's head.
 CLASSIFIERS = ("fc", "classifier", "_dropout", "_fc")
+BATCH_NORMS = nn.modules.batchnorm._BatchNorm  # BatchNorm1d/2d/3d and SyncBatchNorm
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class TransferNet(nn.Module):
     In training mode, backbone modules without trainable parameters stay in evaluation mode:
     a frozen layer then computes exactly the function it was pretrained with (batch norm with
     its running statistics, which it also keeps), so in phase 1 the backbone's features can be
-    computed once and cached.
+    computed once and cached. With ``frozen_batch_norm`` every batch-norm layer stays in
+    evaluation mode, trainable or not: it normalises with the running statistics of ImageNet
+    and keeps them, and only its scale and shift learn.
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Sequential, blocks: tuple[str, ...]):
@@ -77,6 +80,7 @@ class TransferNet(nn.Module):
         self.backbone = backbone
         self.head = head
         self.blocks = blocks  # names of the residual units in backbone, in execution order
+        self.frozen_batch_norm = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
@@ -85,7 +89,8 @@ class TransferNet(nn.Module):
         super().train(mode)
         if mode:
             for module in self.backbone.modules():
-                if not any(p.requires_grad for p in module.parameters()):
+                frozen = not any(p.requires_grad for p in module.parameters())
+                if frozen or self.frozen_batch_norm and isinstance(module, BATCH_NORMS):
                     module.eval()
         return self
 

@@ -55,9 +55,9 @@ class Skipped:
 class PhotoSet:
     """Photos with class labels, and the groups that must not be split apart.
 
-    ``groups[i]`` names the source of photo ``i``: photos of one group (patches of one region
-    of a texture, or one uploaded file) always land in the same split, so no test photo shares
-    pixels with a training photo.
+    ``groups[i]`` names the source of photo ``i``: photos of one group (patches of one
+    source photo of the texture demo, or uploaded near-duplicates of one picture) always land
+    in the same split, so no test photo is a copy of a training photo.
     """
 
     classes: tuple[str, ...]  # sorted, as torchvision's ImageFolder sorts them

@@ -1,6 +1,7 @@
 """What the lab's rubric asks of a fine-tuned classifier: test accuracy, per-class precision and
 recall, the confusion matrix and its most confused pairs, MC-dropout uncertainty, the time
-one image takes, and a Grad-CAM gallery of right and wrong answers per class.
+one image takes, and a Grad-CAM gallery of right and wrong answers per class, each photo with
+the map of its top class beside the map of a wrong class (the chapter's exercise).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Evaluation:
     mc_mean: np.ndarray  # (N, C) mean softmax over the MC-dropout passes
     mc_std: np.ndarray  # (N, C) its standard deviation
     ms_per_image: float  # median time of one image through the network, batch of one
+    planned: int = 0  # photos in the test split, when only a sample of them was tested
 
     @property
     def predictions(self) -> np.ndarray:
@@ -68,11 +70,30 @@ class Evaluation:
                  if t != p and matrix[t, p]]
         return sorted(pairs, key=lambda pair: -pair[2])
 
+    @property
+    def sampled(self) -> bool:
+        """Whether only a sample of the test split was tested (the budget ran short)."""
+        return len(self.labels) < self.planned
+
+    @property
+    def answer_spread(self) -> np.ndarray:
+        """(N,) standard deviation over the dropout passes of each photo's answer's
+        probability."""
+        return self.mc_std[np.arange(len(self.labels)), self.mc_mean.argmax(axis=1)]
+
     def most_uncertain(self, k: int = 6) -> np.ndarray:
-        """Rows of the ``k`` test photos whose predicted class's probability varies most over
-        the dropout passes."""
-        spread = self.mc_std[np.arange(len(self.labels)), self.mc_mean.argmax(axis=1)]
-        return np.argsort(-spread, kind="stable")[:k]
+        """Rows of the ``k`` test photos whose answer's probability varies most over the
+        dropout passes."""
+        return np.argsort(-self.answer_spread, kind="stable")[:k]
+
+    def other_class(self, row: int) -> int:
+        """The wrong class to show beside the top class: the true class when the top class
+        is wrong, else the most probable of the others."""
+        top = int(self.predictions[row])
+        if top != self.labels[row]:
+            return int(self.labels[row])
+        ranked = np.argsort(-self.probabilities[row], kind="stable")
+        return int(next(c for c in ranked if c != top))
 
 
 class EvalTransform:
@@ -128,8 +149,9 @@ def inference_ms(net: TransferNet, inputs: torch.Tensor) -> float:
 
 
 def evaluate(net: TransferNet, photos: PhotoSet, index, norm: augment.Normalisation,
-             passes: int = MC_PASSES, seed: int = 0) -> Evaluation:
-    """Everything above for the photos at ``index`` (the test split)."""
+             passes: int = MC_PASSES, seed: int = 0, planned: int = 0) -> Evaluation:
+    """Everything above for the photos at ``index`` (the test split, or a sample of its
+    ``planned`` photos)."""
     index = np.asarray(index)
     inputs = eval_inputs(photos, index, norm)
     feats = features(net, inputs)
@@ -138,25 +160,26 @@ def evaluate(net: TransferNet, photos: PhotoSet, index, norm: augment.Normalisat
         probs = head(feats.to(next(head.parameters()).device)).softmax(dim=1).cpu().numpy()
     mean, std = mc_dropout(net, feats, passes, seed)
     return Evaluation(photos.classes, index, photos.labels[index], probs, mean, std,
-                      inference_ms(net, inputs))
+                      inference_ms(net, inputs), max(planned, len(index)))
 
 
 def cam_gallery(bundle: models.ModelBundle, photos: PhotoSet, result: Evaluation,
-                per_class: int = 3) -> dict[str, dict[str, list]]:
-    """Grad-CAM of the predicted class for up to ``per_class`` correct and ``per_class`` wrong
-    test photos of each class: {class: {"correct": [(row, CamResult)], "wrong": [...]}}."""
+                per_class: int = 2) -> dict[str, dict[str, list]]:
+    """For up to ``per_class`` correct and ``per_class`` wrong test photos of each class, the
+    Grad-CAM of the top class beside that of a wrong class (:meth:`Evaluation.other_class`):
+    {class: {"correct": [(row, top map, other map)], "wrong": [...]}}."""
     chosen = {}
     for c, name in enumerate(result.classes):
         rows = np.flatnonzero(result.labels == c)
-        right = rows[result.predictions[rows] == c][:per_class]
-        wrong = rows[result.predictions[rows] != c][:per_class]
-        chosen[name] = {"correct": right, "wrong": wrong}
-    rows = np.concatenate([r for kinds in chosen.values() for r in kinds.values()]).astype(int)
-    if not len(rows):
+        chosen[name] = {"correct": rows[result.predictions[rows] == c][:per_class],
+                        "wrong": rows[result.predictions[rows] != c][:per_class]}
+    rows = [int(r) for kinds in chosen.values() for part in kinds.values() for r in part]
+    if not rows:
         return {}
-    maps = cam.grad_cam(bundle, [photos.image(int(result.index[r])) for r in rows],
-                        target=[int(result.predictions[r]) for r in rows])
-    by_row = dict(zip(rows.tolist(), maps))
-    return {name: {kind: [(int(r), by_row[int(r)]) for r in kinds[kind]] for kind in kinds}
+    targets = ([int(result.predictions[r]) for r in rows]
+               + [result.other_class(r) for r in rows])
+    images = [photos.image(int(result.index[r])) for r in rows]
+    maps = cam.grad_cam(bundle, images + images, target=targets)
+    pairs = {r: (maps[i], maps[len(rows) + i]) for i, r in enumerate(rows)}
+    return {name: {kind: [(int(r), *pairs[int(r)]) for r in part] for kind, part in kinds.items()}
             for name, kinds in chosen.items()}
-

@@ -1,0 +1,84 @@
+"""Text on figures a class can read: every chart's labels in ink at 14 px or more whatever
+Streamlit's theme would draw, numbers on cells at WCAG AA contrast, titles wrapped to their
+figure, a log axis labelled at full size, a bubble chart that names no bubble over another."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from cnnviz import architectures
+from cnnviz.figures.architectures import accuracy_vs_macs
+from cnnviz.figures.grids import grid_cells, step_animation
+from cnnviz.figures.predictions import top_k_bars
+from cnnviz.figures.style import BOLD_EM, FONT_SIZE, INK, MIN_TEXT, legible, log_ticks, wrap
+from cnnviz.ops import steps
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2.1's contrast ratio of two "#rrggbb" colours, written out from its definition."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[k:k + 2], 16) / 255 for k in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+                   for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("values", [np.linspace(-1, 1, 512), np.linspace(0, 1, 512)],
+                         ids=["diverging", "sequential"])
+def test_every_cells_number_reads_at_wcag_aa_on_its_colour(values):
+    cells = grid_cells(values)
+    ratios = [contrast(fill, ink) for fill, ink in zip(cells["fill"], cells["ink"])]
+    worst = int(np.argmin(ratios))
+    assert ratios[worst] >= 4.5, (f"{cells['ink'][worst]} on {cells['fill'][worst]}: "
+                                  f"{ratios[worst]:.2f}:1")
+
+
+def test_every_chart_text_is_ink_at_fourteen_pixels_or_more():
+    figure = go.Figure([go.Bar(x=[0.2], y=["tabby"], orientation="h", text=["20%"]),
+                        go.Heatmap(z=[[1, 2]]), go.Scatter(x=[1], y=[1], text=["a"],
+                                                           textfont=dict(size=9))])
+    figure.update_layout(xaxis=dict(title="p", tickfont=dict(size=10)), legend=dict(),
+                         annotations=[dict(text="mean", x=0, y=0)])
+    legible(figure)
+    fonts = [figure.layout.xaxis.tickfont, figure.layout.yaxis.tickfont,
+             figure.layout.xaxis.title.font, figure.layout.legend.font,
+             figure.data[1].colorbar.tickfont, figure.data[2].textfont,
+             figure.data[0].outsidetextfont, figure.layout.annotations[0].font]
+    assert all(f.size >= MIN_TEXT and f.color == INK for f in fonts)
+    assert figure.data[0].textfont.color is None  # inside its bar, white or black by the bar
+    assert not top_k_bars([(1, "tabby", 0.5)]).data[0].textfont.color
+
+
+def test_a_title_is_wrapped_to_its_figure():
+    title = "stage 3 · block 2 · depthwise conv 5×5<br>Channels 1–16 of 40, by mean"
+    for width in (320, 520):
+        lines = wrap(title, width).split("<br>")
+        assert all(len(line) * BOLD_EM * FONT_SIZE <= width for line in lines)
+        assert " ".join(lines).split() == title.replace("<br>", " ").split()
+
+
+def test_a_log_axis_is_labelled_one_two_five():
+    assert log_ticks(0.15, 30) == pytest.approx([0.2, 0.5, 1, 2, 5, 10, 20])
+
+
+def test_the_bubble_chart_names_fewer_bubbles_on_a_phone_and_puts_its_scale_under_it():
+    records = [r for r in architectures.compare() if r["top1"] is not None]
+    wide, narrow = (accuracy_vs_macs(records, width_px=w) for w in (960, 340))
+    names = [r["label"] for r in records]
+    shown = [text.replace("<br>", "") for text in wide.data[0].text]
+    assert shown == names  # on a projector every bubble is named
+    assert 0 < sum(bool(t) for t in narrow.data[0].text) < len(names)
+    assert narrow.data[0].marker.colorbar.orientation == "h"
+
+
+def test_a_board_of_many_channels_gives_each_a_readable_row():
+    rng = np.random.default_rng(0)
+    many = steps.conv_trace(rng.normal(size=(8, 6, 6)), rng.normal(size=(8, 3, 3)))
+    few = steps.conv_trace(rng.normal(size=(3, 6, 6)), rng.normal(size=(3, 3, 3)))
+    data = step_animation(many).to_data()
+    assert data["height"] is None and data["minUnit"] >= 36  # tall rather than illegible
+    assert "cnnviz-small" in data["captionClass"]  # the sum at the size of the page's text
+    assert len(data["layout"]) == 8  # a row per input channel
+    assert step_animation(few).to_data()["height"]  # the default board still fits a screen
