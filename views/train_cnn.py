@@ -19,7 +19,7 @@ from cnnviz.train.scratch.own_digit import DRAWING_SIDE, DigitError, prepare_dig
 from cnnviz.train.scratch.session import TrainingRun
 from cnnviz.train.scratch.twin import agreement
 from cnnviz.ui import presentation, url_state, watch_training
-from cnnviz.ui.charts import CONFIG
+from cnnviz.ui.charts import plot
 from cnnviz.ui.drawing_pad import drawing_pad
 from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, queue_options
 
@@ -74,7 +74,7 @@ with page.controls():
              "gradients. Adam keeps its own moments.")
     lr = top[4].select_slider("Learning rate", LEARNING_RATES, key="train_lr",
                               format_func=lambda v: f"{v:g}", disabled=busy)
-    row = st.columns(5)
+    row = st.columns(5) if not page.presenting else [*st.columns(3), *st.columns(2)]  # pop-over
     batch_size = row[0].select_slider("Batch size", BATCH_SIZES, key="train_batch",
                                       disabled=busy)
     epochs = row[1].number_input("Epochs", 1, 20, key="train_epochs", disabled=busy)
@@ -172,9 +172,10 @@ with results:
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
     left, right = st.columns(2)
-    left.plotly_chart(fig.confusion_figure(counts, classes, normalised=False), config=CONFIG)
-    right.plotly_chart(fig.confusion_figure(row_normalised(counts), classes, normalised=True),
-                       config=CONFIG)
+    with left:
+        plot(fig.confusion_figure(counts, classes, normalised=False))
+    with right:
+        plot(fig.confusion_figure(row_normalised(counts), classes, normalised=True))
     st.subheader("The most confident mistakes")
     mistakes = worst_mistakes(probabilities, labels, k=10)
     if not mistakes:
@@ -210,7 +211,7 @@ def show_probabilities(prepared) -> None:
     logits = run.learner.logits(prepared.digit[None])[0]
     p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     st.markdown(f"### The network reads **{classes[int(p.argmax())]}** ({p.max():.0%})")
-    st.plotly_chart(fig.probabilities_figure(p, classes), config=CONFIG, key="train_own_probs")
+    plot(fig.probabilities_figure(p, classes), key="train_own_probs")
 
 
 def show_steps(prepared) -> None:
@@ -288,8 +289,7 @@ with twins:
                                          max(paired.gradient_differences), errors)
     if "_train_twins" in st.session_state:
         np_losses, torch_losses, grad_diff, errors = st.session_state._train_twins
-        st.plotly_chart(fig.agreement_figure(np_losses, torch_losses), config=CONFIG,
-                        key="train_agreement")
+        plot(fig.agreement_figure(np_losses, torch_losses), key="train_agreement")
         loss_diff = float(np.max(np.abs(np.subtract(np_losses, torch_losses))))
         st.markdown(f"Largest loss difference **{loss_diff:.1e}**, largest gradient difference "
                     f"**{grad_diff:.1e}** (float64 rounding is about 1e−16 per operation).")

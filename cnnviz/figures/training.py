@@ -109,12 +109,17 @@ def _smooth(values: list[float], window: int) -> np.ndarray:
 
 
 def learning_curves(steps: list[dict], epochs: list[dict], total_steps: int | None = None,
-                    rate_changes: list[dict] = ()) -> go.Figure:
+                    rate_changes: list[dict] = (), *, stacked: bool = False) -> go.Figure:
     """Loss and accuracy against steps: every batch (faint), its running mean, and each
     epoch's training and validation means; a dotted line where the learning rate changed
-    (``{"step", "lr"}`` each)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"),
-                        horizontal_spacing=0.1)
+    (``{"step", "lr"}`` each). ``stacked``: accuracy below loss, for a phone's width."""
+    rows, cols = (2, 1) if stacked else (1, 2)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=("Loss (cross-entropy)", "Accuracy"),
+                        horizontal_spacing=0.1, vertical_spacing=0.2)
+
+    def at(k: int) -> dict:  # the k-th plot's place (1: loss, 2: accuracy)
+        return dict(row=k if stacked else 1, col=1 if stacked else k)
+
     if steps:
         x = [r["step"] for r in steps]
         window = max(len(steps) // 50, 5)
@@ -122,11 +127,11 @@ def learning_curves(steps: list[dict], epochs: list[dict], total_steps: int | No
             values = [r[key] for r in steps]
             fig.add_trace(go.Scatter(x=x, y=values, mode="lines", name="each batch",
                                      line=dict(color=TRAIN_COLOUR, width=1), opacity=0.25,
-                                     showlegend=col == 1, legendgroup="batch"), 1, col)
+                                     showlegend=col == 1, legendgroup="batch"), **at(col))
             fig.add_trace(go.Scatter(x=x, y=_smooth(values, window), mode="lines",
                                      name=f"training (mean of {window} batches)",
                                      line=dict(color=TRAIN_COLOUR, width=3), showlegend=col == 1,
-                                     legendgroup="train"), 1, col)
+                                     legendgroup="train"), **at(col))
     for col, key in ((1, "val_loss"), (2, "val_accuracy")):
         points = [r for r in epochs if key in r]
         if points:
@@ -134,18 +139,19 @@ def learning_curves(steps: list[dict], epochs: list[dict], total_steps: int | No
                                      mode="lines+markers", name="validation (each epoch)",
                                      marker=dict(size=10, symbol="diamond"),
                                      line=dict(color=VALIDATION_COLOUR, width=3, dash="dot"),
-                                     showlegend=col == 1, legendgroup="val"), 1, col)
+                                     showlegend=col == 1, legendgroup="val"), **at(col))
     for change in rate_changes:
         for col in (1, 2):
             fig.add_vline(x=change["step"], line=dict(color=ACCENT, width=2, dash="dot"),
-                          row=1, col=col)
+                          **at(col))
         fig.add_annotation(x=change["step"], y=1, yref="y domain", xref="x",
                            text=f"lr {change['lr']:g}", showarrow=False, xanchor="left",
                            yanchor="top", font=dict(size=FONT_SIZE - 6, color=ACCENT))
     fig.update_xaxes(title_text="step", range=[0, total_steps] if total_steps else None)
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
-    fig.update_layout(**layout(height=360, legend=dict(orientation="h", y=-0.25),
+    fig.update_yaxes(rangemode="tozero", **at(1))
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", **at(2))
+    fig.update_layout(**layout(height=640 if stacked else 360,
+                               legend=dict(orientation="h", y=-0.15 if stacked else -0.25),
                                margin=dict(l=10, r=10, t=40, b=10)))
     return fig
 

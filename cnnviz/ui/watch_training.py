@@ -30,9 +30,9 @@ from cnnviz.train.scratch.network_overview import (
     convolution_query,
 )
 from cnnviz.train.scratch.session import TrainingRun
-from cnnviz.ui import url_state
+from cnnviz.ui import url_state, viewport
 from cnnviz.ui.animation import animate
-from cnnviz.ui.charts import CONFIG
+from cnnviz.ui.charts import plot
 from cnnviz.ui.training import progress_line
 
 VIEWS = {"layers": "Layers", "weights": "Weights", "gradients": "Gradients",
@@ -79,8 +79,8 @@ def show(run: TrainingRun, split, learning_rates) -> None:
             st.caption("Press Start: the curves and the views inside the network change as "
                        "the network learns.")
         total = snap.latest["total_steps"] if snap is not None and snap.latest else None
-        st.plotly_chart(fig.learning_curves(steps, epochs, total, run.rate_changes()),
-                        config=CONFIG, key="train_curves")
+        plot(fig.learning_curves(steps, epochs, total, run.rate_changes(),
+                                 stacked=viewport.narrow()), key="train_curves")
         if epochs and "val_accuracy" in epochs[-1]:
             st.caption(f"Validation accuracy after epoch {epochs[-1]['epoch']}: "
                        f"**{epochs[-1]['val_accuracy']:.1%}**")
@@ -96,8 +96,8 @@ def show(run: TrainingRun, split, learning_rates) -> None:
         if waiting:
             return  # a waiting run draws its place only
         pick = st.columns([3, 1])
-        view = pick[0].segmented_control("Watch", tuple(VIEWS), format_func=VIEWS.get,
-                                         key="train_watch", required=True)
+        view = pick[0].radio("Watch", tuple(VIEWS), format_func=VIEWS.get, key="train_watch",
+                             horizontal=True)  # ink on white: legible on a projector
         if live(view) != redrawn:
             st.rerun()  # the whole page: this fragment's redraws start or stop
         url_state.number("train_digit", 0, 0, len(split.test) - 1)
@@ -140,8 +140,7 @@ def inside(run: TrainingRun, split, view: str, index: int) -> None:
         if not steps:
             st.caption("No gradients yet: each step of a training records them.")
             return
-        st.plotly_chart(fig.gradient_norms_figure(steps), config=CONFIG,
-                        key="train_gradients")
+        plot(fig.gradient_norms_figure(steps), key="train_gradients")
         st.caption("‖∂L/∂θ‖ of each layer's weights and biases at every step (thinned for a "
                    "long run), on one log axis: a layer whose line sinks far below the "
                    "others learns slowly (vanishing gradients).")
@@ -158,8 +157,8 @@ def inside(run: TrainingRun, split, view: str, index: int) -> None:
     top = st.columns([1, 3])
     top[0].image(fig.digits(split.test.images[index][None], columns=1, scale=4),
                  caption=f"true: {classes[split.test.labels[index]]}")
-    top[1].plotly_chart(fig.probabilities_figure(probabilities, classes), config=CONFIG,
-                        key="train_digit_probs")
+    with top[1]:
+        plot(fig.probabilities_figure(probabilities, classes), key="train_digit_probs")
     for stage in found[1:]:
         if stage.output.ndim == 3 and stage.kind in ("conv", "batchnorm", "relu", "pool"):
             maps = stage.output
@@ -188,8 +187,7 @@ def weights(run: TrainingRun) -> None:
         st.caption("Blue negative, orange positive, one shared scale (first input channel). "
                    "They start as noise and turn into edge and stroke detectors.")
     if len(layers) > 1:
-        st.plotly_chart(fig.weight_histograms(layers[1:]), config=CONFIG,
-                        key="train_histograms")
+        plot(fig.weight_histograms(layers[1:]), key="train_histograms")
         st.caption("Every other layer's weights as a histogram, each on its own range.")
 
 
@@ -240,9 +238,8 @@ def whole_network(run: TrainingRun, split, index: int) -> None:
         if points:
             st.session_state[CHANNEL] = tuple(points[0]["customdata"])
 
-    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CONFIG,
-                    key="train_overview", on_select=remember_click, selection_mode="points",
-                    width="content")
+    plot(fig.overview_figure(found, picked, classes), key="train_overview",
+         on_select=remember_click, selection_mode="points", width="content")
     st.caption(f"At most {fig.OVERVIEW_MAX_CHANNELS} channels per layer are drawn.")
     if picked is None or picked[0] >= len(found) or found[picked[0]].kind != "conv":
         return
