@@ -52,10 +52,9 @@ from bench.bench_class import (  # noqa: E402
     Sampler,
     cpu,
     describe,
-    measure_own_server,
+    measure_all,
     memory,
     photos,
-    print_all,
 )
 from bench.streamlit_client import StreamlitClient  # noqa: E402
 
@@ -209,18 +208,10 @@ def main() -> None:
     print(f"app: {describe(repo)}")
     print(f"goal: {GOAL['sessions']} sessions of the default NumPy run, none refused, finished "
           f"p95 < {GOAL['finished']:.0f} s, Grad-CAM map p95 < {GOAL['gradcam']:.0f} s")
-    results = []
     args.quiet = None  # bench_class's runner passes it on; nothing here waits for quiet
-    for count in args.sessions:
-        load = os.getloadavg()[0]
-        result = measure_own_server(
-            repo, count, args,
-            lambda url, pid, n, _quiet, _timeout: burst(url, pid, args.lab, n, args))
-        result["load_before"] = load
-        results.append(result)
-        print(HEADER)
-        print(summary(result), flush=True)
-    print_all(results, HEADER, summary)
+    results = measure_all(
+        repo, args, lambda url, pid, n, _quiet, _timeout: burst(url, pid, args.lab, n, args),
+        HEADER, summary)
     if args.json:
         args.json.write_text(json.dumps({"app": describe(repo), "runs": results}, indent=1))
 
