@@ -25,7 +25,7 @@ PROJECTOR = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 SIZES = {"projector": PROJECTOR, "phone": PHONE, "laptop": LAPTOP}
-# The three labs are being rewritten on other branches; their pages are held to this test once
+# Two labs are being rewritten on other branches; their pages are held to this test once
 # those have merged.
 LAB_PAGES = {"why-resnets", "transfer-learning"}
 # Collects what cannot be read or is cut, in the page (see the file for what it judges).
