@@ -15,7 +15,7 @@ from cnnviz.figures.architectures import accuracy_vs_macs
 from cnnviz.figures.grids import grid_cells, step_animation
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import BOLD_EM, FONT_SIZE, INK, MIN_TEXT, legible, log_ticks, wrap
-from cnnviz.figures.transfer import LINE_PX, trainable_bars
+from cnnviz.figures.transfer import LINE_PX, phase_curves, trainable_bars
 from cnnviz.ops import steps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +102,20 @@ def test_the_parameter_shares_name_each_bar_above_it_in_lines_that_fit(width):
         previous_bottom = centre + bars.width / 2
     assert previous_bottom <= high
     assert fig.layout.xaxis.title.text.replace("<br>", " ").endswith("3,699,715 parameters")
+
+
+def test_the_phases_are_named_inside_the_accuracy_plot_one_above_the_other():
+    """Named above the plot they lay over its title "Accuracy" on a phone, and over each
+    other where a phase lasts a few steps."""
+    steps = [{"step": s, "loss": 1.0, "accuracy": 0.5, "phase": phase}
+             for s, phase in zip(range(1, 9), ["head"] * 6 + ["last_blocks", "all"])]
+    titles = {"head": "the new head only", "last_blocks": "the last two blocks", "all": "all"}
+    fig = phase_curves(steps, [], titles)
+    names = [a for a in fig.layout.annotations if a.text in titles.values()]
+    assert [a.text for a in names] == list(titles.values())
+    assert all(a.yref == "y2 domain" and a.y == 0 and a.yanchor == "bottom" for a in names)
+    shifts = sorted(a.yshift for a in names)
+    assert all(b - a >= LINE_PX for a, b in zip(shifts, shifts[1:]))
 
 
 def test_the_themes_primary_colour_reads_on_its_own_tint():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from cnnviz.figures.style import ACCENT, FONT_SIZE, fmt_number, layout, wrap
+from cnnviz.figures.style import ACCENT, FONT_SIZE, MIN_TEXT, fmt_number, layout, wrap
 from cnnviz.figures.training import learning_curves
 
 LINE_PX = 24  # a line of figure text at FONT_SIZE, as plotly spaces them
@@ -16,17 +16,21 @@ GAP_PX = 18  # between one bar and the next phase's name
 def phase_curves(steps: list[dict], epochs: list[dict], titles: dict[str, str],
                  total_steps: int | None = None) -> go.Figure:
     """The loop's learning curves over the whole run, with a dotted line and the phase's
-    name where each phase begins (records carry the phase's key in ``"phase"``)."""
+    name where each phase begins (records carry the phase's key in ``"phase"``). The names
+    stand inside the accuracy plot at its foot, one above the other, where the curve seldom
+    runs: above the plot they lay over its title on a phone, and side by side over each
+    other when a phase is short."""
     fig = learning_curves(steps, epochs, total_steps)
     starts: dict[str, int] = {}
     for record in steps:
         starts.setdefault(record["phase"], record["step"] - 1)
-    for key, step in starts.items():
+    for k, (key, step) in enumerate(starts.items()):
         for col in (1, 2):
             fig.add_vline(x=step, line=dict(color=ACCENT, dash="dot", width=2), row=1, col=col)
-        fig.add_annotation(x=step, y=1.0, yref="y2 domain", xref="x2", text=titles[key],
+        fig.add_annotation(x=step, y=0, yref="y2 domain", xref="x2", text=titles[key],
                            showarrow=False, xanchor="left", yanchor="bottom",
-                           font=dict(color=ACCENT, size=13))
+                           yshift=2 + k * LINE_PX, bgcolor="rgba(255,255,255,0.8)",
+                           font=dict(color=ACCENT, size=MIN_TEXT))
     return fig
 
 
