@@ -21,6 +21,7 @@ from cnnviz.train.transfer.report import evaluate
 from cnnviz.train.transfer.texture_demo import SOURCES, demo_split, source_photo, texture_demo
 from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import assert_clean, open_page
+from tests.test_presentation import PHONE, violations
 
 PAGE = "views/transfer_learning.py"
 
@@ -89,7 +90,8 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     assert main.get_by_text("24 photos in 3 classes").count() == 1
     assert main.get_by_text("1 images that could not be decoded").count() == 1
     for label in ("Phase 2: the last two blocks and the head", "Phase 3: everything"):
-        main.get_by_text(label, exact=True).click()
+        # the switch's label, not the text: the bars of section 2 name the phases too
+        main.locator("label").filter(has=page.get_by_role("switch", name=label)).click()
         wait_for_app(page)
     main.get_by_role("button", name="Start").click()
     page.get_by_text("5 · What the network learnt").wait_for(timeout=600_000)  # a loaded CPU
@@ -98,6 +100,14 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     assert main.get_by_text("Test accuracy", exact=True).count() == 1
     assert main.get_by_text("Row-normalised (share of each true class)").count() == 1
     page.screenshot(path=artefacts / "transfer-learning-trained.png", full_page=True)
+    # On a phone nothing of the results is cut or scrolls sideways: the five tabs wrap.
+    viewport = page.viewport_size
+    page.set_viewport_size(PHONE)
+    wait_for_app(page)
+    cut = [v for v in violations(page) if v.startswith("overflow")]
+    assert not cut, "\n".join(cut)
+    page.set_viewport_size(viewport)
+    wait_for_app(page)
 
     # The fine-tuned network is in this session's model picker on the Grad-CAM page.
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Grad-CAM").click()
