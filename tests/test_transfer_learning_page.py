@@ -2,6 +2,8 @@
 an uploaded zip, trained, evaluated, and its model opened on the Grad-CAM page."""
 
 import io
+import re
+import time
 import zipfile
 
 import numpy as np
@@ -240,3 +242,34 @@ def test_the_results_name_phases_fill_every_cell_and_pair_top_and_wrong_class_ma
     tops = [c for c in cams if "top:" in c]
     assert tops and len(cams) == 2 * len(tops)  # every top map has its wrong-class map
     assert any("percentage points at the median" in c.value for c in at.caption)
+
+
+def test_a_fine_tuning_waiting_for_a_turn_shows_its_place_in_the_queue():
+    """Every CPU slot held by other sessions' runs: Start queues the fine-tuning instead of
+    refusing it, and the page says where it stands; it trains once a slot is free."""
+    from cnnviz.models.workers import cores
+    from cnnviz.train import jobs
+    from tests.test_scheduler import held
+
+    others = [held(jobs.scheduler(), owner=f"another session {k}") for k in range(cores())]
+    try:
+        at = open_page(PAGE)
+        next(b for b in at.button if b.label == "Start").click().run()
+        assert_clean(at)
+        run = at.session_state["tl_run"][0]
+        lines = [p.proto.text for p in at.get("progress")]
+        waiting = re.compile(r"Waiting for a turn: place \d+ in the queue")
+        assert any(waiting.search(t) for t in lines), lines
+        assert run.job.poll().state == "queued" and run.job.poll().step_count == 0
+    finally:
+        for _, release in others:
+            release.set()
+    for job, _ in others:
+        assert job.join(30)
+    for _ in range(600):  # its turn comes
+        if run.job.poll().state != "queued":
+            break
+        time.sleep(0.1)
+    assert run.job.poll().state == "running"
+    run.job.stop()
+    assert run.job.join(120)

@@ -25,7 +25,7 @@ from cnnviz.ui import cached, presentation, viewport
 from cnnviz.ui.charts import plot
 from cnnviz.ui import session_models
 from cnnviz.ui.session_models import register
-from cnnviz.ui.training import job_messages
+from cnnviz.ui.training import job_messages, queue_options, queue_text
 
 DATA, RUN, RESULT, TRIED = "tl_data", "tl_run", "tl_result", "tl_tried"  # session state
 DEMO, UPLOAD = "Texture demo (offline)", "Your photos (.zip)"
@@ -263,7 +263,8 @@ if buttons[0].button("Start", type="primary", disabled=busy or not chosen,
                      icon=":material/play_arrow:"):
     run = FineTuning(transfer.build(backbone, n_classes), photos, split, norm, plan)
     try:
-        run.start(idle_seconds=IDLE_SECONDS)
+        run.start(idle_seconds=IDLE_SECONDS,
+                  **queue_options(kind="transfer", device=backbone.device))
     except JobLimitError as err:
         st.warning(str(err))
     else:
@@ -298,8 +299,12 @@ def finish(run: FineTuning, name: str, result) -> None:
 
 def run_progress(progress, snap) -> None:
     """The part of the run going on, how far it is, and the time it still needs at the rate
-    measured in it; then why the job ended, if it was stopped or failed."""
-    if not progress.part:
+    measured in it (or its place in the queue while it waits for a turn); then why the job
+    ended, if it was stopped or failed."""
+    waiting = queue_text(snap)
+    if waiting is not None:
+        st.progress(progress.fraction if progress.part else 0.0, text=waiting)
+    elif not progress.part:
         st.progress(0.0, text="Starting…")
     else:
         left = progress.seconds_left

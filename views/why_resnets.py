@@ -20,7 +20,8 @@ from cnnviz.train.depth.images32 import images32
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.ui import presentation, url_state
 from cnnviz.ui.charts import CONFIG
-from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, load_split
+from cnnviz.ui.training import (DATA_CHOICES, data_or_fallback, load_split, queue_options,
+                                queue_text)
 
 JOB = "why_resnets_job"  # the live run (a cnnviz.train.jobs.Job) and its setting
 PROBE_SIZE = 128  # digits in the batch the gradients are measured on
@@ -263,7 +264,8 @@ if b1.button("Start", type="primary", disabled=running, key="live_start"):
             data=name, train_images=st.session_state["live_images"],
             validation_images=LIVE_VALIDATION)
         try:
-            st.session_state[JOB] = (degradation.live_job(setting, prepared(name)), setting)
+            st.session_state[JOB] = (degradation.live_job(
+                setting, prepared(name), **queue_options(kind="degradation")), setting)
         except JobLimitError as err:
             st.warning(str(err))
         else:
@@ -282,8 +284,9 @@ def live() -> None:
     if not snap.done:
         last = steps[-1] if steps else None
         st.progress(degradation.live_fraction(setting, steps),
-                    text=(f"{last['run']}: step {last['step']} of {last['total_steps']}, "
-                          f"loss {fmt_number(last['loss'], 3)}") if last else "Starting…")
+                    text=queue_text(snap) or ((
+                        f"{last['run']}: step {last['step']} of {last['total_steps']}, "
+                        f"loss {fmt_number(last['loss'], 3)}") if last else "Starting…"))
     elif snap.error:
         st.error(f"The run failed: {snap.error.strip().splitlines()[-1]}")
     else:
