@@ -377,6 +377,15 @@ HEADER = ("            map s         complete s    server GB     browser  server
           "CPU s  images errors")
 
 
+def print_all(results: list[dict], header: str, summarise) -> None:
+    """Every run's row again under one header, when there was more than one."""
+    if len(results) > 1:
+        print("\nAll runs:")
+        print(header)
+        for result in results:
+            print(summarise(result))
+
+
 def describe(repo: Path) -> str:
     commit = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %s"],
                             capture_output=True, text=True).stdout.strip()[:70]
@@ -398,6 +407,28 @@ def measure_own_server(repo: Path, count: int, args, run) -> dict:
             raise
         print(f"the server logged a traceback: {log}")
     return result
+
+
+def measure_all(repo: Path, args, run, header: str, summary) -> list[dict]:
+    """Each number of sessions in ``args.sessions`` measured by ``run`` on a server of its
+    own (or on ``args.url``), each result printed as it comes and all of them at the end."""
+    results = []
+    for count in args.sessions:
+        load = os.getloadavg()[0]
+        note = "" if load < 0.5 * os.cpu_count() else "  (a busy machine: times are inflated)"
+        print(f"\n{count} session{'s' * (count != 1)}: load average {load:.1f} before{note}",
+              flush=True)
+        if getattr(args, "url", None):
+            result = asyncio.run(run(args.url, args.server_pid, count, args.quiet,
+                                     args.timeout))
+        else:
+            result = measure_own_server(repo, count, args, run)
+        result["load_before"] = load
+        results.append(result)
+        print(header)
+        print(summary(result), flush=True)
+    print_all(results, header, summary)
+    return results
 
 
 def main() -> None:
@@ -433,26 +464,7 @@ def main() -> None:
           "drawn; server GB: resident memory after the warm-up and its peak in the burst; "
           "CPU s: spent in the burst by the server (all sessions, and per session) and by the "
           "browser (or the clients), which shares this machine's cores with the server")
-    results = []
-    for count in args.sessions:
-        load = os.getloadavg()[0]
-        note = "" if load < 0.5 * os.cpu_count() else "  (a busy machine: times are inflated)"
-        print(f"\n{count} session{'s' * (count != 1)}: load average {load:.1f} before{note}",
-              flush=True)
-        if args.url:
-            result = asyncio.run(run(args.url, args.server_pid, count, args.quiet,
-                                     args.timeout))
-        else:
-            result = measure_own_server(repo, count, args, run)
-        result["load_before"] = load
-        results.append(result)
-        print(HEADER)
-        print(summary(result), flush=True)
-    if len(results) > 1:
-        print("\nAll runs:")
-        print(HEADER)
-        for result in results:
-            print(summary(result))
+    results = measure_all(repo, args, run, HEADER, summary)
     if args.json:
         args.json.write_text(json.dumps({"app": args.url or describe(repo),
                                          "date": f"{datetime.now():%Y-%m-%d %H:%M}",

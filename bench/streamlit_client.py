@@ -1,10 +1,12 @@
 """A Streamlit session without a browser: it speaks the app's WebSocket protocol (the protobuf
-messages of the installed Streamlit), uploads a file as the browser's uploader does and
-fetches every image the page shows, but draws nothing.
+messages of the installed Streamlit), uploads a file as the browser's uploader does, fetches
+every image the page shows and reruns a fragment every ``run_every`` seconds as the browser
+does (so a page that polls a training job keeps it alive), but draws nothing.
 
 Why: with 30 Chromium pages on the server's own cores, the browsers' rendering takes most of
 the CPU and the times measure them; these clients leave the cores to the server, as a class
-whose students bring their own devices does. Used by ``bench_class.py --clients``.
+whose students bring their own devices does. Used by ``bench_class.py --clients`` and
+``bench_train_class.py``.
 
 The server must run with ``server.enableXsrfProtection=false`` (the browser's XSRF cookie
 dance is not reproduced here).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -40,6 +43,10 @@ class StreamlitClient:
         self._reader: asyncio.Task | None = None
         self._pending: dict[str, asyncio.Future] = {}
         self._fetches: list[asyncio.Task] = []
+        self._page, self._query = "", ""
+        self._page_hash = ""  # the page's hash (st.navigation's), which a browser sends back
+        self.kept: list = []  # widget states sent with every run, as a browser keeps them
+        self._reruns: dict[str, tuple[float, asyncio.Task]] = {}  # fragment -> its timer
 
     async def connect(self) -> None:
         ws_url = self.url.replace("http", "ws", 1) + "/_stcore/stream"
@@ -48,19 +55,52 @@ class StreamlitClient:
         self._reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
+        self._stop_reruns()
         if self._reader:
             self._reader.cancel()
         if self._socket:
             await self._socket.close()
 
-    async def run(self, page: str, query: str = "", widget_states=()) -> None:
-        """Ask for a script run of ``page`` (its URL path) with these widget states."""
-        self.finished.clear()
+    async def run(self, page: str, query: str = "", widget_states=(), *,
+                  fragment: str | None = None) -> None:
+        """Ask for a script run of ``page`` (its URL path) with these widget states (of one
+        ``fragment`` only, as its ``run_every`` timer does)."""
+        if fragment is None:
+            self.finished.clear()
+            if page != self._page:
+                self._page_hash = ""
+            self._page, self._query = page, query
         msg = BackMsg()
         msg.rerun_script.query_string = query
         msg.rerun_script.page_name = page
-        msg.rerun_script.widget_states.widgets.extend(widget_states)
+        msg.rerun_script.page_script_hash = self._page_hash
+        msg.rerun_script.widget_states.widgets.extend([*self.kept, *widget_states])
+        if fragment is not None:
+            msg.rerun_script.fragment_id = fragment
+            msg.rerun_script.is_auto_rerun = True
         await self._socket.send(msg.SerializeToString())
+
+    def texts(self, since: int = 0):
+        """(kind, text) of every element shown from index ``since`` on: alerts, progress
+        lines, headings, metrics (label: value), Markdown."""
+        for element in self.elements[since:]:
+            kind = element.WhichOneof("type")
+            if kind == "metric":
+                yield kind, f"{element.metric.label}: {element.metric.body}"
+            elif kind in ("alert", "progress", "heading", "markdown"):
+                item = getattr(element, kind)
+                yield kind, getattr(item, "body", "") or getattr(item, "text", "")
+
+    def _stop_reruns(self, fragments=None) -> None:
+        for fragment in list(fragments if fragments is not None else self._reruns):
+            _, task = self._reruns.pop(fragment, (None, None))
+            if task is not None:
+                task.cancel()
+
+    async def _rerun_every(self, fragment: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.run(self._page, self._query, fragment=fragment)
 
     async def upload(self, name: str, data: bytes) -> UploadedFileInfo:
         """Put ``data`` where the server says, as the uploader widget does; returns the
@@ -109,6 +149,18 @@ class StreamlitClient:
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.session_id = msg.new_session.initialize.session_id
+                if not msg.metadata.run.fragment_ids:  # a whole run: it sets its timers anew
+                    self._stop_reruns()
+            elif kind == "navigation":  # the page st.navigation chose: runs name it
+                self._page_hash = msg.navigation.page_script_hash
+            elif kind == "auto_rerun":
+                fragment, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+                if self._reruns.get(fragment, (None,))[0] != interval:
+                    self._stop_reruns([fragment])
+                    self._reruns[fragment] = (interval, asyncio.create_task(
+                        self._rerun_every(fragment, interval)))
+            elif kind == "stop_auto_rerun":
+                self._stop_reruns(msg.stop_auto_rerun.fragment_ids)
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
                 self.elements.append(element)
@@ -128,7 +180,12 @@ class StreamlitClient:
     async def _fetch(self, path: str, caption: str) -> None:
         url = path if path.startswith(("http:", "https:", "data:")) else self.url + path
         if not url.startswith("data:"):
-            await asyncio.to_thread(_get, url)
+            try:
+                await asyncio.to_thread(_get, url)
+            except urllib.error.HTTPError as err:
+                if err.code == 404:  # replaced by a newer run before it was fetched, as a
+                    return           # browser finds when a page redraws every second
+                raise
         self.images.append((caption, time.monotonic()))
 
 

@@ -39,6 +39,15 @@ def si_count(count: float, smallest: str = "") -> str:
     return "0"
 
 
+def duration(seconds: float) -> str:
+    """An estimated wait as people say it: "5 s", "40 s", "3 min", "1 h 5 min"."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 60:
+        return f"{max(round(seconds / 5) * 5, 1) if seconds >= 10 else round(seconds) or 1} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
 # Where GitHub-flavoured Markdown turns bare text into a link (http://…, www.…, a@b.c); a word
 # joiner (U+2060, invisible) there keeps it text.

@@ -13,10 +13,13 @@ TIMEOUT = 180
 
 
 def open_page(path: str = "app.py", query: dict | None = None, *,
-              via_app: bool = False) -> AppTest:
+              via_app: bool | None = None) -> AppTest:
     """Run the page file at ``path`` (relative to the repository root; the whole app by
     default) once, optionally with URL query parameters, and fail on any exception it shows.
-    ``via_app`` runs it as the app's navigation does (pages that link to others need it)."""
+    ``via_app`` runs it as the app's navigation does; by default a page that links to
+    others (``st.page_link``) is, as Streamlit finds linked pages only in the navigation."""
+    if via_app is None:
+        via_app = path != "app.py" and "page_link(" in (ROOT / path).read_text()
     at = AppTest.from_file(str(ROOT / ("app.py" if via_app else path)), default_timeout=TIMEOUT)
     if via_app:
         at.run()  # the home page, which sets up the navigation

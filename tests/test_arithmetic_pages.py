@@ -10,7 +10,7 @@ from cnnviz import arithmetic
 from cnnviz.arithmetic import practice
 from cnnviz.arithmetic.presets import PRESETS
 from tests.conftest import ServerMessages, assert_no_exception, choose, wait_for_app
-from tests.pagetest import animations, assert_clean, open_page
+from tests.pagetest import animations, assert_clean, open_page, shown
 
 PADDING_PAGE = "views/padding_and_stride.py"
 STACK_PAGE = "views/receptive_field.py"
@@ -181,7 +181,7 @@ def test_stack_page_bad_cells_and_links_get_a_message():
     warnings = [w.value for w in at.warning]
     assert any("could not be read" in w for w in warnings), warnings
     for key in ("c=0", "h=99999", "channels=-1"):  # each bad value named, the default shown
-        assert any(f"`{key}`" in w for w in warnings), (key, warnings)
+        assert any(f"link's {key} is not" in shown(w) for w in warnings), (key, warnings)
     assert texts(at.metric)[0] == "157,578"
     editor = f"stack_editor_{at.session_state['stack_version']}"
     at.session_state[editor] = {"edited_rows": {0: {"padding": "half"}}, "added_rows": [],

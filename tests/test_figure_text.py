@@ -1,6 +1,10 @@
 """Text on figures a class can read: every chart's labels in ink at 14 px or more whatever
 Streamlit's theme would draw, numbers on cells at WCAG AA contrast, titles wrapped to their
-figure, a log axis labelled at full size, a bubble chart that names no bubble over another."""
+figure, a log axis labelled at full size, a bubble chart that names no bubble over another,
+bars named above themselves on a phone, and the theme's primary colour readable on its tint."""
+
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +15,10 @@ from cnnviz.figures.architectures import accuracy_vs_macs
 from cnnviz.figures.grids import grid_cells, step_animation
 from cnnviz.figures.predictions import top_k_bars
 from cnnviz.figures.style import BOLD_EM, FONT_SIZE, INK, MIN_TEXT, legible, log_ticks, wrap
+from cnnviz.figures.transfer import LINE_PX, phase_curves, trainable_bars
 from cnnviz.ops import steps
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def contrast(a: str, b: str) -> float:
@@ -71,6 +78,56 @@ def test_the_bubble_chart_names_fewer_bubbles_on_a_phone_and_puts_its_scale_unde
     assert shown == names  # on a projector every bubble is named
     assert 0 < sum(bool(t) for t in narrow.data[0].text) < len(names)
     assert narrow.data[0].marker.colorbar.orientation == "h"
+
+
+@pytest.mark.parametrize("width", [340, 960], ids=["phone", "projector"])
+def test_the_parameter_shares_name_each_bar_above_it_in_lines_that_fit(width):
+    """On a phone the counts beside the bars ran past the screen ("328,964 (8."): each
+    phase's name and count now stand above its own bar, in lines as wide as the figure."""
+    counts = {"head": 328_707, "last_blocks": 1_822_467, "all": 3_699_715}
+    titles = {"head": "Phase 1: the new head only",
+              "last_blocks": "Phase 2: the last two blocks and the head",
+              "all": "Phase 3: everything"}
+    fig = trainable_bars(counts, counts["all"], titles, width_px=width)
+    (bars,) = fig.data
+    assert bars.text is None  # nothing written beside a bar
+    low, high = sorted(fig.layout.yaxis.range)
+    previous_bottom = low
+    for note, centre, count in zip(fig.layout.annotations, bars.y, counts.values()):
+        lines = note.text.split("<br>")
+        assert all(len(line) * BOLD_EM * FONT_SIZE <= width for line in lines), lines
+        assert any(line.startswith(f"{count:,} (") and line.endswith("%)") for line in lines)
+        assert note.yanchor == "bottom" and note.y == centre - bars.width / 2  # on its bar
+        assert note.y - LINE_PX * len(lines) >= previous_bottom  # under the bar before
+        previous_bottom = centre + bars.width / 2
+    assert previous_bottom <= high
+    assert fig.layout.xaxis.title.text.replace("<br>", " ").endswith("3,699,715 parameters")
+
+
+def test_the_phases_are_named_inside_the_accuracy_plot_one_above_the_other():
+    """Named above the plot they lay over its title "Accuracy" on a phone, and over each
+    other where a phase lasts a few steps."""
+    steps = [{"step": s, "loss": 1.0, "accuracy": 0.5, "phase": phase}
+             for s, phase in zip(range(1, 9), ["head"] * 6 + ["last_blocks", "all"])]
+    titles = {"head": "the new head only", "last_blocks": "the last two blocks", "all": "all"}
+    fig = phase_curves(steps, [], titles)
+    names = [a for a in fig.layout.annotations if a.text in titles.values()]
+    assert [a.text for a in names] == list(titles.values())
+    assert all(a.yref == "y2 domain" and a.y == 0 and a.yanchor == "bottom" for a in names)
+    shifts = sorted(a.yshift for a in names)
+    assert all(b - a >= LINE_PX for a, b in zip(shifts, shifts[1:]))
+
+
+def test_the_themes_primary_colour_reads_on_its_own_tint():
+    """Streamlit writes a selected segmented control or pill in the theme's primary colour on
+    a 10 % tint of it (``transparentize(primary, 0.9)`` in its styles) over the white page;
+    its own light primary, #C53948, gives 4.48:1 there."""
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    primary = theme.get("primaryColor", "#C53948")
+    tint = "#" + "".join(f"{round(0.1 * int(primary[k:k + 2], 16) + 0.9 * 255):02x}"
+                         for k in (1, 3, 5))
+    assert contrast(primary, tint) >= 4.5
+    assert contrast(primary, "#ffffff") >= 4.5  # white on a primary button
 
 
 def test_a_board_of_many_channels_gives_each_a_readable_row():

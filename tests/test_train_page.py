@@ -15,8 +15,9 @@ from cnnviz.formatting import plain
 from cnnviz.train.scratch import networks, numpy_net
 from cnnviz.train.scratch.mnist_convnet import MNISTConvNet
 from cnnviz.train.scratch.own_digit import DRAWING_SIDE
+from cnnviz.train.scratch.twin import torch_twin
 from tests.hostile_weights import npz, scratch_arrays
-from tests.pagetest import assert_clean, open_page, shown
+from tests.pagetest import animations, assert_clean, open_page, shown
 from tests.test_convolution_page import value_in, written_sum
 
 PAGE = "views/train_cnn.py"
@@ -153,11 +154,35 @@ def _png(img) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_clicked_channel_opens_in_convolution_by_hand_with_the_same_numbers(page_after_training):
-    at, _ = page_after_training
-    at.session_state["_train_channel"] = (4, 3)  # conv2 (8 input channels), channel 3
+def clicked_conv2(at):
+    """The page with the whole network shown and conv2's channel 3 clicked (8 inputs)."""
+    at.session_state["train_watch"] = "whole"
+    at.session_state["_train_channel"] = (4, 3)
     at.run()
     assert_clean(at)
+    return at
+
+
+def test_a_clicked_channel_is_computed_in_place_with_the_trained_numbers(page_after_training):
+    at, run = page_after_training
+    clicked_conv2(at)
+    [board] = animations(at)
+    titles = [g["title"] for g in board["grids"]]
+    assert sum(t.startswith("Input") for t in titles) == 8  # every input channel
+    assert sum(t.startswith("Kernel") for t in titles) == 8 and len(board["frames"]) == 16
+    # The reference: PyTorch's convolution of conv2's input (pool1's output for digit 0) with
+    # the trained kernel, at the 4×4 outputs from row 7, column 7.
+    twin = torch_twin(run.learner.network).double()  # the trained weights, in PyTorch
+    x = torch.from_numpy(run.prepare(run.split.test.images[:1]).astype(np.float64))
+    with torch.no_grad():
+        expected = twin.conv2(twin[:3](x))[0, 3, 7:11, 7:11]  # after conv1, relu1, pool1
+    output = next(g for g in board["grids"] if g["title"].startswith("Output"))
+    shown = [float(t.replace("\u2212", "-")) for t in output["text"]]
+    assert shown == pytest.approx(expected.flatten().tolist(), abs=0.006)  # 2 decimals
+
+
+def test_a_clicked_channel_opens_in_convolution_by_hand_with_the_same_numbers(page_after_training):
+    at = clicked_conv2(page_after_training[0])
     link = next(b for b in at.link_button if b.label == "Open in Convolution by hand")
     url = urllib.parse.urlsplit(link.proto.url)
     assert url.path == "./convolution"
@@ -235,12 +260,11 @@ def test_cifar10_shows_colour_filters_and_the_test_set_it_really_has(monkeypatch
     load_split.clear()
     try:
         at = open_page(PAGE, {"train_data": "cifar10", "train_epochs": "1",
-                              "train_images": "2000"})
+                              "train_images": "2000", "train_watch": "weights"})
         run = at.session_state["training_run"]
         assert run.data_name == "cifar10" and len(run.split.train) == 5400
         assert run.train.counts().tolist() == [200] * 10  # not the first 2,000 of a shuffle
-        assert any("3 × 3 × 3" in m.value and "First layer's filters" in m.value
-                   for m in at.markdown)
+        assert any("8 kernels of 3 × 3 × 3" in m.value for m in at.markdown)
         assert any("red, green and blue weights as one colour patch" in c.value
                    for c in at.caption)
         click(at, "Start")
@@ -272,3 +296,46 @@ def test_a_data_set_that_cannot_be_had_falls_back_to_the_subset(monkeypatch, tmp
     assert at.session_state["training_run"].data_name == "subset"
     at.run()  # not tried again: the message stays, nothing waits
     assert any("offline MNIST subset instead" in w.value for w in at.warning)
+
+
+def _values(array) -> list:
+    """A trace's values as plotly writes them: a list, or NumPy's bytes in base64."""
+    if isinstance(array, dict):
+        import base64
+        return np.frombuffer(base64.b64decode(array["bdata"]), array["dtype"]).tolist()
+    return list(array)
+
+
+def _chart(at, trace_names) -> dict:
+    """The first plotly figure on the page that has a trace named each of ``trace_names``."""
+    import json
+    for element in at.get("plotly_chart"):
+        figure = json.loads(element.proto.spec)
+        if set(trace_names) <= {t.get("name") for t in figure["data"]}:
+            return figure
+    raise AssertionError(f"no chart with traces {trace_names}")
+
+
+def test_the_views_inside_the_network_draw_what_it_is_now():
+    at, run = trained_page()
+    for view in ("layers", "weights", "gradients", "stream"):
+        at.session_state["train_watch"] = view
+        at.run()
+        assert_clean(at)
+        text = " ".join(m.value for m in at.markdown)
+        if view == "layers":
+            assert "**conv1** (conv): 8 maps of 28×28" in text and "**pool2**" in text
+        elif view == "weights":
+            assert "**conv1**: its 8 kernels of 1 × 3 × 3" in text
+            histograms = _chart(at, ["conv2", "dense"])
+            counts = {t["name"]: sum(_values(t["y"])) for t in histograms["data"]}
+            assert counts == {"conv2": 16 * 8 * 9, "dense": 784 * 10}  # every weight, once
+        elif view == "gradients":
+            norms = _chart(at, ["conv1", "conv2", "dense"])
+            assert norms["layout"]["yaxis"]["type"] == "log"
+            steps = run.history()[0]
+            assert _values(norms["data"][0]["x"]) == [r["step"] for r in steps]
+        else:
+            right = int(text.split(" of 12** right")[0].rsplit("**", 1)[1])
+            truth = run.split.test.labels[:12]
+            assert right == int((run.test_probabilities()[:12].argmax(1) == truth).sum())

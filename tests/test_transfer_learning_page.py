@@ -2,6 +2,8 @@
 an uploaded zip, trained, evaluated, and its model opened on the Grad-CAM page."""
 
 import io
+import re
+import time
 import zipfile
 
 import numpy as np
@@ -19,6 +21,7 @@ from cnnviz.train.transfer.report import evaluate
 from cnnviz.train.transfer.texture_demo import SOURCES, demo_split, source_photo, texture_demo
 from tests.conftest import assert_no_exception, choose, wait_for_app
 from tests.pagetest import assert_clean, open_page
+from tests.test_presentation import PHONE, violations
 
 PAGE = "views/transfer_learning.py"
 
@@ -87,7 +90,8 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     assert main.get_by_text("24 photos in 3 classes").count() == 1
     assert main.get_by_text("1 images that could not be decoded").count() == 1
     for label in ("Phase 2: the last two blocks and the head", "Phase 3: everything"):
-        main.get_by_text(label, exact=True).click()
+        # the switch's label, not the text: the bars of section 2 name the phases too
+        main.locator("label").filter(has=page.get_by_role("switch", name=label)).click()
         wait_for_app(page)
     main.get_by_role("button", name="Start").click()
     page.get_by_text("5 · What the network learnt").wait_for(timeout=600_000)  # a loaded CPU
@@ -96,6 +100,14 @@ def test_upload_a_zip_train_and_open_the_model_on_the_grad_cam_page(visit, page,
     assert main.get_by_text("Test accuracy", exact=True).count() == 1
     assert main.get_by_text("Row-normalised (share of each true class)").count() == 1
     page.screenshot(path=artefacts / "transfer-learning-trained.png", full_page=True)
+    # On a phone nothing of the results is cut or scrolls sideways: the five tabs wrap.
+    viewport = page.viewport_size
+    page.set_viewport_size(PHONE)
+    wait_for_app(page)
+    cut = [v for v in violations(page) if v.startswith("overflow")]
+    assert not cut, "\n".join(cut)
+    page.set_viewport_size(viewport)
+    wait_for_app(page)
 
     # The fine-tuned network is in this session's model picker on the Grad-CAM page.
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Grad-CAM").click()
@@ -230,3 +242,34 @@ def test_the_results_name_phases_fill_every_cell_and_pair_top_and_wrong_class_ma
     tops = [c for c in cams if "top:" in c]
     assert tops and len(cams) == 2 * len(tops)  # every top map has its wrong-class map
     assert any("percentage points at the median" in c.value for c in at.caption)
+
+
+def test_a_fine_tuning_waiting_for_a_turn_shows_its_place_in_the_queue():
+    """Every CPU slot held by other sessions' runs: Start queues the fine-tuning instead of
+    refusing it, and the page says where it stands; it trains once a slot is free."""
+    from cnnviz.models.workers import cores
+    from cnnviz.train import jobs
+    from tests.test_scheduler import held
+
+    others = [held(jobs.scheduler(), owner=f"another session {k}") for k in range(cores())]
+    try:
+        at = open_page(PAGE)
+        next(b for b in at.button if b.label == "Start").click().run()
+        assert_clean(at)
+        run = at.session_state["tl_run"][0]
+        lines = [p.proto.text for p in at.get("progress")]
+        waiting = re.compile(r"Waiting for a turn: place \d+ in the queue")
+        assert any(waiting.search(t) for t in lines), lines
+        assert run.job.poll().state == "queued" and run.job.poll().step_count == 0
+    finally:
+        for _, release in others:
+            release.set()
+    for job, _ in others:
+        assert job.join(30)
+    for _ in range(600):  # its turn comes
+        if run.job.poll().state != "queued":
+            break
+        time.sleep(0.1)
+    assert run.job.poll().state == "running"
+    run.job.stop()
+    assert run.job.join(120)

@@ -25,6 +25,7 @@ page = presentation.page_header(
     "Every size and cost below is measured from the model itself, built here with random "
     "weights; accuracies are the published ones, with their sources. The chapter's table sits "
     "beside them, and where it disagrees with a primary source the page says so and why.")
+chart_px = viewport.chart_width(page.presenting)  # a bubble chart names as many as fit
 
 
 def table(frame: pd.DataFrame, key: str, column_config: dict | None = None, **kwargs):
@@ -35,12 +36,6 @@ def table(frame: pd.DataFrame, key: str, column_config: dict | None = None, **kw
     height = min(ROW_PX * (len(frame) + 1) + 3, 600)
     return st.dataframe(frame, hide_index=True, key=key, column_config=config,
                         placeholder=MISSING, height=height, row_height=ROW_PX, **kwargs)
-
-
-def chart_width() -> int:
-    """About how wide a full-width chart is drawn: on a phone, on a projector, on a laptop
-    (with the page list beside it); a bubble chart names as many bubbles as fit."""
-    return 340 if viewport.narrow() else 960 if page.presenting else 700
 
 
 def count_text(count: float) -> str:
@@ -171,7 +166,7 @@ with chart_place:
         format_func=architectures.ACCURACY_KEYS.__getitem__)
     accuracy = st.session_state["accuracy"]
     on_imagenet = [r for r in records if r["top1"] is not None]
-    bubbles = accuracy_vs_macs(on_imagenet, accuracy, width_px=chart_width())
+    bubbles = accuracy_vs_macs(on_imagenet, accuracy, width_px=chart_px)
     plot(bubbles, width="stretch", key="bubbles")
     new_recipe = [r["label"] for r in on_imagenet
                   if r["recipe" + accuracy.removeprefix("top1")] == architectures.NEW_RECIPE]
@@ -252,7 +247,7 @@ if st.button(f"Measure latency of {len(to_time)} networks", type="primary",
         st.rerun()  # so that the budget above can use the new latencies
 timed = [r for r in records if r["name"] in measured_ms and r["top1"] is not None]
 if timed:
-    plot(accuracy_vs_latency(timed, measured_ms, device, width_px=chart_width()),
+    plot(accuracy_vs_latency(timed, measured_ms, device, width_px=chart_px),
          width="stretch", key="latency_chart")
 elif measured_ms:
     st.info("The models timed have no ImageNet accuracy to plot.")

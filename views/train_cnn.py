@@ -1,13 +1,10 @@
 """Train a CNN: the chapter's NumPy network, its PyTorch twin or MNISTConvNet, live."""
 
-import urllib.parse
-
 import numpy as np
 import streamlit as st
 
 from cnnviz import images, models
 from cnnviz.figures import training as fig
-from cnnviz.figures.style import fmt_number
 from cnnviz.formatting import plain
 from cnnviz.train import jobs
 from cnnviz.train.scratch import networks
@@ -15,22 +12,16 @@ from cnnviz.train.scratch import weights_io
 from cnnviz.train.evaluation import row_normalised, worst_mistakes
 from cnnviz.train.scratch.gradcheck import gradient_check
 from cnnviz.train.scratch.mnist_convnet import shape_comments
-from cnnviz.train.scratch.network_overview import (
-    channel_source,
-    convolution_patch,
-    convolution_query,
-    stages,
-)
 from cnnviz.train.scratch.networks import NETS, Recipe
 from cnnviz.train.scratch.numpy_net import scratch_cnn
 from cnnviz.train.offline_mnist import Standardise, largest_share_gap
 from cnnviz.train.scratch.own_digit import DRAWING_SIDE, DigitError, prepare_digit, read_drawing
 from cnnviz.train.scratch.session import TrainingRun
 from cnnviz.train.scratch.twin import agreement
-from cnnviz.ui import presentation, url_state
-from cnnviz.ui.charts import CONFIG
+from cnnviz.ui import presentation, url_state, watch_training
+from cnnviz.ui.charts import plot
 from cnnviz.ui.drawing_pad import drawing_pad
-from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, progress_line
+from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, queue_options
 
 RUN = "training_run"  # the session's TrainingRun
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
@@ -83,7 +74,7 @@ with page.controls():
              "gradients. Adam keeps its own moments.")
     lr = top[4].select_slider("Learning rate", LEARNING_RATES, key="train_lr",
                               format_func=lambda v: f"{v:g}", disabled=busy)
-    row = st.columns(5)
+    row = st.columns(5) if not page.presenting else [*st.columns(3), *st.columns(2)]  # pop-over
     batch_size = row[0].select_slider("Batch size", BATCH_SIZES, key="train_batch",
                                       disabled=busy)
     epochs = row[1].number_input("Epochs", 1, 20, key="train_epochs", disabled=busy)
@@ -95,8 +86,8 @@ with page.controls():
                                               "32, 64, 128.")]
     batch_norm = row[3].toggle("Batch norm", key="train_bn", disabled=busy or not scratch,
                                help="After each convolution (MNISTConvNet always has it).")
-    row[4].number_input("Time limit (s)", 10, MAX_SECONDS, step=10, key="train_seconds",
-                        disabled=busy)
+    max_seconds = row[4].number_input("Time limit (s)", 10, MAX_SECONDS, step=10,
+                                      key="train_seconds", disabled=busy)
 
 data_used, split = data_or_fallback(data_name)
 limit = min(len(split.train), jobs.MAX_TRAIN_IMAGES)
@@ -132,11 +123,10 @@ if run is None:
 changed = run.settings != settings
 
 
-
-def start() -> None:
+def start(seconds: float) -> None:
     try:
-        st.session_state[RUN].start(max_seconds=float(st.session_state.train_seconds),
-                                    idle_seconds=IDLE_SECONDS)
+        st.session_state[RUN].start(max_seconds=float(seconds), idle_seconds=IDLE_SECONDS,
+                                    **queue_options())
     except jobs.JobLimitError as err:
         st.session_state._train_refused = str(err)
 
@@ -148,7 +138,7 @@ def reset() -> None:
 # Callbacks run before the script, so the buttons and controls are drawn in the new state.
 buttons = st.columns([1, 1, 1, 4])
 buttons[0].button("Start", type="primary", disabled=run.training or changed, on_click=start,
-                  icon=":material/play_arrow:")
+                  args=(max_seconds,), icon=":material/play_arrow:")
 buttons[1].button("Stop", disabled=not run.training, on_click=run.stop, icon=":material/stop:")
 buttons[2].button("Reset", disabled=run.training, on_click=reset, icon=":material/restart_alt:",
                   help="New random weights, with the settings above.")
@@ -164,47 +154,14 @@ if changed and not run.training:
 
 
 # ---------------------------------------------------------------- live progress
-@st.fragment(run_every=1.0 if run.training else None)
-def live() -> None:
-    snap = run.poll()
-    steps, epochs_done = run.history()
-    if snap is not None:
-        progress_line(snap)
-        if snap.done and st.session_state.get("_train_seen_done") is not run.job:
-            st.session_state._train_seen_done = run.job
-            st.rerun()  # redraw the whole page once: results, enabled buttons
-    total = snap.latest["total_steps"] if snap is not None and snap.latest else None
-    if not steps:
-        st.caption("Press Start: the curves and filters appear here as the network learns.")
-    curves, filters = st.columns([3, 1])
-    curves.plotly_chart(fig.learning_curves(steps, epochs_done, total), config=CONFIG,
-                        key="train_curves")
-    kernels = networks.first_layer_filters(run.learner)
-    with filters:
-        st.markdown(f"**First layer's filters** ({len(kernels)} of "
-                    f"{kernels.shape[1]} × {kernels.shape[2]} × {kernels.shape[3]})")
-        if kernels.shape[1] == 3:
-            st.image(fig.colour_kernels(kernels, columns=4, scale=16), width="stretch")
-            st.caption("Each kernel's red, green and blue weights as one colour patch, "
-                       "scaled on their own to 0–255 (lowest weight 0, highest 255), as "
-                       "AlexNet's paper shows its first layer (its Figure 3: edges and colour "
-                       "blobs). Here they start as noise.")
-        else:
-            st.image(fig.tiles(kernels[:, 0], columns=4, scale=16), width="stretch")
-            st.caption("Blue negative, orange positive weights, one shared scale. They start "
-                       "as noise and turn into edge and stroke detectors.")
-        if epochs_done and "val_accuracy" in epochs_done[-1]:
-            st.metric("Validation accuracy", f"{epochs_done[-1]['val_accuracy']:.1%}")
-
-
-live()
+watch_training.show(run, split, LEARNING_RATES)
 if run.state != "trained":
     st.stop()
 
 # ---------------------------------------------------------------- after training
 classes = split.test.classes
-results, own, whole, twins, data_tab = st.tabs(
-    ["Results", "Your own digit", "The network seen whole", "From scratch = PyTorch", "Data"])
+results, own, twins, data_tab = st.tabs(
+    ["Results", "Your own digit", "From scratch = PyTorch", "Data"])
 
 with results:
     probabilities = run.test_probabilities()
@@ -215,9 +172,10 @@ with results:
               help=f"On {len(labels):,} test images the network never trained on.")
     counts = run.confusion()
     left, right = st.columns(2)
-    left.plotly_chart(fig.confusion_figure(counts, classes, normalised=False), config=CONFIG)
-    right.plotly_chart(fig.confusion_figure(row_normalised(counts), classes, normalised=True),
-                       config=CONFIG)
+    with left:
+        plot(fig.confusion_figure(counts, classes, normalised=False))
+    with right:
+        plot(fig.confusion_figure(row_normalised(counts), classes, normalised=True))
     st.subheader("The most confident mistakes")
     mistakes = worst_mistakes(probabilities, labels, k=10)
     if not mistakes:
@@ -229,23 +187,6 @@ with results:
             st.caption(f"#{m['index']}: **{classes[m['label']]}**, read as "
                        f"**{classes[m['predicted']]}** ({m['p_predicted']:.0%}; "
                        f"{classes[m['label']]}: {m['p_label']:.0%})")
-
-    st.subheader("Feature maps of one test image")
-    index = st.number_input("Test image", 0, len(labels) - 1, 0, key="train_digit")
-    x = run.prepare(split.test.images[index:index + 1])
-    found = stages(networks.model_of(run.learner), x)
-    pick = st.columns([1, 3])
-    pick[0].image(fig.digits(split.test.images[index][None], columns=1, scale=4),
-                  caption=f"true: {classes[labels[index]]}")
-    pick[1].plotly_chart(fig.probabilities_figure(probabilities[index], classes), config=CONFIG,
-                         key="train_digit_probs")
-    for stage in found[1:]:
-        if stage.output.ndim == 3 and stage.kind in ("conv", "relu", "pool"):
-            maps = stage.output
-            st.markdown(f"**{stage.name}** ({stage.kind}): {maps.shape[0]} maps of "
-                        f"{maps.shape[1]}×{maps.shape[2]}")
-            st.image(fig.tiles(maps[:32], columns=16, scale=max(1, 56 // maps.shape[1])),
-                     width="stretch")
 
     st.subheader("Keep the weights")
     blob, filename = networks.weights_file(run.learner, run.recipe.net)
@@ -270,7 +211,7 @@ def show_probabilities(prepared) -> None:
     logits = run.learner.logits(prepared.digit[None])[0]
     p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     st.markdown(f"### The network reads **{classes[int(p.argmax())]}** ({p.max():.0%})")
-    st.plotly_chart(fig.probabilities_figure(p, classes), config=CONFIG, key="train_own_probs")
+    plot(fig.probabilities_figure(p, classes), key="train_own_probs")
 
 
 def show_steps(prepared) -> None:
@@ -326,56 +267,6 @@ with own:
                     show_steps(prepared)
                     show_probabilities(prepared)
 
-with whole:
-    st.markdown("Every channel of every layer for test image "
-                f"#{index} (chosen under *Results*), from the input on the left to the ten "
-                "class scores on the right, as CNN Explainer draws its network; here it is the "
-                "network you just trained. Click a convolution's channel to see what made it.")
-    picked = st.session_state.get("_train_channel")
-
-    def remember_click() -> None:
-        points = st.session_state.train_overview.selection.points
-        if points:
-            st.session_state._train_channel = tuple(points[0]["customdata"])
-
-    st.plotly_chart(fig.overview_figure(found, picked, classes), config=CONFIG,
-                    key="train_overview", on_select=remember_click, selection_mode="points",
-                    width="content")
-    st.caption(f"At most {fig.OVERVIEW_MAX_CHANNELS} channels per layer are drawn.")
-    if picked is not None and picked[0] < len(found) and found[picked[0]].kind == "conv":
-        source = channel_source(found, picked[0], picked[1])
-        stage = found[picked[0]]
-        st.markdown(f"**{stage.name}, channel {source.channel}** = Σ over "
-                    f"{len(source.inputs)} input channels (input ⋆ kernel) + bias "
-                    f"{fmt_number(source.bias, 3)}; the strongest inputs:")
-        strongest = source.strongest(4)
-        cols = st.columns(len(strongest) + 1)
-        for col, c in zip(cols, strongest):
-            col.image(fig.tiles(source.inputs[c][None], 1, max(1, 84 // source.inputs.shape[1])),
-                      caption=f"input channel {c}", width="stretch")
-            col.image(fig.tiles(source.kernels[c][None], 1, 24, signed=True),
-                      caption="its kernel", width="stretch")
-            col.image(fig.tiles(source.contributions[c][None], 1,
-                                max(1, 84 // source.inputs.shape[1])),
-                      caption="input ⋆ kernel", width="stretch")
-        cols[-1].image(fig.tiles(source.output[None], 1, max(1, 84 // source.output.shape[0])),
-                       caption="sum + bias = this channel", width="stretch")
-        out_h, out_w = source.output.shape
-        where = st.columns(3)
-        r = where[0].number_input("Output row", 0, out_h - 4, min(out_h // 2, out_h - 4),
-                                  key="train_patch_row")
-        c = where[1].number_input("Output column", 0, out_w - 4, min(out_w // 2, out_w - 4),
-                                  key="train_patch_col")
-        patch, expected = convolution_patch(source, r, c)
-        query = convolution_query(source, r, c)
-        where[2].link_button("Open in Convolution by hand",
-                             "./convolution?" + urllib.parse.urlencode(query),
-                             icon=":material/open_in_new:")
-        st.caption(f"The link takes the {patch.shape[0]}-channel input patch of "
-                   f"{patch.shape[1]}×{patch.shape[2]} (padding included), the kernels and the "
-                   f"bias, rounded to 3 decimals; the page then computes these 4×4 outputs: "
-                   + ", ".join(fmt_number(v, 2) for v in expected.ravel()[:4]) + " …")
-
 with twins:
     st.markdown("The NumPy network and its PyTorch twin start from the same weights and see "
                 "the same batches, in float64. If every backward pass in NumPy is right, their "
@@ -398,8 +289,7 @@ with twins:
                                          max(paired.gradient_differences), errors)
     if "_train_twins" in st.session_state:
         np_losses, torch_losses, grad_diff, errors = st.session_state._train_twins
-        st.plotly_chart(fig.agreement_figure(np_losses, torch_losses), config=CONFIG,
-                        key="train_agreement")
+        plot(fig.agreement_figure(np_losses, torch_losses), key="train_agreement")
         loss_diff = float(np.max(np.abs(np.subtract(np_losses, torch_losses))))
         st.markdown(f"Largest loss difference **{loss_diff:.1e}**, largest gradient difference "
                     f"**{grad_diff:.1e}** (float64 rounding is about 1e−16 per operation).")

@@ -21,11 +21,11 @@ from cnnviz.train.transfer.near_duplicates import HAMMING_THRESHOLD
 from cnnviz.train.transfer.report import MC_PASSES
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.train.transfer.texture_demo import as_zip, demo_split, test_sources
-from cnnviz.ui import cached, presentation
-from cnnviz.ui.charts import CONFIG
+from cnnviz.ui import cached, presentation, viewport
+from cnnviz.ui.charts import plot
 from cnnviz.ui import session_models
 from cnnviz.ui.session_models import register
-from cnnviz.ui.training import job_messages
+from cnnviz.ui.training import job_messages, queue_options, queue_text
 
 DATA, RUN, RESULT, TRIED = "tl_data", "tl_run", "tl_result", "tl_tried"  # session state
 DEMO, UPLOAD = "Texture demo (offline)", "Your photos (.zip)"
@@ -187,7 +187,7 @@ st.markdown(
     f"Whatever follows the global pooling becomes the chapter's head: **Linear → 256, ReLU, "
     f"Dropout 0.4, Linear → {n_classes}**. The rest keeps its ImageNet weights and is "
     f"unfrozen phase by phase.")
-st.plotly_chart(trainable_bars(trainable, total, TITLES), config=CONFIG)
+plot(trainable_bars(trainable, total, PHASE_TITLES, viewport.chart_width(page.presenting)))
 with st.expander("The chapter's count for ResNet-50, checked"):
     r50, r50_total, original = chapter_check()
     st.markdown(
@@ -201,9 +201,11 @@ with st.expander("The chapter's count for ResNet-50, checked"):
 # ------------------------------------------------------------------ 3. augmentation
 st.header("3 · Augmentation")
 norm = augment.normalisation(backbone)
-switches = st.columns(len(augment.TRANSFORMS))
-enabled = tuple(key for col, (key, line) in zip(switches, augment.TRANSFORMS.items())
-                if col.toggle(line.split("(")[0], value=True, key=f"tl_aug_{key}", help=line))
+# Each switch as wide as its name, in rows that wrap: no name is cut, whatever the width.
+switches = st.container(horizontal=True, gap="medium")
+enabled = tuple(key for key, line in augment.TRANSFORMS.items()
+                if switches.toggle(line.split("(")[0], value=True, key=f"tl_aug_{key}",
+                                   help=line, wrap=True))
 if norm != augment.CHAPTER:
     st.info(f"**Normalisation.** The chapter ends its pipeline with "
             f"`Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])`, ImageNet's mean and "
@@ -226,7 +228,8 @@ cols = st.columns(3)
 chosen, epochs = [], {}
 for col, phase, default in zip(cols, transfer.PHASES, Plan().epochs.values()):
     with col:
-        on = st.toggle(phase.title, value=True, key=f"tl_on_{phase.key}", disabled=busy)
+        on = st.toggle(phase.title, value=True, key=f"tl_on_{phase.key}", disabled=busy,
+                       wrap=True)
         epochs[phase.key] = st.number_input(
             "Epochs", 1, 20, default, key=f"tl_epochs_{phase.key}", disabled=busy or not on,
             help=f"The chapter: {phase.epochs}.")
@@ -238,10 +241,11 @@ for col, phase, default in zip(cols, transfer.PHASES, Plan().epochs.values()):
 options = st.columns(4)
 copies = options[0].slider("Augmented copies per photo (phase 1)", 1, 5, 2, key="tl_copies",
                            disabled=busy)
-cache = options[1].toggle("Cache the frozen backbone's features in phase 1", value=True,
-                          key="tl_cache", disabled=busy,
-                          help="Compute each augmented copy's features once; the head then "
-                               "trains on them without running the backbone again.")
+cache = options[1].toggle("Cache the backbone's features (phase 1)", value=True,
+                          key="tl_cache", disabled=busy, wrap=True,
+                          help="The backbone is frozen in phase 1: compute each augmented "
+                               "copy's features once, and the head trains on them without "
+                               "running the backbone again.")
 batch = options[2].select_slider("Batch size", (8, 16, 32), value=Plan().batch_size,
                                  key="tl_batch", disabled=busy,
                                  help="Phase 3 keeps about 80 MB per photo of a batch for the "
@@ -259,7 +263,8 @@ if buttons[0].button("Start", type="primary", disabled=busy or not chosen,
                      icon=":material/play_arrow:"):
     run = FineTuning(transfer.build(backbone, n_classes), photos, split, norm, plan)
     try:
-        run.start(idle_seconds=IDLE_SECONDS)
+        run.start(idle_seconds=IDLE_SECONDS,
+                  **queue_options(kind="transfer", device=backbone.device))
     except JobLimitError as err:
         st.warning(str(err))
     else:
@@ -294,8 +299,12 @@ def finish(run: FineTuning, name: str, result) -> None:
 
 def run_progress(progress, snap) -> None:
     """The part of the run going on, how far it is, and the time it still needs at the rate
-    measured in it; then why the job ended, if it was stopped or failed."""
-    if not progress.part:
+    measured in it (or its place in the queue while it waits for a turn); then why the job
+    ended, if it was stopped or failed."""
+    waiting = queue_text(snap)
+    if waiting is not None:
+        st.progress(progress.fraction if progress.part else 0.0, text=waiting)
+    elif not progress.part:
         st.progress(0.0, text="Starting…")
     else:
         left = progress.seconds_left
@@ -322,8 +331,7 @@ def live() -> None:
     current, name = st.session_state[RUN]
     snap = current.job.poll()
     run_progress(current.progress(), snap)
-    st.plotly_chart(phase_curves(snap.steps, snap.epochs, TITLES, current.total_steps()),
-                    config=CONFIG, key="tl_curves")
+    plot(phase_curves(snap.steps, snap.epochs, TITLES, current.total_steps()), key="tl_curves")
     if snap.done and (st.session_state.get(RESULT) or (None,) * 4)[2] is not snap.result:
         if snap.result is not None and snap.result.net is not None:
             finish(current, name, snap.result)
@@ -394,9 +402,10 @@ with results:
                                 for k in ("precision", "recall")})
     matrix = evaluation.confusion
     left, right = st.columns(2)
-    left.plotly_chart(curves.confusion_figure(matrix, classes, normalised=False), config=CONFIG)
-    right.plotly_chart(curves.confusion_figure(row_normalised(matrix), classes, normalised=True),
-                       config=CONFIG)
+    with left:
+        plot(curves.confusion_figure(matrix, classes, normalised=False))
+    with right:
+        plot(curves.confusion_figure(row_normalised(matrix), classes, normalised=True))
     pairs = evaluation.confused_pairs()
     if pairs:
         st.markdown("**Most confused:** " + "; ".join(

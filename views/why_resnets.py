@@ -18,7 +18,8 @@ from cnnviz.train.depth.images32 import images32
 from cnnviz.train.jobs import JobLimitError
 from cnnviz.ui import presentation, url_state, viewport
 from cnnviz.ui.charts import plot
-from cnnviz.ui.training import DATA_CHOICES, data_or_fallback, load_split
+from cnnviz.ui.training import (DATA_CHOICES, data_or_fallback, load_split, queue_options,
+                                queue_text)
 
 JOB = "why_resnets_job"  # the live run (a cnnviz.train.jobs.Job) and its setting
 LIVE_IMAGES = (1000, 3500, 10000)  # training images of a live run (the first of the split)
@@ -68,7 +69,7 @@ def shipped_figures(k: int, width_px: float) -> tuple:
 
 def width() -> float:
     """About how wide a full-width figure is drawn, in pixels (its titles wrap to it)."""
-    return 340 if viewport.narrow() else 960 if page.presenting else 700
+    return viewport.chart_width(page.presenting)
 
 
 def minutes(seconds: float) -> str:
@@ -218,7 +219,8 @@ st.caption(
     "not stop it: the sigmoid after each addition multiplies the shortcut's gradient too "
     f"(without batch norm with sigmoid, plain-{depth} "
     f"{change(sigmoid_plain[0], sigmoid_plain[-2])}, ResNet-{depth} "
-    f"{change(sigmoid_residual[0], sigmoid_residual[-2])}). With batch norm and ReLU the gradient tends to *grow* towards the input instead (Yang et "
+    f"{change(sigmoid_residual[0], sigmoid_residual[-2])}). With batch norm and ReLU the "
+    "gradient tends to *grow* towards the input instead (Yang et "
     "al., 2019, “A Mean Field Theory of Batch Normalization”): plain-56 with batch norm and "
     f"ReLU, the page's default, {change(default_plain[0], default_plain[-2])}. Switch the "
     "settings above and watch.")
@@ -360,7 +362,8 @@ if b1.button("Start", type="primary", disabled=running, key="live_start"):
             data=name, train_images=st.session_state["live_images"],
             validation_images=LIVE_VALIDATION)
         try:
-            st.session_state[JOB] = (degradation.live_job(setting, prepared(name)), setting)
+            st.session_state[JOB] = (degradation.live_job(
+                setting, prepared(name), **queue_options(kind="degradation")), setting)
         except JobLimitError as err:
             st.warning(str(err))
         else:
@@ -410,7 +413,7 @@ def live() -> None:
                     f"{fmt_number(left / 60, 1)} minutes left"
                     + (f" (the run stops at its {fmt_number(job.max_seconds / 60, 0)}-minute "
                        "limit before that)" if left > limit else ""))
-        st.progress(degradation.live_fraction(setting, steps), text=text)
+        st.progress(degradation.live_fraction(setting, steps), text=queue_text(snap) or text)
     elif snap.error:
         st.error(f"The run failed: {snap.error.strip().splitlines()[-1]}")
     else:

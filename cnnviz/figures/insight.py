@@ -20,16 +20,28 @@ def megabytes(mb: float) -> str:
 
 def parameter_bars(problem) -> go.Figure:
     """Parameters of the three layers (``insight.ParameterProblem``), log scale, each labelled
-    with its count and its float32 memory."""
+    with its name, count and float32 memory above its bar: a bar's length spans 1 to 10⁹ here,
+    so text on the bar would run off a phone or sit on a colour it cannot be read on, and
+    labels beside the axis would leave a phone no room for the bars. The bars start at 1 (the
+    log axis has no 0)."""
     layers = [problem.fully_connected, problem.locally_connected, problem.convolution]
-    return go.Figure(
-        go.Bar(y=[layer.name for layer in layers], x=[layer.params for layer in layers],
-               orientation="h", marker_color=[BAR_COLOURS[layer.name] for layer in layers],
-               text=[f"{layer.params:,} · {megabytes(layer.megabytes)} MB"
-                     for layer in layers], textposition="auto",
-               hovertemplate="%{y}: %{x:,} parameters<extra></extra>"),
-        layout(height=260, xaxis=dict(type="log", title="parameters (log scale)"),
-               yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=10, b=10)))
+    top = np.log10(max(layer.params for layer in layers))
+    fig = go.Figure(
+        go.Bar(y=list(range(len(layers))), x=[layer.params - 1 for layer in layers], base=1,
+               orientation="h", width=0.4,
+               marker_color=[BAR_COLOURS[layer.name] for layer in layers],
+               customdata=[[layer.name, layer.params] for layer in layers],
+               hovertemplate="%{customdata[0]}: %{customdata[1]:,} parameters<extra></extra>"),
+        layout(height=330, xaxis=dict(type="log", title="parameters (log scale)",
+                                      range=[0, top * 1.02]),
+               yaxis=dict(autorange="reversed", visible=False),
+               margin=dict(l=10, r=10, t=10, b=10)))
+    for row, layer in enumerate(layers):
+        fig.add_annotation(x=0, xref="paper", xanchor="left", y=row - 0.22, yanchor="bottom",
+                           showarrow=False, align="left",
+                           text=f"<b>{layer.name}</b><br>{layer.params:,} · "
+                                f"{megabytes(layer.megabytes)} MB")
+    return fig
 
 
 def map_picture(values: np.ndarray, limits: tuple[float, float], px: int = 160) -> np.ndarray:

@@ -8,7 +8,15 @@ deficiency"); for signed values, the blue-orange diverging scale avoids the red-
 import math
 import textwrap
 
+import pandas  # noqa: F401  (see below)
+
 from cnnviz.formatting import MINUS, fmt_number  # noqa: F401  (figures write numbers too)
+
+# Plotly looks for pandas in sys.modules without importing it (get_module(should_load=False)):
+# while one session's thread was still importing it, another's figure met a half-imported
+# pandas ("partially initialized module 'pandas' has no attribute 'Series"), with 8 sessions
+# drawing their first training curves at once. Importing it here, before any figure is
+# made, takes the import lock and finishes it first.
 
 FONT_SIZE = 18  # figure text, readable from the back of a classroom
 FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"

@@ -36,6 +36,19 @@ from typing import Callable
 import torch
 
 CGROUP_CPU = "/sys/fs/cgroup/cpu.max"  # "QUOTA PERIOD" or "max PERIOD" (cgroup v2)
+_pending = [0]  # jobs queued or running on every ModelWorkers of the process
+_pending_lock = threading.Lock()
+
+
+def pending() -> int:
+    """Model jobs waiting or running now, all workers together: background training
+    (``cnnviz.train.scheduler``) gives way while there are any."""
+    return _pending[0]
+
+
+def _count(change: int) -> None:
+    with _pending_lock:
+        _pending[0] += change
 
 
 def cores() -> int:
@@ -87,6 +100,7 @@ class ModelWorkers:
         if getattr(self._local, "worker", False):  # a job asking for more work: run it now
             _run(future, function, args, kwargs)
             return future
+        _count(+1)
         with self._lock:
             heapq.heappush(self._queue, (priority, next(self._order), future,
                                          (function, args, kwargs)))
@@ -124,8 +138,11 @@ class ModelWorkers:
                         self._threads.discard(threading.current_thread())
                         return
                 _, _, future, (function, args, kwargs) = heapq.heappop(self._queue)
-            if future.set_running_or_notify_cancel():
-                _run(future, function, args, kwargs)
+            try:
+                if future.set_running_or_notify_cancel():
+                    _run(future, function, args, kwargs)
+            finally:
+                _count(-1)
 
 
 def _run(future: Future, function: Callable, args, kwargs) -> None:

@@ -41,6 +41,24 @@ class Learner(Protocol):
         dropout), with no effect on the weights."""
 
 
+class Thinned(list):
+    """A list that keeps at most ``limit`` of the items appended to it, evenly spread: when
+    full, every other item goes and from then on only every other one is kept (the stride
+    doubles), so a long run's curve keeps its shape in bounded memory."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.stride, self.seen = limit, 1, 0
+
+    def append(self, item) -> None:
+        if self.seen % self.stride == 0:
+            super().append(item)
+            if len(self) > self.limit:
+                self.stride *= 2
+                self[:] = self[::2]  # those appended at multiples of the stride
+        self.seen += 1
+
+
 @dataclass
 class History:
     """What :func:`fit` returns: every step's and every epoch's record, and why it ended
@@ -83,11 +101,13 @@ def fit(learner: Learner, x: np.ndarray, y: np.ndarray, *,
         max_seconds: float | None = None,
         on_step: Callable[[dict], None] | None = None,
         on_epoch: Callable[[dict], None] | None = None,
-        should_stop: Callable[[], bool] | None = None) -> History:
+        should_stop: Callable[[], bool] | None = None,
+        step_records: int | None = None) -> History:
     """Train ``learner`` on (x, y) for ``epochs`` epochs of shuffled mini-batches.
 
     ``x`` is whatever the learner's ``train_step`` takes, indexed along its first axis (the
-    learners here take uint8 images or float arrays), ``y`` integer labels.
+    learners here take uint8 images or float arrays), ``y`` integer labels. ``step_records``
+    keeps at most that many step records in the History, evenly thinned (``Thinned``).
     """
     if epochs < 1 or batch_size < 1 or len(x) != len(y) or len(y) == 0:
         raise ValueError(f"need epochs ≥ 1, batch_size ≥ 1 and as many labels as images "
@@ -97,6 +117,8 @@ def fit(learner: Learner, x: np.ndarray, y: np.ndarray, *,
     total = epochs * per_epoch
     rng = np.random.default_rng(seed)
     history = History()
+    if step_records is not None:
+        history.steps = Thinned(step_records)
     start = time.perf_counter()
     step = 0
     for epoch in range(1, epochs + 1):

@@ -40,7 +40,8 @@ _ALWAYS = """<style>
 [data-testid="stMain"] { overflow-x: hidden; }
 [data-testid="stMain"] .katex-display { overflow-x: auto; overflow-y: hidden;
   padding: 0 0.25rem; }
-[data-testid="stButtonGroup"] > [role="radiogroup"], [data-testid="stButtonGroup"] > [role="group"] {
+[data-testid="stButtonGroup"] > [role="radiogroup"], [data-testid="stButtonGroup"] > [role="group"],
+[data-testid="stTabs"] [role="tablist"] {
   flex-wrap: wrap; row-gap: 0.25rem; }
 [data-testid="stCaptionContainer"] { opacity: 0.75; }
 [data-testid="stCaptionContainer"] code { font-size: 0.95em; }

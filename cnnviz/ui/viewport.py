@@ -51,6 +51,12 @@ def narrow() -> bool:
     return bool(state and state.get("narrow"))
 
 
+def chart_width(presenting: bool) -> int:
+    """About how wide a full-width chart is drawn, for a figure that lays out its labels: on a
+    phone, on a projector (presentation mode), on a laptop (with the page list beside it)."""
+    return 340 if narrow() else 960 if presenting else 700
+
+
 def probe() -> None:
     """Mount the probe (once per page run, by ``presentation.page_header``)."""
     _PROBE(key=KEY, data={"narrow": narrow(), "px": NARROW_PX}, default={"narrow": False},

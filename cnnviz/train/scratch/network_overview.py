@@ -1,5 +1,5 @@
-"""The trained network seen whole: every layer's output for one digit, and where a channel
-comes from.
+"""The trained network seen whole: every layer's output for one digit, its weights layer by
+layer, and where a channel comes from.
 
 Works for the NumPy network and for PyTorch networks that are a chain of layers (the twin,
 MNISTConvNet): :func:`stages` runs the digit through one layer at a time and keeps each output.
@@ -65,6 +65,17 @@ def stages(model, x: np.ndarray) -> list[Stage]:
             t = layer(t)
             out.append(Stage(name, _KINDS.get(type(layer), type(layer).__name__.lower()),
                              t[0].double().cpu().numpy().copy(), layer))  # copy: ReLU(inplace)
+    return out
+
+
+def layer_weights(model) -> list[tuple[str, np.ndarray]]:
+    """(name, weights) of every convolution and dense layer, copied, in the input's order."""
+    out = []
+    for name, layer in layers_of(model):
+        if isinstance(layer, (Conv2D, Dense)):
+            out.append((name, layer.params["W"].astype(np.float64)))
+        elif isinstance(layer, (nn.Conv2d, nn.Linear)):
+            out.append((name, layer.weight.detach().double().cpu().numpy().copy()))
     return out
 
 

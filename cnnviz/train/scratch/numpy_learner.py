@@ -15,12 +15,24 @@ class NumpyLearner:
 
     ``prepare`` turns the loop's batch into the network's input (e.g. ``Standardise``);
     ``lock`` is held during each step, so the page can copy the weights between steps.
+    With ``watch`` on, each step leaves its learning rate and every layer's gradient norm
+    (√Σg² over its weights and biases) in ``last_step``, for the page's live view.
     """
 
     def __init__(self, network: Network, optimizer, *,
                  prepare: Callable[[np.ndarray], np.ndarray] | None = None):
         self.network, self.optimizer, self.prepare = network, optimizer, prepare
         self.lock = threading.Lock()
+        self.watch, self.last_step = False, {}
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer.lr)
+
+    @learning_rate.setter
+    def learning_rate(self, lr: float) -> None:
+        with self.lock:  # between two steps
+            self.optimizer.lr = float(lr)
 
     def inputs(self, x):
         x = self.prepare(x) if self.prepare is not None else x
@@ -32,8 +44,18 @@ class NumpyLearner:
             logits = self.network.forward(x, train=True)
             loss, dlogits = softmax_cross_entropy(logits, y)
             self.network.backward(dlogits)
+            if self.watch:
+                self.last_step = {"lr": self.learning_rate,
+                                  "grad_norms": self._gradient_norms()}
             self.optimizer.step()
         return loss, int((logits.argmax(axis=1) == y).sum())
+
+    def _gradient_norms(self) -> dict[str, float]:
+        squares: dict[str, float] = {}
+        for name, key, layer in self.network.parameters():
+            g = layer.grads[key]
+            squares[name] = squares.get(name, 0.0) + float(np.vdot(g, g))
+        return {name: s ** 0.5 for name, s in squares.items()}
 
     def logits(self, x):
         x = self.inputs(x)
