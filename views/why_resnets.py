@@ -250,8 +250,8 @@ def details(record: dict) -> str:
             f"initial weights and the batch order, the same for all four networks); SGD, "
             f"learning rate {s['lr']} (rising linearly to it over the first {s['warmup_steps']} "
             f"steps, then held), momentum {s['momentum']}, weight decay {s['weight_decay']}; "
-            f"seed{'s' if len(s['seeds']) != 1 else ''} {seeds}; {minutes(record['train_seconds'])} "
-            f"of training for the {len(record['runs'])} runs.")
+            f"seed{'s' if len(s['seeds']) != 1 else ''} {seeds}; "
+            f"{minutes(record['train_seconds'])} of training for the {len(record['runs'])} runs.")
 
 
 def show(k: int) -> dict:
