@@ -72,11 +72,11 @@ def test_shipped_file_records_data_seeds_budget_wall_time_and_versions(shipped):
 # kernels (ATEN_CPU_CAPABILITY=default, the code path of a CPU without AVX2) and with 2 threads,
 # against the shipped runs (AVX-512, 1 thread); the largest relative differences were
 #   ATEN default: step 1 2.1e-5, steps 2-4 5.2e-3 (step 2), step-0 gradient norms 4.3e-3;
-#   2 threads:    SPREAD_2_THREADS.
+#   2 threads:    step 1 0 (the same), steps 2-4 5.9e-3 (step 3), step-0 gradient norms 0.
 # A step-1 loss comes from the same weights and batch (a forward pass only), the later ones after
 # updates, which carry the difference on. Each tolerance is 5 × the largest spread measured.
 FIRST_STEP = 1.1e-4  # the loss of the initial weights on the first batch
-LATER_STEPS = 2.6e-2  # steps 2 to 4, after the weights have moved
+LATER_STEPS = 3e-2  # steps 2 to 4, after the weights have moved
 GRADIENTS = 2.2e-2  # gradient norms at initialisation (float32, as the runs record them)
 
 

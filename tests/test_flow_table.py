@@ -11,7 +11,7 @@ from cnnviz.train.depth import flow_table
 # measured the depth-20 networks (float64 from float32 weights and inputs) under torch's scalar
 # kernels (ATEN_CPU_CAPABILITY=default) against the table (AVX-512, 1 thread): at most 3.3e-3
 # relative (plain-20 with batch norm and ReLU, which amplifies the last bits of its inputs);
-# 2 threads against 1: SPREAD_2_THREADS. The tolerance is 5 × the larger; the sigmoid networks'
+# 2 threads against 1: no difference at all. The tolerance is 5 × that; the sigmoid networks'
 # norms, down to 1e-70, agreed to 5e-6, so tiny values are held to it too (a table computed in
 # float32 had 0 there).
 REL = 2e-2
