@@ -143,7 +143,9 @@ st.caption(
 st.header("Vanishing gradients: where they do vanish")
 left, right = st.columns([3, 2])
 with left:
-    plot(figures.gradient_flow(plain, residual, depth, width_px=0.6 * width()), width="stretch",
+    # the left of two columns, which a phone stacks: there it has the whole width
+    flow_width = width() * (1 if viewport.narrow() else 0.6)
+    plot(figures.gradient_flow(plain, residual, depth, width_px=flow_width), width="stretch",
          key="flow")
 norms = plain["input_norms"]
 # from block ``alive`` on (towards the output) the gradient is within float32's range

@@ -18,6 +18,8 @@ from cnnviz.figures.style import log_ticks, wrap
 PLAIN = HIGHLIGHT
 RESIDUAL = "#2166ac"
 FLOAT32_SMALLEST = 2.0 ** -149  # the smallest positive float32 (a subnormal)
+# under the plot, clear of the x axis's title (a phone wraps it onto more rows)
+LEGEND = dict(orientation="h", y=-0.35, yanchor="top")
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -71,7 +73,7 @@ def gradient_flow(plain: dict, residual: dict, depth: int, *,
                          annotation_position="top left")
     highway = residual["highway_norms"]
     figure.add_scatter(
-        x=x, y=_positive(highway), name=f"ResNet-{depth}: shortcuts only (the “1” term)",
+        x=x, y=_positive(highway), name=f"ResNet-{depth}, shortcuts only (“1”)",
         mode="lines", line=dict(color=RESIDUAL, width=2, dash="dot"),
         customdata=names, text=[sci(v) for v in highway],
         hovertemplate="%{customdata}: ‖highway‖ = %{text}<extra></extra>")
@@ -81,7 +83,7 @@ def gradient_flow(plain: dict, residual: dict, depth: int, *,
     figure.update_xaxes(title=wrap("block (input on the left)", width_px - 80, TICK_SIZE),
                         dtick=max(1, blocks // 9))
     figure.update_layout(**_titled("Gradient at each block's input, at initialisation",
-                                   width_px, height=520, legend=dict(orientation="h", y=-0.25)))
+                                   width_px, height=520, legend=LEGEND))
     return figure
 
 
@@ -104,8 +106,8 @@ def _titled(title: str, width_px: float, *, subplot_titles: bool = False, **over
     """``layout`` with ``title`` wrapped to the figure's width and the top margin it needs
     (and room for the subplots' own titles under it)."""
     title = wrap(title, width_px - 20)
-    top = 40 + 26 * (title.count("<br>") + 1) + (28 if subplot_titles else 0)
-    return layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=10)),
+    top = 50 + 26 * (title.count("<br>") + 1) + (28 if subplot_titles else 0)
+    return layout(title=dict(text=title, yref="container", y=1, yanchor="top", pad=dict(t=20)),
                   margin=dict(l=10, r=10, t=top, b=10), **overrides)
 
 
@@ -127,7 +129,7 @@ def weight_gradients(plain: dict, residual: dict, depth: int, *,
                                      for v in r["weight_norms"].values()]))
     figure.update_xaxes(title="weighted layer, input to output")
     figure.update_layout(**_titled("Gradient of each layer's weights, at initialisation",
-                                   width_px, height=460, legend=dict(orientation="h", y=-0.25)))
+                                   width_px, height=460, legend=LEGEND))
     return figure
 
 
@@ -240,7 +242,7 @@ def checkpoint_gradients(runs: list[dict], *, width_px: float = 700) -> go.Figur
     figure.update_xaxes(title_text="block")  # input on the left (the caption says so)
     figure.update_layout(**_titled("Gradient per block during training", width_px,
                                    subplot_titles=True, height=460,
-                                   legend=dict(orientation="h", y=-0.25)))
+                                   legend=LEGEND))
     return figure
 
 
