@@ -165,3 +165,57 @@ def test_a_seed_gives_the_same_network_whatever_the_global_generator_did():
         assert torch.equal(tensor, again[name]), name
     assert not torch.equal(first["head.2.weight"], other["head.2.weight"])
     assert not torch.equal(first["stem.0.weight"], other["stem.0.weight"])
+
+
+def shortcuts_only(net, images: torch.Tensor) -> torch.Tensor:
+    """The network's logits with every residual branch left out: x ↦ act(S(x)) block by block."""
+    x = net.stem(images)
+    for block in net.blocks:
+        x = block.act(block.shortcut(x))
+    return net.head(x)
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_zero_init_starts_every_residual_block_as_its_shortcut(batch_norm, digits_batch):
+    images, _ = digits_batch
+    net = cifar_net(20, batch_norm=batch_norm, in_channels=1, seed=0, zero_init=True).train()
+    outputs = []
+    for block in net.blocks:
+        block.branch.register_forward_hook(lambda m, args, out: outputs.append(out))
+    logits = net(images)
+    assert len(outputs) == 9 and all(not out.any() for out in outputs)
+    assert torch.equal(logits, shortcuts_only(net, images))
+    last = [block.branch[-1] if batch_norm else block.branch[-2] for block in net.blocks]
+    assert all(isinstance(m, nn.BatchNorm2d if batch_norm else nn.Conv2d) for m in last)
+    assert all(not m.weight.any() for m in last)  # γ = 0 (Goyal et al.), or the conv's weights
+    # everything else is initialised as without zero_init
+    usual = cifar_net(20, batch_norm=batch_norm, in_channels=1, seed=0)
+    zeroed = {f"blocks.{k}.branch.{4 if batch_norm else 3}.weight" for k in range(9)}
+    for (name, a), (_, b) in zip(net.named_parameters(), usual.named_parameters()):
+        assert torch.equal(a, b) or name in zeroed, name
+
+
+def test_without_batch_norm_the_residual_sums_blow_up_unless_branches_start_at_zero(
+        digits_batch):
+    """The page's explanation: each x + F(x) roughly doubles the second moment when F keeps
+    its input's scale, so ResNet-56's logits (27 sums) are huge; zero-initialised branches keep
+    the sum at its input's scale and the loss at chance (ln 10)."""
+    images, labels = digits_batch
+    net = cifar_net(56, batch_norm=False, in_channels=1, seed=0).train()
+    with torch.no_grad():
+        x, moments = net.stem(images), []
+        for block in net.blocks:
+            moments.append(x.pow(2).mean().item())
+            x = block(x)
+        moments.append(x.pow(2).mean().item())
+        blown = F.cross_entropy(net.head(x), labels).item()
+        calm = F.cross_entropy(cifar_net(56, batch_norm=False, in_channels=1, seed=0,
+                                         zero_init=True)(images), labels).item()
+    per_block = np.log2(moments[-1] / moments[0]) / len(net.blocks)
+    assert 0.6 < per_block < 1.2  # about ×2 per block
+    assert blown > 100 and abs(calm - np.log(10)) < 0.2
+
+
+def test_zero_init_is_refused_for_a_plain_network():
+    with pytest.raises(ValueError, match="residual"):
+        cifar_net(20, residual=False, zero_init=True)

@@ -59,13 +59,14 @@ def test_block_and_weight_norms_equal_autograds(options, digits_batch):
     grads = backward_with_hooks(net, *digits_batch)
     assert len(flow.input_norms) == len(net.blocks) + 1
     for mine, reference in zip(flow.input_norms, grads):
-        assert close(mine, reference.norm().item())
-    weights = {name: m.weight.grad.norm().item() for name, m in net.named_modules()
+        assert close(mine, reference.double().norm().item())
+    weights = {name: m.weight.grad.double().norm().item() for name, m in net.named_modules()
                if isinstance(m, (nn.Conv2d, nn.Linear))}
     assert flow.weight_norms.keys() == weights.keys()
     for name, value in weights.items():
         assert close(flow.weight_norms[name], value), name
-    assert flow.first_to_last == pytest.approx(grads[0].norm() / grads[-2].norm(), rel=REL)
+    assert flow.first_to_last == pytest.approx(
+        (grads[0].double().norm() / grads[-2].double().norm()).item(), rel=REL)
 
 
 def test_highway_is_the_gradient_with_every_branch_cut(digits_batch):
@@ -74,10 +75,10 @@ def test_highway_is_the_gradient_with_every_branch_cut(digits_batch):
     flow = gradient_flow.measure(net, *digits_batch)
     grads = backward_with_hooks(net, *digits_batch, detach=[b.branch for b in net.blocks])
     for mine, reference in zip(flow.highway_norms, grads):
-        assert close(mine, reference.norm().item())
+        assert close(mine, reference.double().norm().item())
     full = backward_with_hooks(net, *digits_batch)
     for i, (rest, g, h) in enumerate(zip(flow.rest_norms, full, grads)):
-        assert close(rest, (g - h).norm().item()), i
+        assert close(rest, (g - h).double().norm().item()), i
     assert flow.highway_norms[0] > 0
 
 
@@ -87,8 +88,8 @@ def test_shortcut_and_branch_parts_are_the_two_paths_through_a_block(block, digi
     flow = gradient_flow.measure(net, *digits_batch)
     through_branch = backward_with_hooks(net, *digits_batch, detach=[net.blocks[block].shortcut])
     through_shortcut = backward_with_hooks(net, *digits_batch, detach=[net.blocks[block].branch])
-    assert close(flow.branch_norms[block], through_branch[block].norm().item())
-    assert close(flow.shortcut_norms[block], through_shortcut[block].norm().item())
+    assert close(flow.branch_norms[block], through_branch[block].double().norm().item())
+    assert close(flow.shortcut_norms[block], through_shortcut[block].double().norm().item())
 
 
 def test_a_plain_network_has_no_highway(digits_batch):
@@ -98,3 +99,17 @@ def test_a_plain_network_has_no_highway(digits_batch):
     # the per-block factors multiply up to the whole change from the output to the input
     product = torch.tensor(flow.factors, dtype=torch.float64).prod().item()
     assert product * flow.input_norms[-1] == pytest.approx(flow.input_norms[0], rel=1e-9)
+
+
+def test_a_tiny_gradient_keeps_its_norm_and_0_means_every_entry_is_0(digits_batch):
+    """Without batch norm with sigmoid the first blocks' gradients have entries near 1e-39:
+    their squares underflow in float32, whose norm says 0, though almost no entry is 0."""
+    net = cifar_net(56, False, batch_norm=False, activation="sigmoid", in_channels=1,
+                    seed=0).train()
+    flow = gradient_flow.measure(net, *digits_batch)
+    grads = backward_with_hooks(net, *digits_batch)
+    first = grads[0]
+    assert first.norm().item() == 0 and first.count_nonzero() > 0.99 * first.numel()
+    assert flow.input_norms[0] == pytest.approx(first.double().norm().item(), rel=REL)
+    assert 0 < flow.input_norms[0] < 1e-30
+    assert gradient_flow.norm(torch.zeros(3, 4)) == 0.0

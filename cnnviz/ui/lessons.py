@@ -19,7 +19,7 @@ from cnnviz.figures.stacks import footprint_animation
 from cnnviz.figures.stride_diagram import stride_animation
 from cnnviz.insight import hierarchy
 from cnnviz.ops import examples, steps
-from cnnviz.train.depth import degradation
+from cnnviz.train.depth import degradation, verdict
 from cnnviz.train.transfer import texture_demo
 
 PHOTO = "Cat (Chelsea)"
@@ -62,7 +62,7 @@ MORE = (
     Lesson("views/train_cnn.py", "Train a CNN", "The chapter's network from scratch and its "
            "PyTorch twin, trained live on real handwritten digits.", "train_cnn"),
     Lesson("views/why_resnets.py", "Why ResNets work", "Plain and residual networks side by "
-           "side: gradient flow and degradation, measured.", "why_resnets"),
+           "side: where gradients vanish, and degradation, measured apart.", "why_resnets"),
     Lesson("views/transfer_learning.py", "Transfer learning", "The chapter's soil lab: "
            "fine-tune a pretrained network on your own class folders.", "transfer"),
 )
@@ -156,13 +156,9 @@ def _train_cnn() -> bytes:
 
 
 def _why_resnets() -> bytes:
-    """The shipped degradation run's verdict, with the numbers it measured."""
-    runs = degradation.load()["settings"][0]["runs"]
-    loss = {run["label"]: run["epochs"][-1]["loss"] for run in runs}  # the last epoch's mean
-    return thumbnails.question_card(
-        f"20 → 56 layers, training loss after the same budget. Residual: "
-        f"{loss['ResNet-20']:.3f} → {loss['ResNet-56']:.3f}; plain:",
-        f"{loss['plain-20']:.3f} → {loss['plain-56']:.3f}")
+    """The shipped degradation runs' verdict on the plain pair, in the page's own words."""
+    record = next(r for r in degradation.load()["settings"] if r["setting"]["batch_norm"])
+    return thumbnails.question_card(*verdict.headline(record))
 
 
 def _transfer() -> bytes:

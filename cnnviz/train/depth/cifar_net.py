@@ -91,7 +91,7 @@ class CifarNet(nn.Module):
 
     def __init__(self, depth: int, residual: bool, width: int, batch_norm: bool,
                  activation: str, shortcut: str, in_channels: int, num_classes: int,
-                 seed: int | None = None):
+                 seed: int | None = None, zero_init: bool = False):
         super().__init__()
         n = blocks_per_stage(depth)
         if activation not in ACTIVATIONS:
@@ -102,6 +102,9 @@ class CifarNet(nn.Module):
                              f"not {shortcut!r}")
         if width < 1:
             raise ValueError(f"width must be a positive number of channels, not {width}")
+        if zero_init and not residual:
+            raise ValueError("zero_init is for residual networks: a plain network whose blocks "
+                             "all start at zero passes nothing to its classifier")
         self.depth, self.residual, self.activation = depth, residual, activation
         self.stem = nn.Sequential(_conv3x3(in_channels, width, 1, batch_norm),
                                   _norm(width, batch_norm), ACTIVATIONS[activation]())
@@ -116,6 +119,18 @@ class CifarNet(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Linear(c_in, num_classes))
         self._initialise(None if seed is None else torch.Generator().manual_seed(seed))
+        if zero_init:
+            self._zero_branch_ends()
+
+    def _zero_branch_ends(self) -> None:
+        """Start every residual branch at F(x) = 0, so that each block begins as the identity
+        (its last activation aside) and the sum of n blocks keeps the scale of its input: the
+        last batch norm's scale γ = 0 with batch norm (Goyal et al., 2017), the last
+        convolution's weights = 0 without it (Zhang, Dauphin and Ma, 2019, "Fixup")."""
+        for block in self.blocks:
+            last = block.branch[-1] if isinstance(block.branch[-1], nn.BatchNorm2d) else next(
+                m for m in reversed(block.branch) if isinstance(m, nn.Conv2d))
+            nn.init.zeros_(last.weight)
 
     def _initialise(self, generator: torch.Generator | None) -> None:
         """He et al. initialise as in their "Delving deep into rectifiers" (2015): a normal
@@ -143,15 +158,18 @@ class CifarNet(nn.Module):
 
 def cifar_net(depth: int, residual: bool = True, *, width: int = 16, batch_norm: bool = True,
               activation: str = "relu", shortcut: str = "A", in_channels: int = 3,
-              num_classes: int = 10, seed: int | None = None) -> CifarNet:
+              num_classes: int = 10, seed: int | None = None,
+              zero_init: bool = False) -> CifarNet:
     """The plain (``residual=False``) or residual network of depth 6n+2 from He et al. (2015)
     §4.2. ``width`` is the first stage's channels (16 in the paper; the others are 2× and 4×).
     MNIST fits with ``in_channels=1`` and its digits padded to 32×32; any size works, since
     the head averages whatever map the last stage leaves. ``seed`` draws the initial weights
     from a generator of their own, so the same seed gives the same network in any thread
-    (None: from torch's global generator)."""
+    (None: from torch's global generator). ``zero_init`` (residual networks only) starts every
+    branch at zero, which lets a residual network without batch norm train: otherwise each of
+    its sums adds the branch's variance to the shortcut's and the output grows with depth."""
     return CifarNet(depth, residual, width, batch_norm, activation, shortcut, in_channels,
-                    num_classes, seed)
+                    num_classes, seed, zero_init)
 
 
 def parameter_count(depth: int, residual: bool = True, *, width: int = 16,
