@@ -118,6 +118,18 @@ def test_the_phases_are_named_inside_the_accuracy_plot_one_above_the_other():
     assert all(b - a >= LINE_PX for a, b in zip(shifts, shifts[1:]))
 
 
+def test_on_a_phone_the_phase_lines_cross_both_stacked_plots():
+    """Stacked for a phone, the accuracy plot is the second row: each phase's line marks the
+    loss above it and the accuracy below, not a third column that is not there."""
+    steps = [{"step": s, "loss": 1.0, "accuracy": 0.5, "phase": phase}
+             for s, phase in zip(range(1, 9), ["head"] * 6 + ["all"] * 2)]
+    fig = phase_curves(steps, [], {"head": "the new head only", "all": "all"}, stacked=True)
+    assert fig.layout.xaxis2.anchor == "y2" and fig.layout.yaxis2.domain[1] < \
+        fig.layout.yaxis.domain[0]  # accuracy below loss
+    lines = sorted((shape.x0, shape.xref) for shape in fig.layout.shapes)
+    assert lines == [(0, "x"), (0, "x2"), (6, "x"), (6, "x2")]
+
+
 def test_the_themes_primary_colour_reads_on_its_own_tint():
     """Streamlit writes a selected segmented control or pill in the theme's primary colour on
     a 10 % tint of it (``transparentize(primary, 0.9)`` in its styles) over the white page;

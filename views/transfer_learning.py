@@ -331,7 +331,8 @@ def live() -> None:
     current, name = st.session_state[RUN]
     snap = current.job.poll()
     run_progress(current.progress(), snap)
-    plot(phase_curves(snap.steps, snap.epochs, TITLES, current.total_steps()), key="tl_curves")
+    plot(phase_curves(snap.steps, snap.epochs, TITLES, current.total_steps(),
+                      stacked=viewport.narrow()), key="tl_curves")
     if snap.done and (st.session_state.get(RESULT) or (None,) * 4)[2] is not snap.result:
         if snap.result is not None and snap.result.net is not None:
             finish(current, name, snap.result)

@@ -14,19 +14,19 @@ GAP_PX = 18  # between one bar and the next phase's name
 
 
 def phase_curves(steps: list[dict], epochs: list[dict], titles: dict[str, str],
-                 total_steps: int | None = None) -> go.Figure:
+                 total_steps: int | None = None, *, stacked: bool = False) -> go.Figure:
     """The loop's learning curves over the whole run, with a dotted line and the phase's
     name where each phase begins (records carry the phase's key in ``"phase"``). The names
     stand inside the accuracy plot at its foot, one above the other, where the curve seldom
     runs: above the plot they lay over its title on a phone, and side by side over each
-    other when a phase is short."""
-    fig = learning_curves(steps, epochs, total_steps)
+    other when a phase is short. ``stacked``: accuracy below loss, for a phone's width."""
+    fig = learning_curves(steps, epochs, total_steps, stacked=stacked)
     starts: dict[str, int] = {}
     for record in steps:
         starts.setdefault(record["phase"], record["step"] - 1)
     for k, (key, step) in enumerate(starts.items()):
-        for col in (1, 2):
-            fig.add_vline(x=step, line=dict(color=ACCENT, dash="dot", width=2), row=1, col=col)
+        for row, col in ((1, 1), (2, 1)) if stacked else ((1, 1), (1, 2)):
+            fig.add_vline(x=step, line=dict(color=ACCENT, dash="dot", width=2), row=row, col=col)
         fig.add_annotation(x=step, y=0, yref="y2 domain", xref="x2", text=titles[key],
                            showarrow=False, xanchor="left", yanchor="bottom",
                            yshift=2 + k * LINE_PX, bgcolor="rgba(255,255,255,0.8)",
