@@ -3,7 +3,9 @@ rebuild writes what it claims, and the live version runs, reports and stops."""
 
 import contextlib
 import json
+import sys
 import time
+import types
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -139,9 +141,13 @@ def test_rebuild_writes_what_the_page_reads(tmp_path):
         degradation.load(tmp_path / "missing.json")
 
 
-def test_a_rebuild_in_processes_equals_one_in_this_process_and_resumes(tmp_path):
+def test_a_rebuild_in_processes_equals_one_in_this_process_and_resumes(tmp_path, monkeypatch):
     """Two processes with one thread each give the numbers of one process with one thread, and
     a rebuild that was interrupted keeps the runs it had finished."""
+    # A spawned worker first runs the parent's __main__ again. After a page test, Streamlit has
+    # left the page's script there (views/…py, which needs a browser session), not the command
+    # line's module that the rebuild's own command has: give the workers an empty one.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     one = replace(TINY, seeds=(0,), train_images=300)
     with threads(1):
         here = degradation.rebuild(tmp_path / "here.json", (one,))
