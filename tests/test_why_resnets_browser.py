@@ -9,7 +9,9 @@ pytestmark = pytest.mark.browser
 
 def test_live_comparison_shows_progress_and_stops(visit, page, artefacts):
     visit("why-resnets?depth=20")
-    assert page.locator(".js-plotly-plot").count() >= 4  # flow, two curves, checkpoints
+    # flow, two curves, checkpoints: plotly draws after the script has finished, later under load
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4",
+                           timeout=60_000)
     assert page.get_by_text("Why ResNets work").first.is_visible()
     main = page.locator('[data-testid="stMain"]')
     main.get_by_role("button", name="Start").click()
