@@ -25,8 +25,6 @@ PROJECTOR = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 SIZES = {"projector": PROJECTOR, "phone": PHONE, "laptop": LAPTOP}
-# Every page, the three labs included, is held to this test.
-LAB_PAGES: set[str] = set()
 # Collects what cannot be read or is cut, in the page (see the file for what it judges).
 LEGIBILITY = (Path(__file__).parent / "legibility.js").read_text()
 SIDEWAYS = """() => [document.documentElement, document.querySelector('[data-testid="stMain"]')]
@@ -77,9 +75,7 @@ def assert_no_sideways_scroll(tab) -> None:
 def page_cases():
     for spec in all_pages():
         for size in SIZES:
-            marks = ([pytest.mark.xfail(reason="phase 2", strict=False)]
-                     if spec.url_path in LAB_PAGES else [])
-            yield pytest.param(spec, size, marks=marks, id=f"{spec.url_path or 'home'}-{size}")
+            yield pytest.param(spec, size, id=f"{spec.url_path or 'home'}-{size}")
 
 
 def violations(tab, **options) -> list[str]:
